@@ -1,0 +1,26 @@
+//! Gatehouse PKI: keys, certificate issuance, PEM input, safe file output and tcld's duration
+//! grammar. Synchronous, no network, one crypto provider (aws-lc-rs).
+//!
+//! What counts as a *valid* certificate for a Temporal namespace is not decided here but in
+//! `gatehouse-policy`.
+
+mod cert;
+mod duration;
+mod fingerprint;
+mod issue;
+mod key;
+mod output;
+mod pem;
+
+pub use cert::{
+    BasicConstraints, CertificateError, CertificateInfo, ExtendedKeyUsage, KeyUsage, SubjectAltName,
+};
+pub use duration::{DurationError, ValidityPeriod};
+pub use fingerprint::Fingerprint;
+pub use issue::{
+    rfc3339, CaParams, CertificateAuthority, CsrParams, CsrRequest, IssueError, Issued, LeafParams,
+    NewCsr, Profile, ServerParams, BACKDATE, CA_MAX_VALIDITY, CA_MIN_VALIDITY, LEAF_DEFAULT_MARGIN,
+};
+pub use key::{is_encrypted_pem, KeyAlgorithm, KeyError, PrivateKey};
+pub use output::{write_files, FileKind, OutputFile, WriteError};
+pub use pem::{parse_certificates, read_input_file, InputError, MAX_INPUT_BYTES};
