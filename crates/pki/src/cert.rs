@@ -246,7 +246,8 @@ impl CertificateInfo {
     }
 }
 
-fn dn_key(attrs: &[(String, String)]) -> String {
+/// The case-folded comparison key of a name given as `(OID, value)` pairs.
+pub fn dn_key(attrs: &[(String, String)]) -> String {
     let mut out = String::new();
     for (oid, value) in attrs {
         out.push_str(oid);
@@ -294,4 +295,17 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
             let _ = write!(s, "{b:02x}");
             s
         })
+}
+
+impl CertificateInfo {
+    /// True when `issuer`'s public key verifies this certificate's signature.
+    pub fn is_signed_by(&self, issuer: &CertificateInfo) -> bool {
+        let (Ok((_, this)), Ok((_, by))) = (
+            X509Certificate::from_der(&self.der),
+            X509Certificate::from_der(&issuer.der),
+        ) else {
+            return false;
+        };
+        this.verify_signature(Some(by.public_key())).is_ok()
+    }
 }

@@ -13,7 +13,8 @@ mod output;
 mod pem;
 
 pub use cert::{
-    BasicConstraints, CertificateError, CertificateInfo, ExtendedKeyUsage, KeyUsage, SubjectAltName,
+    dn_key, BasicConstraints, CertificateError, CertificateInfo, ExtendedKeyUsage, KeyUsage,
+    SubjectAltName,
 };
 pub use duration::{DurationError, ValidityPeriod};
 pub use fingerprint::Fingerprint;

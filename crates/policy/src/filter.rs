@@ -1,0 +1,346 @@
+//! Certificate filters, in tcld's JSON format:
+//! `{"filters":[{"commonName":"…","organization":"…","organizationalUnit":"…","subjectAlternativeName":"…"}]}`.
+//!
+//! Rules (Temporal Cloud "How to manage certificate filters"): each filter sets at least one
+//! field; values match case-insensitively; a single `*` may stand at the start or the end of a
+//! value, never both, never in the middle, never alone (and a trailing one not right after a
+//! `.`, which is why the guide lists `.example.*` as invalid); every field set in a filter must match;
+//! any one filter admits; at most 25 filters.
+
+use gatehouse_pki::CertificateInfo;
+use serde::{Deserialize, Serialize};
+
+use crate::rule::Rule;
+
+/// At most this many filters per namespace.
+pub const MAX_FILTERS: usize = 25;
+
+/// One filter as written in JSON. Empty strings mean "not set" (tcld's export writes them).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CertificateFilter {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub common_name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub organization: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub organizational_unit: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub subject_alternative_name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FiltersDocument {
+    filters: Vec<CertificateFilter>,
+}
+
+/// Why a set of filters is not valid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("[{rule}] {message}")]
+pub struct FilterError {
+    pub rule: Rule,
+    pub message: String,
+}
+
+impl FilterError {
+    fn new(rule: Rule, message: impl Into<String>) -> Self {
+        Self {
+            rule,
+            message: message.into(),
+        }
+    }
+}
+
+/// A pattern from one filter field.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Pattern {
+    Exact(String),
+    /// `*suffix`
+    EndsWith(String),
+    /// `prefix*`
+    StartsWith(String),
+}
+
+impl Pattern {
+    fn parse(field: &str, value: &str, index: usize) -> Result<Option<Self>, FilterError> {
+        if value.is_empty() {
+            return Ok(None);
+        }
+        let bad = |why: &str| {
+            FilterError::new(
+                Rule::FilterWildcard,
+                format!("filter #{index} {field} {value:?}: {why}"),
+            )
+        };
+        if value.trim().is_empty() {
+            return Err(FilterError::new(
+                Rule::FilterEmpty,
+                format!("filter #{index} {field} is blank"),
+            ));
+        }
+        let lower = value.to_lowercase();
+        let stars = lower.matches('*').count();
+        if stars == 0 {
+            return Ok(Some(Self::Exact(lower)));
+        }
+        if lower == "*" {
+            return Err(bad("a '*' wildcard cannot be used by itself"));
+        }
+        if stars > 1 {
+            return Err(bad(
+                "only one '*' is allowed, at the start or the end (not both)",
+            ));
+        }
+        if let Some(rest) = lower.strip_prefix('*') {
+            Ok(Some(Self::EndsWith(rest.to_owned())))
+        } else if let Some(rest) = lower.strip_suffix('*') {
+            // The reference guide lists `.example.*` as invalid while `Example Code*` is valid:
+            // a trailing wildcard may not stand for whole DNS labels, since `example.*` would
+            // also match `example.attacker.net`.
+            if rest.ends_with('.') {
+                return Err(bad(
+                    "a trailing '*' cannot follow a '.' (it would match any domain suffix)",
+                ));
+            }
+            Ok(Some(Self::StartsWith(rest.to_owned())))
+        } else {
+            Err(bad("'*' may only be the first or the last character"))
+        }
+    }
+
+    fn matches(&self, candidate: &str) -> bool {
+        let c = candidate.to_lowercase();
+        match self {
+            Self::Exact(v) => c == *v,
+            Self::EndsWith(v) => c.ends_with(v.as_str()),
+            Self::StartsWith(v) => c.starts_with(v.as_str()),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct CompiledFilter {
+    common_name: Option<Pattern>,
+    organization: Option<Pattern>,
+    organizational_unit: Option<Pattern>,
+    subject_alternative_name: Option<Pattern>,
+}
+
+impl CompiledFilter {
+    fn matches(&self, leaf: &CertificateInfo) -> bool {
+        fn any<'a>(p: &Option<Pattern>, mut values: impl Iterator<Item = &'a str>) -> bool {
+            match p {
+                None => true,
+                Some(p) => values.any(|v| p.matches(v)),
+            }
+        }
+        let sans: Vec<String> = leaf.subject_alt_names.iter().map(|s| s.value()).collect();
+        any(
+            &self.common_name,
+            leaf.common_names.iter().map(String::as_str),
+        ) && any(
+            &self.organization,
+            leaf.organizations.iter().map(String::as_str),
+        ) && any(
+            &self.organizational_unit,
+            leaf.organizational_units.iter().map(String::as_str),
+        ) && any(
+            &self.subject_alternative_name,
+            sans.iter().map(String::as_str),
+        )
+    }
+}
+
+/// A validated list of filters. Empty means "no filtering": any client of the bundle's CAs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CertificateFilters {
+    filters: Vec<CertificateFilter>,
+    compiled: Vec<CompiledFilter>,
+}
+
+impl CertificateFilters {
+    /// No filters.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// Parses tcld's JSON document and validates it.
+    pub fn from_json(json: &str) -> Result<Self, FilterError> {
+        let doc: FiltersDocument = serde_json::from_str(json).map_err(|e| {
+            FilterError::new(
+                Rule::FilterInvalid,
+                format!("not a certificate filter document: {e}"),
+            )
+        })?;
+        Self::new(doc.filters)
+    }
+
+    /// Validates a list of filters.
+    pub fn new(filters: Vec<CertificateFilter>) -> Result<Self, FilterError> {
+        if filters.len() > MAX_FILTERS {
+            return Err(FilterError::new(
+                Rule::FilterMaxCount,
+                format!(
+                    "{} filters given; at most {MAX_FILTERS} are allowed",
+                    filters.len()
+                ),
+            ));
+        }
+        let mut compiled: Vec<CompiledFilter> = Vec::with_capacity(filters.len());
+        for (i, f) in filters.iter().enumerate() {
+            let n = i + 1;
+            let c = CompiledFilter {
+                common_name: Pattern::parse("commonName", &f.common_name, n)?,
+                organization: Pattern::parse("organization", &f.organization, n)?,
+                organizational_unit: Pattern::parse(
+                    "organizationalUnit",
+                    &f.organizational_unit,
+                    n,
+                )?,
+                subject_alternative_name: Pattern::parse(
+                    "subjectAlternativeName",
+                    &f.subject_alternative_name,
+                    n,
+                )?,
+            };
+            if c.common_name.is_none()
+                && c.organization.is_none()
+                && c.organizational_unit.is_none()
+                && c.subject_alternative_name.is_none()
+            {
+                return Err(FilterError::new(
+                    Rule::FilterEmpty,
+                    format!("filter #{n} sets no field"),
+                ));
+            }
+            if let Some(first) = compiled.iter().position(|prev| *prev == c) {
+                return Err(FilterError::new(
+                    Rule::FilterDuplicate,
+                    format!("filter #{n} repeats filter #{}", first + 1),
+                ));
+            }
+            compiled.push(c);
+        }
+        Ok(Self { filters, compiled })
+    }
+
+    /// True when there are no filters.
+    pub fn is_empty(&self) -> bool {
+        self.filters.is_empty()
+    }
+
+    /// The filters as given.
+    pub fn filters(&self) -> &[CertificateFilter] {
+        &self.filters
+    }
+
+    /// The index of the first filter that admits `leaf`, if any.
+    pub fn first_match(&self, leaf: &CertificateInfo) -> Option<usize> {
+        self.compiled.iter().position(|f| f.matches(leaf))
+    }
+
+    /// tcld's JSON form.
+    pub fn to_json(&self) -> String {
+        serde_json::json!({ "filters": self.filters }).to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(cn: &str, o: &str, ou: &str, san: &str) -> CertificateFilter {
+        CertificateFilter {
+            common_name: cn.into(),
+            organization: o.into(),
+            organizational_unit: ou.into(),
+            subject_alternative_name: san.into(),
+        }
+    }
+
+    fn rule_of(r: Result<CertificateFilters, FilterError>) -> Rule {
+        r.unwrap_err().rule
+    }
+
+    #[test]
+    fn wildcard_rules_from_the_reference_guide() {
+        // Valid: "*.example.com", "Example Code*".
+        assert!(CertificateFilters::new(vec![f("*.example.com", "", "", "")]).is_ok());
+        assert!(CertificateFilters::new(vec![f("", "Example Code*", "", "")]).is_ok());
+        // Invalid, as listed in the guide: ".example.*", "code.*.com", "*"; and more.
+        for bad in [
+            ".example.*",
+            "code.*.com",
+            "*",
+            "*example*",
+            "ex*ample",
+            "**",
+            "example.*",
+        ] {
+            assert_eq!(
+                rule_of(CertificateFilters::new(vec![f(bad, "", "", "")])),
+                Rule::FilterWildcard,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn structure_rules() {
+        assert_eq!(
+            rule_of(CertificateFilters::new(vec![f("", "", "", "")])),
+            Rule::FilterEmpty
+        );
+        assert_eq!(
+            rule_of(CertificateFilters::new(vec![f("  ", "", "", "")])),
+            Rule::FilterEmpty
+        );
+        assert_eq!(
+            rule_of(CertificateFilters::new(vec![
+                f("a", "", "", ""),
+                f("A", "", "", "")
+            ])),
+            Rule::FilterDuplicate
+        );
+        let many: Vec<_> = (0..26).map(|i| f(&format!("cn{i}"), "", "", "")).collect();
+        assert_eq!(rule_of(CertificateFilters::new(many)), Rule::FilterMaxCount);
+        let ok: Vec<_> = (0..25).map(|i| f(&format!("cn{i}"), "", "", "")).collect();
+        assert!(CertificateFilters::new(ok).is_ok());
+        assert_eq!(
+            rule_of(CertificateFilters::from_json("{")),
+            Rule::FilterInvalid
+        );
+        assert_eq!(
+            rule_of(CertificateFilters::from_json(r#"{"filters":[{"cn":"x"}]}"#)),
+            Rule::FilterInvalid
+        );
+        let parsed = CertificateFilters::from_json(
+            r#"{ "filters": [ { "commonName": "temporal-booking.sdvdw", "organization": "" } ] }"#,
+        )
+        .unwrap();
+        assert_eq!(parsed.filters().len(), 1);
+        assert_eq!(
+            parsed.to_json(),
+            r#"{"filters":[{"commonName":"temporal-booking.sdvdw"}]}"#
+        );
+    }
+
+    #[test]
+    fn patterns_match_case_insensitively() {
+        let p = Pattern::parse("commonName", "*.Example.com", 1)
+            .unwrap()
+            .unwrap();
+        assert!(p.matches("code.example.com") && p.matches("TEXT.EXAMPLE.COM"));
+        assert!(!p.matches("example.com.evil"));
+        let p = Pattern::parse("organization", "Example Code*", 1)
+            .unwrap()
+            .unwrap();
+        assert!(p.matches("Example code") && p.matches("Example Code Inc"));
+        assert!(!p.matches("An Example Code"));
+        let p = Pattern::parse("commonName", "code.example.com", 1)
+            .unwrap()
+            .unwrap();
+        assert!(p.matches("CODE.example.com") && !p.matches("code.example.com.au"));
+    }
+}

@@ -1,0 +1,593 @@
+//! Rule tests. Every fixture is generated here with rcgen (plus small DER edits for shapes rcgen
+//! will not produce, such as X.509 v1 or a SHA-1 algorithm identifier).
+
+use gatehouse_pki::CertificateInfo;
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SanType, SigningKey,
+};
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+use crate::*;
+
+const NOW: OffsetDateTime = datetime!(2026-11-22 12:00:00 UTC);
+
+struct Made {
+    info: CertificateInfo,
+    key: KeyPair,
+    params: CertificateParams,
+}
+
+impl Made {
+    fn issuer(&self) -> Issuer<'_, &KeyPair> {
+        Issuer::from_params(&self.params, &self.key)
+    }
+}
+
+fn base(cn: &str) -> CertificateParams {
+    let mut p = CertificateParams::default();
+    p.distinguished_name = rcgen::DistinguishedName::new();
+    p.distinguished_name.push(DnType::OrganizationName, "Acme");
+    p.distinguished_name.push(DnType::CommonName, cn);
+    p.not_before = NOW - Duration::days(1);
+    p.not_after = NOW + Duration::days(300);
+    p.use_authority_key_identifier_extension = true;
+    p
+}
+
+fn ca_params(cn: &str) -> CertificateParams {
+    let mut p = base(cn);
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    p
+}
+
+fn leaf_params(cn: &str) -> CertificateParams {
+    let mut p = base(cn);
+    p.is_ca = IsCa::ExplicitNoCa;
+    p.not_after = NOW + Duration::days(200);
+    p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    p
+}
+
+fn key() -> KeyPair {
+    KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap()
+}
+
+fn info(der: &[u8]) -> CertificateInfo {
+    CertificateInfo::from_der(der).unwrap()
+}
+
+fn self_signed(params: CertificateParams) -> Made {
+    let key = key();
+    let cert = params.self_signed(&key).unwrap();
+    Made {
+        info: info(cert.der()),
+        key,
+        params,
+    }
+}
+
+fn signed(params: CertificateParams, by: &Made) -> Made {
+    let key = key();
+    let cert = params.signed_by(&key, &by.issuer()).unwrap();
+    Made {
+        info: info(cert.der()),
+        key,
+        params,
+    }
+}
+
+fn root(cn: &str) -> Made {
+    self_signed(ca_params(cn))
+}
+
+fn bundle(certs: &[&CertificateInfo]) -> CaBundle {
+    let size = certs.iter().map(|c| c.der.len() * 4 / 3 + 60).sum();
+    CaBundle::from_certificates(certs.iter().map(|c| (*c).clone()).collect(), size)
+}
+
+fn rules(findings: &[Finding]) -> Vec<Rule> {
+    findings.iter().map(|f| f.rule).collect()
+}
+
+fn errors(findings: &[Finding]) -> Vec<Rule> {
+    findings
+        .iter()
+        .filter(|f| f.is_error())
+        .map(|f| f.rule)
+        .collect()
+}
+
+// --- DER surgery for shapes rcgen will not make --------------------------------------------
+
+/// Splits one TLV at the start of `der`: (header length, total length).
+fn tlv(der: &[u8]) -> (usize, usize) {
+    let first = der[1];
+    if first < 0x80 {
+        (2, 2 + first as usize)
+    } else {
+        let n = (first & 0x7f) as usize;
+        let len = der[2..2 + n]
+            .iter()
+            .fold(0usize, |a, b| (a << 8) | *b as usize);
+        (2 + n, 2 + n + len)
+    }
+}
+
+fn wrap(tag: u8, contents: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = contents.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else if len < 0x100 {
+        out.extend_from_slice(&[0x81, len as u8]);
+    } else {
+        out.extend_from_slice(&[0x82, (len >> 8) as u8, len as u8]);
+    }
+    out.extend_from_slice(contents);
+    out
+}
+
+/// Rebuilds a certificate from edited TBS bytes, signing it with `key`.
+fn resign(tbs: &[u8], alg_id: &[u8], key: &KeyPair) -> Vec<u8> {
+    let sig = key.sign(tbs).unwrap();
+    let mut bits = vec![0u8];
+    bits.extend_from_slice(&sig);
+    let mut body = tbs.to_vec();
+    body.extend_from_slice(alg_id);
+    body.extend_from_slice(&wrap(0x03, &bits));
+    wrap(0x30, &body)
+}
+
+/// (TBS, signatureAlgorithm) of a certificate.
+fn split_cert(der: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let (h, _) = tlv(der);
+    let inner = &der[h..];
+    let (_, tbs_len) = tlv(inner);
+    let tbs = inner[..tbs_len].to_vec();
+    let (_, alg_len) = tlv(&inner[tbs_len..]);
+    (tbs, inner[tbs_len..tbs_len + alg_len].to_vec())
+}
+
+/// An X.509 v1 certificate: rcgen params with no extensions, version field removed, re-signed.
+fn v1(params: CertificateParams, issuer: Option<&Made>) -> Made {
+    let mut params = params;
+    params.is_ca = IsCa::NoCa;
+    params.key_usages.clear();
+    params.extended_key_usages.clear();
+    params.use_authority_key_identifier_extension = false;
+    let key = key();
+    let der = match issuer {
+        None => params.self_signed(&key).unwrap().der().to_vec(),
+        Some(by) => params.signed_by(&key, &by.issuer()).unwrap().der().to_vec(),
+    };
+    let (tbs, alg) = split_cert(&der);
+    let (h, _) = tlv(&tbs);
+    let fields = &tbs[h..];
+    assert_eq!(fields[0], 0xa0, "version field expected");
+    let (_, vlen) = tlv(fields);
+    let tbs_v1 = wrap(0x30, &fields[vlen..]);
+    let signer = issuer.map_or(&key, |m| &m.key);
+    let der = resign(&tbs_v1, &alg, signer);
+    Made {
+        info: info(&der),
+        key,
+        params,
+    }
+}
+
+/// The same certificate labelled sha1WithRSAEncryption (the signature no longer verifies;
+/// the algorithm rule reads the label).
+fn relabel_sha1(made: &Made) -> CertificateInfo {
+    // ecdsa-with-SHA256 (2a 86 48 ce 3d 04 03 02) -> sha1WithRSAEncryption is longer, so use
+    // an equal-length swap: ecdsa-with-SHA256 -> ecdsa-with-SHA224 (…04 03 01), also refused,
+    // and check the RSA/SHA-1 name through sigalg's own unit test.
+    let mut der = made.info.der.to_vec();
+    let oid = [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02];
+    let mut n = 0;
+    let mut i = 0;
+    while i + oid.len() <= der.len() {
+        if der[i..i + oid.len()] == oid {
+            der[i + oid.len() - 1] = 0x01;
+            n += 1;
+        }
+        i += 1;
+    }
+    assert_eq!(n, 2, "algorithm appears in TBS and outside it");
+    info(&der)
+}
+
+// --- bundle rules -------------------------------------------------------------------------
+
+#[test]
+fn a_good_bundle_is_clean() {
+    let r = root("Acme Root 2026");
+    let inter = signed(ca_params("Acme Issuing 2026"), &r);
+    let b = bundle(&[&r.info, &inter.info]);
+    assert_eq!(b.lint(false, NOW), vec![]);
+    assert!(b.validate(false, NOW).is_ok());
+}
+
+#[test]
+fn bundle_rules() {
+    let r = root("Acme Root");
+    // bundle.empty
+    assert_eq!(rules(&bundle(&[]).lint(false, NOW)), [Rule::BundleEmpty]);
+    // bundle.max-certs: 17 distinct roots
+    let many: Vec<Made> = (0..17).map(|i| root(&format!("Root {i}"))).collect();
+    let refs: Vec<&CertificateInfo> = many.iter().map(|m| &m.info).collect();
+    assert_eq!(
+        errors(&bundle(&refs).lint(false, NOW)),
+        [Rule::BundleMaxCerts]
+    );
+    assert!(bundle(&refs[..16]).validate(false, NOW).is_ok());
+    // bundle.max-size
+    let big = CaBundle::from_certificates(vec![r.info.clone()], MAX_BUNDLE_BYTES + 1);
+    assert_eq!(rules(&big.lint(false, NOW)), [Rule::BundleMaxSize]);
+    let ok = CaBundle::from_certificates(vec![r.info.clone()], MAX_BUNDLE_BYTES);
+    assert_eq!(rules(&ok.lint(false, NOW)), []);
+    // bundle.duplicate (a warning)
+    let dup = bundle(&[&r.info, &r.info]).lint(false, NOW);
+    assert_eq!(rules(&dup), [Rule::BundleDuplicate]);
+    assert!(!dup[0].is_error());
+    // bundle.unique-subject: a rollover CA with the same subject, in different case.
+    let same = root("ACME ROOT");
+    let f = bundle(&[&r.info, &same.info]).lint(false, NOW);
+    assert_eq!(rules(&f), [Rule::BundleUniqueSubject]);
+    assert_eq!(f[0].certificate.as_ref().unwrap().position, "bundle #2");
+}
+
+#[test]
+fn ca_rules() {
+    // ca.x509-v3 (a v1 root has no BasicConstraints either, so ca.is-ca also fires)
+    let v1root = v1(base("Old Root"), None);
+    assert_eq!(v1root.info.version, 1);
+    let f = errors(&bundle(&[&v1root.info]).lint(false, NOW));
+    assert_eq!(f, [Rule::CaX509V3, Rule::CaIsCa]);
+    // ca.is-ca: a client certificate put in the bundle
+    let r = root("Acme Root");
+    let l = signed(leaf_params("worker"), &r);
+    let f = bundle(&[&r.info, &l.info]).lint(false, NOW);
+    assert_eq!(errors(&f), [Rule::CaIsCa, Rule::CaKeyCertSign]);
+    // ca.key-cert-sign
+    let mut p = ca_params("No Sign Root");
+    p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    let nosign = self_signed(p);
+    assert_eq!(
+        errors(&bundle(&[&nosign.info]).lint(false, NOW)),
+        [Rule::CaKeyCertSign]
+    );
+    // ca.chains-in-bundle: an intermediate without its root
+    let inter = signed(ca_params("Acme Issuing"), &r);
+    let f = bundle(&[&inter.info]).lint(false, NOW);
+    assert_eq!(errors(&f), [Rule::CaChainsInBundle]);
+    assert!(f[0].message.contains("Acme Root"), "{}", f[0].message);
+    // …and a same-named impostor root does not make it chain: the signature is checked.
+    let impostor = root("Acme Root");
+    assert_eq!(
+        errors(&bundle(&[&impostor.info, &inter.info]).lint(false, NOW)),
+        [Rule::CaChainsInBundle]
+    );
+    // ca.well-known: a CA carrying a Mozilla root's subject
+    let mut p = ca_params("ISRG Root X1");
+    p.distinguished_name = rcgen::DistinguishedName::new();
+    p.distinguished_name.push(DnType::CountryName, "US");
+    p.distinguished_name
+        .push(DnType::OrganizationName, "Internet Security Research Group");
+    p.distinguished_name
+        .push(DnType::CommonName, "ISRG Root X1");
+    let public = self_signed(p);
+    let f = bundle(&[&public.info]).lint(false, NOW);
+    assert_eq!(errors(&f), [Rule::CaWellKnown]);
+    assert!(f[0].message.contains("ISRG Root X1"));
+    let with_filters = bundle(&[&public.info]).lint(true, NOW);
+    assert_eq!(rules(&with_filters), [Rule::CaWellKnown]);
+    assert!(!with_filters[0].is_error(), "accepted with filters");
+}
+
+#[test]
+fn certificate_rules_in_a_bundle() {
+    // cert.signature-algorithm
+    let r = root("Acme Root");
+    let weak = relabel_sha1(&r);
+    let f = bundle(&[&weak]).lint(false, NOW);
+    assert!(errors(&f).contains(&Rule::CertSignatureAlgorithm), "{f:?}");
+    assert!(f.iter().any(|x| x.message.contains("ecdsa-with-SHA224")));
+    // cert.expired / cert.not-yet-valid / cert.expiring-soon
+    let mut p = ca_params("Expired Root");
+    p.not_before = NOW - Duration::days(400);
+    p.not_after = NOW - Duration::days(1);
+    let expired = self_signed(p);
+    let f = bundle(&[&expired.info]).lint(false, NOW);
+    assert_eq!(errors(&f), [Rule::CertExpired]);
+    assert!(
+        f[0].message.contains("2026-11-21T12:00:00Z"),
+        "{}",
+        f[0].message
+    );
+    let mut p = ca_params("Future Root");
+    p.not_before = NOW + Duration::days(1);
+    let future = self_signed(p);
+    assert_eq!(
+        errors(&bundle(&[&future.info]).lint(false, NOW)),
+        [Rule::CertNotYetValid]
+    );
+    let mut p = ca_params("Soon Root");
+    p.not_after = NOW + Duration::days(15);
+    let soon = self_signed(p);
+    let f = bundle(&[&soon.info]).lint(false, NOW);
+    assert_eq!(rules(&f), [Rule::CertExpiringSoon]);
+    assert!(!f[0].is_error());
+    // Edge: exactly at notAfter is still valid; one second later it is expired.
+    assert_eq!(
+        errors(&bundle(&[&expired.info]).lint(false, expired.info.not_after - Duration::days(20))),
+        []
+    );
+    assert_eq!(
+        errors(&bundle(&[&soon.info]).lint(false, soon.info.not_after + Duration::seconds(1))),
+        [Rule::CertExpired]
+    );
+}
+
+// --- client rules -------------------------------------------------------------------------
+
+fn verify(
+    chain: &[&CertificateInfo],
+    b: &CaBundle,
+    filters: &CertificateFilters,
+) -> Result<VerifiedClient, Rejection> {
+    let chain: Vec<CertificateInfo> = chain.iter().map(|c| (*c).clone()).collect();
+    verify_client(&chain, b, filters, NOW)
+}
+
+fn refused(chain: &[&CertificateInfo], b: &CaBundle, filters: &CertificateFilters) -> Rule {
+    verify(chain, b, filters)
+        .expect_err("should be refused")
+        .reason
+        .rule
+}
+
+#[test]
+fn a_good_client_is_admitted_with_its_path_and_ca() {
+    let r = root("Acme Root");
+    let inter = signed(ca_params("Acme Issuing"), &r);
+    let l = signed(leaf_params("worker"), &inter);
+    let b = bundle(&[&r.info]);
+    let v = verify(&[&l.info, &inter.info], &b, &CertificateFilters::none()).unwrap();
+    assert_eq!(v.anchor.fingerprint, r.info.fingerprint.to_string());
+    assert_eq!(v.anchor_fingerprint, r.info.fingerprint);
+    assert_eq!(v.path.len(), 3);
+    assert_eq!(v.path[2].position, "bundle #1");
+    assert!(v.warnings.is_empty(), "{:?}", v.warnings);
+    // The intermediate may also sit in the bundle instead of being sent.
+    let b2 = bundle(&[&r.info, &inter.info]);
+    let v = verify(&[&l.info], &b2, &CertificateFilters::none()).unwrap();
+    assert_eq!(v.anchor.fingerprint, inter.info.fingerprint.to_string());
+}
+
+#[test]
+fn leaf_rules() {
+    let r = root("Acme Root");
+    let b = bundle(&[&r.info]);
+    let none = CertificateFilters::none();
+    // leaf.x509-v3
+    let old = v1(leaf_params("v1 worker"), Some(&r));
+    assert_eq!(refused(&[&old.info], &b, &none), Rule::LeafX509V3);
+    // leaf.not-ca
+    let mut p = leaf_params("ca worker");
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_leaf = signed(p, &r);
+    assert_eq!(refused(&[&ca_leaf.info], &b, &none), Rule::LeafNotCa);
+    // leaf.key-usage: present without digitalSignature is an error…
+    let mut p = leaf_params("ke worker");
+    p.key_usages = vec![KeyUsagePurpose::KeyEncipherment];
+    let ku = signed(p, &r);
+    assert_eq!(refused(&[&ku.info], &b, &none), Rule::LeafKeyUsage);
+    // …absent is a warning, and the client is admitted.
+    let mut p = leaf_params("no-ku worker");
+    p.key_usages.clear();
+    let noku = signed(p, &r);
+    let v = verify(&[&noku.info], &b, &none).unwrap();
+    assert_eq!(rules(&v.warnings), [Rule::LeafKeyUsage]);
+    // leaf.ext-key-usage
+    let mut p = leaf_params("server only");
+    p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let srv = signed(p, &r);
+    assert_eq!(refused(&[&srv.info], &b, &none), Rule::LeafExtKeyUsage);
+    // leaf.expires-after-ca
+    let mut p = leaf_params("long worker");
+    p.not_after = NOW + Duration::days(400);
+    let long = signed(p, &r);
+    let e = verify(&[&long.info], &b, &none).unwrap_err();
+    assert_eq!(e.reason.rule, Rule::LeafExpiresAfterCa);
+    assert!(
+        e.reason.message.contains("bundle #1"),
+        "{}",
+        e.reason.message
+    );
+    // cert.expired on the leaf, and its message has the date
+    let mut p = leaf_params("expired worker");
+    p.not_after = NOW - Duration::hours(1);
+    let old = signed(p, &r);
+    let e = verify(&[&old.info], &b, &none).unwrap_err();
+    assert_eq!(e.reason.rule, Rule::CertExpired);
+    assert_eq!(
+        e.reason.certificate.as_ref().unwrap().position,
+        "chain #1 (leaf)"
+    );
+}
+
+#[test]
+fn an_expired_ca_refuses_its_valid_leaves() {
+    // rustls/webpki accept a valid leaf under an expired trust anchor; Gatehouse must not.
+    let mut p = ca_params("Short Root");
+    p.not_after = NOW + Duration::days(10);
+    let r = self_signed(p);
+    let mut p = leaf_params("worker");
+    p.not_after = NOW + Duration::days(5);
+    let l = signed(p, &r);
+    let b = bundle(&[&r.info]);
+    let later = NOW + Duration::days(11);
+    let chain = [l.info.clone()];
+    // At NOW + 11 days the leaf is expired too; use a leaf valid past the CA to isolate the CA.
+    let mut p = leaf_params("worker2");
+    p.not_after = NOW + Duration::days(30);
+    let l2 = signed(p, &r);
+    let e = verify_client(&[l2.info.clone()], &b, &CertificateFilters::none(), later).unwrap_err();
+    let rules_found = errors(&e.report.findings);
+    assert!(rules_found.contains(&Rule::CertExpired), "{rules_found:?}");
+    assert!(e
+        .report
+        .findings
+        .iter()
+        .any(|f| f.rule == Rule::CertExpired
+            && f.certificate.as_ref().unwrap().position == "bundle #1"));
+    assert!(verify_client(&chain, &b, &CertificateFilters::none(), NOW).is_ok());
+}
+
+#[test]
+fn chain_rules() {
+    let r = root("Acme Root");
+    let b = bundle(&[&r.info]);
+    let none = CertificateFilters::none();
+    // chain.untrusted: another CA's client
+    let other = root("Other Root");
+    let stranger = signed(leaf_params("stranger"), &other);
+    let e = verify(&[&stranger.info], &b, &none).unwrap_err();
+    assert_eq!(e.reason.rule, Rule::ChainUntrusted);
+    assert!(e.reason.message.contains("Other Root") && e.reason.message.contains("Acme Root"));
+    // chain.untrusted with a hint when the intermediate is missing
+    let inter = signed(ca_params("Acme Issuing"), &r);
+    let l = signed(leaf_params("worker"), &inter);
+    let e = verify(&[&l.info], &b, &none).unwrap_err();
+    assert_eq!(e.reason.rule, Rule::ChainUntrusted);
+    assert!(e
+        .reason
+        .message
+        .contains("send it after the client certificate"));
+    // chain.unique-dn: leaf with the same DN as its CA (case differs)
+    let mut p = leaf_params("ACME ROOT");
+    p.distinguished_name = rcgen::DistinguishedName::new();
+    p.distinguished_name.push(DnType::OrganizationName, "acme");
+    p.distinguished_name.push(DnType::CommonName, "acme root");
+    let twin = signed(p, &r);
+    assert_eq!(refused(&[&twin.info], &b, &none), Rule::ChainUniqueDn);
+    // chain.signature: without a bundle, a chain whose leaf names the intermediate but was
+    // signed by another key
+    let fake_inter = signed(ca_params("Acme Issuing"), &other);
+    let f = check_client(&[l.info.clone(), fake_inter.info.clone()], None, &none, NOW);
+    assert!(
+        errors(&f.findings).contains(&Rule::ChainSignature),
+        "{:?}",
+        f.findings
+    );
+    // chain.signature with a bundle: an impostor root with the same name and another key
+    let impostor = root("Acme Root");
+    let leaf_of_impostor = signed(leaf_params("impostor worker"), &impostor);
+    let e = verify(&[&leaf_of_impostor.info], &b, &none).unwrap_err();
+    assert!(
+        matches!(e.reason.rule, Rule::ChainSignature | Rule::ChainUntrusted),
+        "{:?}",
+        e.reason
+    );
+    // chain.invalid: a path-length constraint on the bundle root violated (webpki does not
+    // apply a trust anchor's pathLenConstraint; Gatehouse does)
+    let mut p = ca_params("Constrained Root");
+    p.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    let cr = self_signed(p);
+    let sub = signed(ca_params("Sub CA"), &cr);
+    let l = signed(leaf_params("deep worker"), &sub);
+    let e = verify(&[&l.info, &sub.info], &bundle(&[&cr.info]), &none).unwrap_err();
+    assert_eq!(e.reason.rule, Rule::ChainInvalid, "{:?}", e.reason);
+    // ca.well-known on the path without filters
+    let mut p = ca_params("ISRG Root X1");
+    p.distinguished_name = rcgen::DistinguishedName::new();
+    p.distinguished_name.push(DnType::CountryName, "US");
+    p.distinguished_name
+        .push(DnType::OrganizationName, "Internet Security Research Group");
+    p.distinguished_name
+        .push(DnType::CommonName, "ISRG Root X1");
+    let public = self_signed(p);
+    let pl = signed(leaf_params("anyone"), &public);
+    let pb = bundle(&[&public.info]);
+    assert_eq!(refused(&[&pl.info], &pb, &none), Rule::CaWellKnown);
+    let filters =
+        CertificateFilters::from_json(r#"{"filters":[{"commonName":"anyone"}]}"#).unwrap();
+    assert!(verify(&[&pl.info], &pb, &filters).is_ok());
+}
+
+#[test]
+fn filters_decide_admission() {
+    let r = root("Acme Root");
+    let b = bundle(&[&r.info]);
+    let mut p = leaf_params("code.example.com");
+    p.distinguished_name
+        .push(DnType::OrganizationalUnitName, "Payments");
+    p.subject_alt_names = vec![SanType::URI("spiffe://acme/worker".try_into().unwrap())];
+    let l = signed(p, &r);
+    let f = |json: &str| CertificateFilters::from_json(json).unwrap();
+    let ok = [
+        r#"{"filters":[{"commonName":"code.example.com"}]}"#,
+        r#"{"filters":[{"commonName":"*.EXAMPLE.com","organization":"acme"}]}"#,
+        r#"{"filters":[{"organizationalUnit":"Pay*"}]}"#,
+        r#"{"filters":[{"subjectAlternativeName":"spiffe://acme/*"}]}"#,
+        r#"{"filters":[{"commonName":"nope"},{"organization":"Acme"}]}"#,
+    ];
+    for json in ok {
+        let v = verify(&[&l.info], &b, &f(json)).unwrap_or_else(|e| panic!("{json}: {e}"));
+        assert!(v.matched_filter.is_some());
+    }
+    let refuse = [
+        r#"{"filters":[{"commonName":"stage.example.com"}]}"#,
+        r#"{"filters":[{"commonName":"code.example.com","organization":"Other"}]}"#,
+        r#"{"filters":[{"subjectAlternativeName":"*.example.com"}]}"#,
+    ];
+    for json in refuse {
+        assert_eq!(
+            refused(&[&l.info], &b, &f(json)),
+            Rule::FilterNoMatch,
+            "{json}"
+        );
+    }
+}
+
+#[test]
+fn key_rules() {
+    let r = root("Acme Root");
+    let pem = r.key.serialize_pem();
+    assert_eq!(lint_key(pem.as_bytes(), "ca.key", Some(&r.info)), vec![]);
+    let other = key().serialize_pem();
+    assert_eq!(
+        rules(&lint_key(other.as_bytes(), "x.key", Some(&r.info))),
+        [Rule::KeyMismatch]
+    );
+    let enc = b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n";
+    assert_eq!(rules(&lint_key(enc, "x.key", None)), [Rule::KeyEncrypted]);
+    assert_eq!(
+        rules(&lint_key(b"junk", "x.key", None)),
+        [Rule::KeyUnparseable]
+    );
+}
+
+/// Every rule id has a test above that makes it fire; this test fails when a rule is added
+/// without one.
+#[test]
+fn every_rule_is_exercised() {
+    let source = include_str!("tests.rs");
+    let filter_tests = include_str!("filter.rs")
+        .split("mod tests")
+        .nth(1)
+        .unwrap_or("");
+    for rule in Rule::ALL {
+        let variant = format!("{rule:?}");
+        assert!(
+            source.matches(&format!("Rule::{variant}")).count() >= 1
+                || filter_tests.contains(&format!("Rule::{variant}")),
+            "rule {} ({variant}) has no test",
+            rule.id()
+        );
+    }
+}
