@@ -86,8 +86,8 @@ pub struct VerifiedClient {
 /// Why a client is refused: the first failing rule, plus everything else that was found.
 #[derive(Clone, Debug, Serialize)]
 pub struct Rejection {
-    pub reason: Finding,
-    pub report: ClientReport,
+    pub reason: Box<Finding>,
+    pub report: Box<ClientReport>,
 }
 
 impl fmt::Display for Rejection {
@@ -109,14 +109,17 @@ pub fn verify_client(
     let report = check_client(chain, Some(bundle), filters, now);
     if let Some(reason) = report.first_error() {
         return Err(Rejection {
-            reason: reason.clone(),
-            report,
+            reason: Box::new(reason.clone()),
+            report: Box::new(report),
         });
     }
     // No error means a path was found (its absence is a `chain.untrusted` error).
     let (Some(leaf), Some(anchor)) = (chain.first(), report.anchor.clone()) else {
         let reason = Finding::new(Rule::ChainUntrusted, None, "no client certificate");
-        return Err(Rejection { reason, report });
+        return Err(Rejection {
+            reason: Box::new(reason),
+            report: Box::new(report),
+        });
     };
     let anchor_fingerprint =
         Fingerprint::parse(&anchor.fingerprint).unwrap_or_else(|| Fingerprint::of(&[]));
