@@ -1,1 +1,29 @@
-fn main() {}
+//! `gatehouse`: the one binary.
+
+mod args;
+mod check;
+mod fail;
+mod gen;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Gen { command } => gen::run(command),
+        Command::Sign(args) => gen::sign(args),
+        Command::Lint(args) => check::lint(args),
+        Command::Verify(args) => check::verify(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(failure) => {
+            eprintln!("error: {failure}");
+            failure.exit_code()
+        }
+    }
+}

@@ -676,8 +676,9 @@ fn sans(names: &[SubjectAltName]) -> Result<Vec<SanType>, IssueError> {
         .collect()
 }
 
-/// RFC 3339 in UTC, the form every message and JSON output uses.
+/// RFC 3339 in UTC to the second, the form every message and JSON output uses.
 pub fn rfc3339(t: OffsetDateTime) -> String {
+    let t = t.replace_nanosecond(0).unwrap_or(t);
     t.to_offset(time::UtcOffset::UTC)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| t.to_string())

@@ -436,7 +436,13 @@ fn an_expired_ca_refuses_its_valid_leaves() {
     let mut p = leaf_params("worker2");
     p.not_after = NOW + Duration::days(30);
     let l2 = signed(p, &r);
-    let e = verify_client(std::slice::from_ref(&l2.info), &b, &CertificateFilters::none(), later).unwrap_err();
+    let e = verify_client(
+        std::slice::from_ref(&l2.info),
+        &b,
+        &CertificateFilters::none(),
+        later,
+    )
+    .unwrap_err();
     let rules_found = errors(&e.report.findings);
     assert!(rules_found.contains(&Rule::CertExpired), "{rules_found:?}");
     assert!(e

@@ -1,0 +1,328 @@
+//! The command tree. Where tcld has the command, its names, aliases and flags are kept, so the
+//! commands in Temporal's documentation work unchanged.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "Certificate management for Temporal: issue, lint and diagnose mTLS certificates",
+    long_about = "Certificate management for Temporal: issue CA and client certificates with tcld's \
+                  commands, lint CA bundles and client chains against Temporal Cloud's rules, and \
+                  explain why a client would or would not be admitted to a namespace.",
+    after_help = "Examples:\n  \
+        gatehouse gen ca --org temporal -d 1y --ca-cert ca.pem --ca-key ca.key\n  \
+        gatehouse gen leaf --org temporal -d 364d --ca-cert ca.pem --ca-key ca.key --cert client.pem --key client.key\n  \
+        gatehouse lint --ca-bundle ca.pem\n  \
+        gatehouse verify --ca-bundle ca.pem --cert client.pem"
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Generate CA, client, server certificates and CSRs (tcld's `generate-certificates`)
+    #[command(
+        name = "gen",
+        visible_alias = "generate-certificates",
+        after_help = "Examples:\n  \
+            gatehouse gen ca --org temporal -d 1y --ca-cert ca.pem --ca-key ca.key\n  \
+            gatehouse generate-certificates end-entity-certificate --org temporal --ca-cert ca.pem --ca-key ca.key --cert client.pem --key client.key"
+    )]
+    Gen {
+        #[command(subcommand)]
+        command: GenCommand,
+    },
+    /// Sign a certificate signing request with a CA; the CA decides every extension
+    #[command(after_help = "Examples:\n  \
+        gatehouse gen csr --common-name worker.payments --csr worker.csr --key worker.key\n  \
+        gatehouse sign --csr worker.csr --ca-cert ca.pem --ca-key ca.key --cert worker.pem -d 30d\n  \
+        gatehouse sign --csr frontend.csr --profile server --ca-cert ca.pem --ca-key ca.key --cert frontend.pem")]
+    Sign(SignArgs),
+    /// Check a CA bundle, a client chain and/or a key against Temporal's certificate rules
+    #[command(
+        after_help = "Exit status: 0 no errors (warnings allowed), 1 a rule failed at error level, 2 unusable input.\n\n\
+        Examples:\n  \
+        gatehouse lint --ca-bundle ca.pem\n  \
+        gatehouse lint --cert client.pem --key client.key\n  \
+        gatehouse lint --ca-bundle ca.pem --cert client.pem --output json"
+    )]
+    Lint(LintArgs),
+    /// Would this client be admitted to a namespace with this bundle and these filters?
+    #[command(
+        after_help = "Exit status: 0 admitted, 1 refused (the first failing rule is explained), 2 unusable input.\n\n\
+        Examples:\n  \
+        gatehouse verify --ca-bundle ca.pem --cert client.pem\n  \
+        gatehouse verify --ca-bundle ca.pem --cert chain.pem --filters filters.json --at 2027-01-01T00:00:00Z"
+    )]
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum GenCommand {
+    /// Generate a CA certificate and key (ECDSA P-384; RSA-4096 with --rsa)
+    #[command(
+        name = "ca",
+        visible_alias = "certificate-authority-certificate",
+        after_help = "Examples:\n  \
+            gatehouse gen ca --org temporal -d 1y --ca-cert ca.pem --ca-key ca.key\n  \
+            gatehouse gen ca --org temporal -d 180d --rsa --common-name \"Temporal CA 2027\" --ca-cert ca.pem --ca-key ca.key"
+    )]
+    Ca(GenCaArgs),
+    /// Generate a client (end-entity) certificate and key signed by a CA
+    #[command(
+        name = "leaf",
+        visible_alias = "end-entity-certificate",
+        after_help = "Examples:\n  \
+            gatehouse gen leaf --org temporal -d 364d --ca-cert ca.pem --ca-key ca.key --cert client.pem --key client.key\n  \
+            gatehouse gen leaf --org temporal --common-name payments.acme --san spiffe://acme/payments --ca-cert ca.pem --ca-key ca.key --cert client.pem --key client.key"
+    )]
+    Leaf(GenLeafArgs),
+    /// Generate a server certificate for a Temporal frontend, internode TLS or the gateway
+    #[command(after_help = "Examples:\n  \
+        gatehouse gen server --dns temporal.example.com --dns localhost --ip 127.0.0.1 --ca-cert ca.pem --ca-key ca.key --cert frontend.pem --key frontend.key\n  \
+        gatehouse gen server --internode --dns temporal-history --ca-cert ca.pem --ca-key ca.key --cert internode.pem --key internode.key")]
+    Server(GenServerArgs),
+    /// Generate a key and a certificate signing request, for a CA that signs elsewhere
+    #[command(after_help = "Examples:\n  \
+        gatehouse gen csr --common-name temporal-booking.sdvdw --csr booking.csr --key booking.key\n  \
+        gatehouse gen csr --common-name frontend --san temporal.example.com --san 127.0.0.1 --csr frontend.csr --key frontend.key")]
+    Csr(GenCsrArgs),
+}
+
+/// Text for people, or JSON for programs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OutputFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct OutputArgs {
+    /// Output format
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Text)]
+    pub(crate) output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct IssuerArgs {
+    /// The CA certificate (PEM) that signs
+    #[arg(
+        long = "ca-certificate-file",
+        visible_alias = "ca-cert",
+        value_name = "FILE"
+    )]
+    pub(crate) ca_cert: PathBuf,
+    /// The CA's private key: PKCS#8, SEC1 (EC PRIVATE KEY) or PKCS#1 (RSA PRIVATE KEY)
+    #[arg(long = "ca-key-file", visible_alias = "ca-key", value_name = "FILE")]
+    pub(crate) ca_key: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GenCaArgs {
+    /// The name of the organization (O=)
+    #[arg(long = "organization", visible_alias = "org")]
+    pub(crate) organization: String,
+    /// How long the CA is valid: more than 7 days, at most 1y. Units s m h d y, e.g. 1y, 364d, 30d10h
+    #[arg(long = "validity-period", short = 'd', value_name = "DURATION")]
+    pub(crate) validity_period: String,
+    /// Where to write the CA certificate (PEM, mode 0644)
+    #[arg(
+        long = "ca-certificate-file",
+        visible_alias = "ca-cert",
+        value_name = "FILE"
+    )]
+    pub(crate) ca_cert: PathBuf,
+    /// Where to write the CA private key (PKCS#8 PEM, mode 0600)
+    #[arg(long = "ca-key-file", visible_alias = "ca-key", value_name = "FILE")]
+    pub(crate) ca_key: PathBuf,
+    /// Generate an RSA-4096 key instead of ECDSA P-384
+    #[arg(long = "rsa-algorithm", visible_alias = "rsa")]
+    pub(crate) rsa: bool,
+    /// CN of the CA [default: "<organization> Root CA <UTC issue time>", unique per rollover]
+    #[arg(long)]
+    pub(crate) common_name: Option<String>,
+    /// Overwrite existing output files
+    #[arg(long)]
+    pub(crate) force: bool,
+    #[command(flatten)]
+    pub(crate) output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GenLeafArgs {
+    /// The name of the organization (O=)
+    #[arg(long = "organization", visible_alias = "org")]
+    pub(crate) organization: String,
+    /// The organizational unit (OU=), left out when empty
+    #[arg(long = "organization-unit", visible_alias = "ou")]
+    pub(crate) organization_unit: Option<String>,
+    /// The common name (CN=), left out when empty
+    #[arg(long)]
+    pub(crate) common_name: Option<String>,
+    /// How long the certificate is valid, e.g. 364d [default: until 24h before the CA expires]
+    #[arg(long = "validity-period", short = 'd', value_name = "DURATION")]
+    pub(crate) validity_period: Option<String>,
+    #[command(flatten)]
+    pub(crate) issuer: IssuerArgs,
+    /// Where to write the certificate (PEM, mode 0644)
+    #[arg(long = "certificate-file", visible_alias = "cert", value_name = "FILE")]
+    pub(crate) cert: PathBuf,
+    /// Where to write the private key (PKCS#8 PEM, mode 0600)
+    #[arg(long = "key-file", visible_alias = "key", value_name = "FILE")]
+    pub(crate) key: PathBuf,
+    /// A subjectAltName, repeatable: DNS name, URI (has "://"), email (has "@") or IP address;
+    /// or explicit DNS:…, URI:…, email:…, IP:…
+    #[arg(long, value_name = "NAME")]
+    pub(crate) san: Vec<String>,
+    /// Overwrite existing output files
+    #[arg(long)]
+    pub(crate) force: bool,
+    #[command(flatten)]
+    pub(crate) output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GenServerArgs {
+    /// A DNS name clients connect to, repeatable
+    #[arg(long, value_name = "NAME")]
+    pub(crate) dns: Vec<String>,
+    /// An IP address clients connect to, repeatable
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) ip: Vec<IpAddr>,
+    /// The common name [default: the first --dns or --ip]
+    #[arg(long)]
+    pub(crate) common_name: Option<String>,
+    /// The name of the organization (O=), optional
+    #[arg(long = "organization", visible_alias = "org")]
+    pub(crate) organization: Option<String>,
+    /// Also allow client authentication (Temporal internode TLS)
+    #[arg(long)]
+    pub(crate) internode: bool,
+    /// How long the certificate is valid, e.g. 90d [default: until 24h before the CA expires]
+    #[arg(long = "validity-period", short = 'd', value_name = "DURATION")]
+    pub(crate) validity_period: Option<String>,
+    #[command(flatten)]
+    pub(crate) issuer: IssuerArgs,
+    /// Where to write the certificate (PEM, mode 0644)
+    #[arg(long = "certificate-file", visible_alias = "cert", value_name = "FILE")]
+    pub(crate) cert: PathBuf,
+    /// Where to write the private key (PKCS#8 PEM, mode 0600)
+    #[arg(long = "key-file", visible_alias = "key", value_name = "FILE")]
+    pub(crate) key: PathBuf,
+    /// Overwrite existing output files
+    #[arg(long)]
+    pub(crate) force: bool,
+    #[command(flatten)]
+    pub(crate) output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GenCsrArgs {
+    /// The common name (CN=)
+    #[arg(long)]
+    pub(crate) common_name: String,
+    /// The name of the organization (O=), optional
+    #[arg(long = "organization", visible_alias = "org")]
+    pub(crate) organization: Option<String>,
+    /// The organizational unit (OU=), optional
+    #[arg(long = "organization-unit", visible_alias = "ou")]
+    pub(crate) organization_unit: Option<String>,
+    /// A subjectAltName, repeatable (as for gen leaf)
+    #[arg(long, value_name = "NAME")]
+    pub(crate) san: Vec<String>,
+    /// Where to write the CSR (PEM, mode 0644)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) csr: PathBuf,
+    /// Where to write the private key (PKCS#8 PEM, mode 0600)
+    #[arg(long = "key-file", visible_alias = "key", value_name = "FILE")]
+    pub(crate) key: PathBuf,
+    /// Generate an RSA-4096 key instead of ECDSA P-384
+    #[arg(long = "rsa-algorithm", visible_alias = "rsa")]
+    pub(crate) rsa: bool,
+    /// Overwrite existing output files
+    #[arg(long)]
+    pub(crate) force: bool,
+    #[command(flatten)]
+    pub(crate) output: OutputArgs,
+}
+
+/// The extensions `sign` gives a certificate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ProfileArg {
+    /// Client certificate: CA:FALSE, digitalSignature, clientAuth
+    Client,
+    /// Server certificate: serverAuth
+    Server,
+    /// Internode: serverAuth and clientAuth
+    Internode,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SignArgs {
+    /// The certificate signing request (PEM)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) csr: PathBuf,
+    #[command(flatten)]
+    pub(crate) issuer: IssuerArgs,
+    /// Where to write the certificate (PEM, mode 0644)
+    #[arg(long = "certificate-file", visible_alias = "cert", value_name = "FILE")]
+    pub(crate) cert: PathBuf,
+    /// How long the certificate is valid [default: until 24h before the CA expires]
+    #[arg(long = "validity-period", short = 'd', value_name = "DURATION")]
+    pub(crate) validity_period: Option<String>,
+    /// Which extensions the certificate gets
+    #[arg(long, value_enum, default_value_t = ProfileArg::Client)]
+    pub(crate) profile: ProfileArg,
+    /// Overwrite an existing output file
+    #[arg(long)]
+    pub(crate) force: bool,
+    #[command(flatten)]
+    pub(crate) output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LintArgs {
+    /// A namespace's accepted client CA bundle (PEM)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) ca_bundle: Option<PathBuf>,
+    /// A client certificate (PEM), optionally followed by its intermediates
+    #[arg(long = "cert", visible_alias = "certificate-file", value_name = "FILE")]
+    pub(crate) cert: Option<PathBuf>,
+    /// A private key (PEM); with --cert, also checked to belong to it
+    #[arg(long = "key", visible_alias = "key-file", value_name = "FILE")]
+    pub(crate) key: Option<PathBuf>,
+    /// The namespace's certificate filters, tcld JSON (a well-known CA needs them)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) filters: Option<PathBuf>,
+    /// Check as of this time (RFC 3339) instead of now
+    #[arg(long, value_name = "RFC3339")]
+    pub(crate) at: Option<String>,
+    #[command(flatten)]
+    pub(crate) output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// The namespace's accepted client CA bundle (PEM)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) ca_bundle: PathBuf,
+    /// The client certificate (PEM), followed by any intermediates the client sends
+    #[arg(long = "cert", visible_alias = "certificate-file", value_name = "FILE")]
+    pub(crate) cert: PathBuf,
+    /// The namespace's certificate filters, tcld JSON: {"filters":[{"commonName":"…"}]}
+    #[arg(long, value_name = "FILE")]
+    pub(crate) filters: Option<PathBuf>,
+    /// Decide as of this time (RFC 3339) instead of now
+    #[arg(long, value_name = "RFC3339")]
+    pub(crate) at: Option<String>,
+    #[command(flatten)]
+    pub(crate) output: OutputArgs,
+}

@@ -1,0 +1,355 @@
+//! `gatehouse gen …` and `gatehouse sign`.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use gatehouse_pki::{
+    parse_certificates, read_input_file, rfc3339, write_files, CaParams, CertificateAuthority,
+    CertificateInfo, CsrParams, CsrRequest, FileKind, Issued, KeyAlgorithm, LeafParams, OutputFile,
+    PrivateKey, Profile, ServerParams, SubjectAltName, ValidityPeriod,
+};
+use serde_json::json;
+use time::OffsetDateTime;
+
+use crate::args::{
+    GenCaArgs, GenCommand, GenCsrArgs, GenLeafArgs, GenServerArgs, IssuerArgs, OutputFormat,
+    ProfileArg, SignArgs,
+};
+use crate::fail::Failure;
+
+pub(crate) fn run(command: GenCommand) -> Result<ExitCode, Failure> {
+    match command {
+        GenCommand::Ca(a) => ca(a),
+        GenCommand::Leaf(a) => leaf(a),
+        GenCommand::Server(a) => server(a),
+        GenCommand::Csr(a) => csr(a),
+    }
+}
+
+fn period(flag: &Option<String>) -> Result<Option<ValidityPeriod>, Failure> {
+    flag.as_deref()
+        .map(|s| {
+            ValidityPeriod::parse(s).map_err(|e| Failure::Input(format!("--validity-period: {e}")))
+        })
+        .transpose()
+}
+
+fn algorithm(rsa: bool) -> KeyAlgorithm {
+    if rsa {
+        KeyAlgorithm::Rsa4096
+    } else {
+        KeyAlgorithm::EcdsaP384
+    }
+}
+
+/// Parses `--san` values: explicit `DNS:`, `URI:`, `email:`, `IP:` prefixes, or guessed.
+pub(crate) fn parse_san(value: &str) -> Result<SubjectAltName, Failure> {
+    let bad = |why: &str| Failure::Input(format!("--san {value:?}: {why}"));
+    if value.trim().is_empty() {
+        return Err(bad("empty"));
+    }
+    let lower = value.to_ascii_lowercase();
+    let san = if let Some(rest) = lower.strip_prefix("dns:").map(|_| &value[4..]) {
+        SubjectAltName::Dns(rest.to_owned())
+    } else if lower.starts_with("uri:") {
+        SubjectAltName::Uri(value[4..].to_owned())
+    } else if lower.starts_with("email:") {
+        SubjectAltName::Email(value[6..].to_owned())
+    } else if lower.starts_with("ip:") {
+        SubjectAltName::Ip(value[3..].parse().map_err(|_| bad("not an IP address"))?)
+    } else if let Ok(ip) = value.parse() {
+        SubjectAltName::Ip(ip)
+    } else if value.contains("://") {
+        SubjectAltName::Uri(value.to_owned())
+    } else if value.contains('@') {
+        SubjectAltName::Email(value.to_owned())
+    } else {
+        SubjectAltName::Dns(value.to_owned())
+    };
+    if let SubjectAltName::Dns(d) = &san {
+        if d.is_empty() || d.contains(char::is_whitespace) {
+            return Err(bad("not a DNS name"));
+        }
+    }
+    Ok(san)
+}
+
+fn load_ca(args: &IssuerArgs, now: OffsetDateTime) -> Result<CertificateAuthority, Failure> {
+    let cert_name = args.ca_cert.display().to_string();
+    let certs = parse_certificates(&read_input_file(&args.ca_cert)?, &cert_name)?;
+    let cert = certs
+        .into_iter()
+        .next()
+        .ok_or_else(|| Failure::Input(format!("{cert_name}: no certificate")))?;
+    let key_name = args.ca_key.display().to_string();
+    let key = PrivateKey::from_pem(&read_input_file(&args.ca_key)?)
+        .map_err(|e| Failure::Input(format!("{key_name}: {e}")))?;
+    Ok(CertificateAuthority::new(cert, key, now)?)
+}
+
+fn cert_json(path: &Path, c: &CertificateInfo) -> serde_json::Value {
+    json!({
+        "path": path.display().to_string(),
+        "subject": c.subject,
+        "issuer": c.issuer,
+        "serial": c.serial_hex,
+        "sha256": c.fingerprint.to_string(),
+        "notBefore": rfc3339(c.not_before),
+        "notAfter": rfc3339(c.not_after),
+        "subjectAltNames": c.subject_alt_names.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    })
+}
+
+fn print_cert(kind: &str, path: &Path, c: &CertificateInfo) {
+    println!("Wrote {kind} certificate {}", path.display());
+    println!("  subject:  {}", c.display_subject());
+    if c.issuer != c.subject {
+        println!("  issuer:   {}", c.issuer);
+    }
+    println!("  sha256:   {}", c.fingerprint);
+    println!("  expires:  {}", rfc3339(c.not_after));
+    if !c.subject_alt_names.is_empty() {
+        let sans: Vec<String> = c
+            .subject_alt_names
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        println!("  SANs:     {}", sans.join(", "));
+    }
+}
+
+/// Writes a certificate and its new key together (or neither), then reports them.
+fn write_issued(
+    kind: &str,
+    issued: &Issued,
+    cert_path: &Path,
+    key_path: &Path,
+    force: bool,
+    format: OutputFormat,
+) -> Result<ExitCode, Failure> {
+    let key = issued
+        .key
+        .as_ref()
+        .ok_or_else(|| Failure::Internal("no key was generated".into()))?;
+    let key_pem = key.to_pkcs8_pem();
+    write_files(
+        &[
+            OutputFile {
+                path: key_path,
+                contents: key_pem.as_bytes(),
+                kind: FileKind::PrivateKey,
+            },
+            OutputFile {
+                path: cert_path,
+                contents: issued.pem.as_bytes(),
+                kind: FileKind::Public,
+            },
+        ],
+        force,
+    )?;
+    match format {
+        OutputFormat::Json => println!(
+            "{}",
+            json!({
+                "certificate": cert_json(cert_path, &issued.certificate),
+                "key": { "path": key_path.display().to_string(), "algorithm": key.describe(), "mode": "0600" },
+            })
+        ),
+        OutputFormat::Text => {
+            print_cert(kind, cert_path, &issued.certificate);
+            println!(
+                "Wrote {kind} private key {} ({}, PKCS#8, mode 0600): keep it secret, never upload it",
+                key_path.display(),
+                key.describe()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ca(a: GenCaArgs) -> Result<ExitCode, Failure> {
+    let validity = ValidityPeriod::parse(&a.validity_period)
+        .map_err(|e| Failure::Input(format!("--validity-period: {e}")))?;
+    let issued = CaParams {
+        organization: a.organization,
+        common_name: a.common_name,
+        validity,
+        algorithm: algorithm(a.rsa),
+        now: OffsetDateTime::now_utc(),
+    }
+    .self_signed()?;
+    write_issued(
+        "CA",
+        &issued,
+        &a.ca_cert,
+        &a.ca_key,
+        a.force,
+        a.output.output,
+    )
+}
+
+fn leaf(a: GenLeafArgs) -> Result<ExitCode, Failure> {
+    let now = OffsetDateTime::now_utc();
+    let validity = period(&a.validity_period)?;
+    let sans = a
+        .san
+        .iter()
+        .map(|s| parse_san(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let authority = load_ca(&a.issuer, now)?;
+    let issued = LeafParams {
+        organization: a.organization,
+        organizational_unit: a.organization_unit,
+        common_name: a.common_name,
+        validity,
+        subject_alt_names: sans,
+        now,
+    }
+    .signed_by(&authority)?;
+    write_issued("client", &issued, &a.cert, &a.key, a.force, a.output.output)
+}
+
+fn server(a: GenServerArgs) -> Result<ExitCode, Failure> {
+    let now = OffsetDateTime::now_utc();
+    let validity = period(&a.validity_period)?;
+    for d in &a.dns {
+        parse_san(&format!("DNS:{d}"))?;
+    }
+    let authority = load_ca(&a.issuer, now)?;
+    let issued = ServerParams {
+        common_name: a.common_name,
+        organization: a.organization,
+        dns_names: a.dns,
+        ip_addresses: a.ip,
+        internode: a.internode,
+        validity,
+        now,
+    }
+    .signed_by(&authority)?;
+    write_issued("server", &issued, &a.cert, &a.key, a.force, a.output.output)
+}
+
+fn csr(a: GenCsrArgs) -> Result<ExitCode, Failure> {
+    let sans = a
+        .san
+        .iter()
+        .map(|s| parse_san(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let new = CsrParams {
+        common_name: a.common_name,
+        organization: a.organization,
+        organizational_unit: a.organization_unit,
+        subject_alt_names: sans,
+        algorithm: algorithm(a.rsa),
+    }
+    .generate()?;
+    let key_pem = new.key.to_pkcs8_pem();
+    write_files(
+        &[
+            OutputFile {
+                path: &a.key,
+                contents: key_pem.as_bytes(),
+                kind: FileKind::PrivateKey,
+            },
+            OutputFile {
+                path: &a.csr,
+                contents: new.pem.as_bytes(),
+                kind: FileKind::Public,
+            },
+        ],
+        a.force,
+    )?;
+    match a.output.output {
+        OutputFormat::Json => println!(
+            "{}",
+            json!({
+                "csr": { "path": a.csr.display().to_string() },
+                "key": { "path": a.key.display().to_string(), "algorithm": new.key.describe(), "mode": "0600" },
+            })
+        ),
+        OutputFormat::Text => {
+            println!("Wrote certificate signing request {}", a.csr.display());
+            println!(
+                "Wrote private key {} ({}, PKCS#8, mode 0600): it stays here; send only the CSR to the CA",
+                a.key.display(),
+                new.key.describe()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn sign(a: SignArgs) -> Result<ExitCode, Failure> {
+    let now = OffsetDateTime::now_utc();
+    let validity = period(&a.validity_period)?;
+    let request = CsrRequest::from_pem(&read_input_file(&a.csr)?)
+        .map_err(|e| Failure::Input(format!("{}: {e}", a.csr.display())))?;
+    let authority = load_ca(&a.issuer, now)?;
+    let profile = match a.profile {
+        ProfileArg::Client => Profile::Client,
+        ProfileArg::Server => Profile::Server,
+        ProfileArg::Internode => Profile::Internode,
+    };
+    let issued = request.sign(&authority, profile, validity, now)?;
+    write_files(
+        &[OutputFile {
+            path: &a.cert,
+            contents: issued.pem.as_bytes(),
+            kind: FileKind::Public,
+        }],
+        a.force,
+    )?;
+    match a.output.output {
+        OutputFormat::Json => println!(
+            "{}",
+            json!({
+                "certificate": cert_json(&a.cert, &issued.certificate),
+                "requestedCa": request.asked_for_ca,
+            })
+        ),
+        OutputFormat::Text => {
+            if request.asked_for_ca {
+                println!("Note: the request asked for CA:TRUE; issued as CA:FALSE (the CA decides extensions)");
+            }
+            print_cert("signed", &a.cert, &issued.certificate);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn san_forms() {
+        assert_eq!(
+            parse_san("a.example.com").unwrap(),
+            SubjectAltName::Dns("a.example.com".into())
+        );
+        assert_eq!(parse_san("DNS:a").unwrap(), SubjectAltName::Dns("a".into()));
+        assert_eq!(
+            parse_san("spiffe://x/y").unwrap(),
+            SubjectAltName::Uri("spiffe://x/y".into())
+        );
+        assert_eq!(
+            parse_san("URI:urn:x").unwrap(),
+            SubjectAltName::Uri("urn:x".into())
+        );
+        assert_eq!(
+            parse_san("ops@acme.io").unwrap(),
+            SubjectAltName::Email("ops@acme.io".into())
+        );
+        assert_eq!(
+            parse_san("::1").unwrap(),
+            SubjectAltName::Ip("::1".parse().unwrap())
+        );
+        assert_eq!(
+            parse_san("IP:10.0.0.1").unwrap(),
+            SubjectAltName::Ip("10.0.0.1".parse().unwrap())
+        );
+        assert!(parse_san("IP:nope").is_err());
+        assert!(parse_san("").is_err());
+        assert!(parse_san("a b").is_err());
+    }
+}
