@@ -146,7 +146,7 @@ pub(crate) struct GenCaArgs {
     /// Generate an RSA-4096 key instead of ECDSA P-384
     #[arg(long = "rsa-algorithm", visible_alias = "rsa")]
     pub(crate) rsa: bool,
-    /// CN of the CA [default: "<organization> Root CA <UTC issue time>", unique per rollover]
+    /// CN of the CA [default: "<organization> Root CA <UTC issue time> <random>", unique per rollover]
     #[arg(long)]
     pub(crate) common_name: Option<String>,
     /// Overwrite existing output files

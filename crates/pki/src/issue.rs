@@ -239,8 +239,9 @@ impl CertificateAuthority {
 #[derive(Clone, Debug)]
 pub struct CaParams {
     pub organization: String,
-    /// Defaults to "`<organization>` Root CA `<UTC issue time>`", so two CAs made for a
-    /// rollover never share a subject (Temporal requires distinct subjects; tcld issue #396).
+    /// Defaults to "`<organization>` Root CA `<UTC issue time>` `<6 random hex digits>`", so two
+    /// CAs made for a rollover never share a subject (Temporal requires distinct subjects; tcld
+    /// issue #396), even when made in the same second.
     pub common_name: Option<String>,
     pub validity: ValidityPeriod,
     pub algorithm: KeyAlgorithm,
@@ -260,18 +261,30 @@ impl CaParams {
         let organization = non_blank("--organization", &self.organization)?;
         let common_name = match &self.common_name {
             Some(cn) => non_blank("--common-name", cn)?.to_owned(),
-            None => format!(
-                "{organization} Root CA {}",
-                self.now
+            None => {
+                let issued_at = self
+                    .now
                     .to_offset(time::UtcOffset::UTC)
                     .format(&time::macros::format_description!(
                         "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
                     ))
-                    .map_err(|e| IssueError::Generation(e.to_string()))?
-            ),
+                    .map_err(|e| IssueError::Generation(e.to_string()))?;
+                // The random tag keeps two CAs made in the same second distinct too.
+                let mut tag = [0u8; 3];
+                aws_lc_rs::rand::fill(&mut tag)
+                    .map_err(|_| IssueError::Generation("random number generator failed".into()))?;
+                format!(
+                    "{organization} Root CA {issued_at} {}",
+                    crate::cert::hex(&tag)
+                )
+            }
         };
         let key = PrivateKey::generate(self.algorithm)?;
-        let mut params = base_params(self.now - BACKDATE, self.now + validity)?;
+        let mut params = base_params(
+            self.now - BACKDATE,
+            self.now + validity,
+            key.pair().public_key_raw(),
+        )?;
         params.distinguished_name = dn(&[
             (DnType::OrganizationName, organization),
             (DnType::CommonName, &common_name),
@@ -318,11 +331,15 @@ impl LeafParams {
         if let Some(cn) = self.common_name.as_deref().filter(|s| !s.trim().is_empty()) {
             names.push((DnType::CommonName, cn));
         }
-        let mut params = base_params(ca.not_before(self.now), not_after)?;
+        let key = PrivateKey::generate(ca.leaf_key_algorithm())?;
+        let mut params = base_params(
+            ca.not_before(self.now),
+            not_after,
+            key.pair().public_key_raw(),
+        )?;
         params.distinguished_name = dn(&names)?;
         params.subject_alt_names = sans(&self.subject_alt_names)?;
         client_profile(&mut params);
-        let key = PrivateKey::generate(ca.leaf_key_algorithm())?;
         let cert = params
             .signed_by(key.pair(), &ca.issuer()?)
             .map_err(gen_err)?;
@@ -414,17 +431,21 @@ impl ServerParams {
             .map(SubjectAltName::Dns)
             .collect();
         alt.extend(self.ip_addresses.iter().copied().map(SubjectAltName::Ip));
-        let mut params = base_params(ca.not_before(self.now), not_after)?;
+        let algorithm = ca.leaf_key_algorithm();
+        let key = PrivateKey::generate(algorithm)?;
+        let mut params = base_params(
+            ca.not_before(self.now),
+            not_after,
+            key.pair().public_key_raw(),
+        )?;
         params.distinguished_name = dn(&names)?;
         params.subject_alt_names = sans(&alt)?;
-        let algorithm = ca.leaf_key_algorithm();
         let profile = if self.internode {
             Profile::Internode
         } else {
             Profile::Server
         };
         apply_profile(&mut params, profile, algorithm == KeyAlgorithm::Rsa4096);
-        let key = PrivateKey::generate(algorithm)?;
         let cert = params
             .signed_by(key.pair(), &ca.issuer()?)
             .map_err(gen_err)?;
@@ -560,7 +581,11 @@ impl CsrRequest {
         now: OffsetDateTime,
     ) -> Result<Issued, IssueError> {
         let not_after = ca.not_after(validity, now)?;
-        let mut params = base_params(ca.not_before(now), not_after)?;
+        let mut params = base_params(
+            ca.not_before(now),
+            not_after,
+            rcgen::PublicKeyData::der_bytes(&self.public_key),
+        )?;
         params.distinguished_name = self.distinguished_name.clone();
         params.subject_alt_names = sans(&self.subject_alt_names)?;
         apply_profile(&mut params, profile, self.rsa);
@@ -612,15 +637,23 @@ fn dn_from_x509(name: &x509_parser::x509::X509Name<'_>) -> Result<DistinguishedN
 fn base_params(
     not_before: OffsetDateTime,
     not_after: OffsetDateTime,
+    subject_public_key: &[u8],
 ) -> Result<CertificateParams, IssueError> {
     let mut params = CertificateParams::default();
     params.not_before = not_before;
     params.not_after = not_after;
     params.serial_number = Some(random_serial()?);
     params.use_authority_key_identifier_extension = true;
-    params.key_identifier_method = KeyIdMethod::Sha256;
+    params.key_identifier_method = KeyIdMethod::PreSpecified(key_identifier(subject_public_key));
     params.distinguished_name = DistinguishedName::new();
     Ok(params)
+}
+
+/// RFC 7093 section 2 method 1: the leftmost 160 bits of the SHA-256 of the subjectPublicKey
+/// BIT STRING value (linters such as pkilint recognise it; rcgen's own method is not standard).
+fn key_identifier(subject_public_key: &[u8]) -> Vec<u8> {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, subject_public_key);
+    digest.as_ref()[..20].to_vec()
 }
 
 /// A positive serial with 126 random bits (RFC 5280: at most 20 octets; CA/B Forum: at least
@@ -727,12 +760,30 @@ mod tests {
         assert!(bc.ca && bc.critical);
         let ku = c.key_usage.unwrap();
         assert!(ku.critical && ku.key_cert_sign && ku.crl_sign && ku.digital_signature);
-        assert!(c.subject_key_id.is_some());
+        let raw = issued
+            .key
+            .as_ref()
+            .unwrap()
+            .pair()
+            .public_key_raw()
+            .to_vec();
+        assert_eq!(c.subject_key_id.as_deref(), Some(&key_identifier(&raw)[..]));
+        assert_eq!(c.authority_key_id, c.subject_key_id);
         assert_eq!(c.not_before, NOW - Duration::minutes(1));
         assert_eq!(c.not_after, NOW + Duration::days(365));
         assert_eq!(c.signature_algorithm_oid, "1.2.840.10045.4.3.3"); // ecdsa-with-SHA384
         assert_eq!(c.organizations, ["temporal"]);
-        assert_eq!(c.common_names, ["temporal Root CA 2026-11-22T12:00:00Z"]);
+        let cn = &c.common_names[0];
+        assert!(
+            cn.starts_with("temporal Root CA 2026-11-22T12:00:00Z "),
+            "{cn}"
+        );
+        assert_eq!(cn.len(), "temporal Root CA 2026-11-22T12:00:00Z ".len() + 6);
+        let (again, _) = ca(KeyAlgorithm::EcdsaP384, "1y");
+        assert_ne!(
+            again.certificate.subject, c.subject,
+            "same second, distinct subjects"
+        );
         // 16-octet positive serial.
         assert_eq!(c.serial_hex.len(), 32);
         assert!(u8::from_str_radix(&c.serial_hex[..2], 16).unwrap() < 0x80);

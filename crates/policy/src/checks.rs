@@ -83,14 +83,23 @@ pub(crate) fn ca_certificate(
             format!("{why}; a CA certificate needs CA:TRUE"),
         ));
     }
-    if let Some(ku) = cert.key_usage {
-        if !ku.key_cert_sign {
-            out.push(Finding::new(
+    match cert.key_usage {
+        Some(ku) if !ku.key_cert_sign => out.push(Finding::new(
+            Rule::CaKeyCertSign,
+            Some(at.clone()),
+            "KeyUsage lacks keyCertSign, so it may not sign certificates",
+        )),
+        // RFC 5280 4.2.1.3: a CA MUST include KeyUsage; strict verifiers (openssl verify
+        // -x509_strict) refuse chains through a CA without it.
+        None => out.push(
+            Finding::new(
                 Rule::CaKeyCertSign,
                 Some(at.clone()),
-                "KeyUsage lacks keyCertSign, so it may not sign certificates",
-            ));
-        }
+                "has no KeyUsage extension; RFC 5280 requires keyCertSign on a CA and strict verifiers refuse it",
+            )
+            .with_severity(Severity::Warning),
+        ),
+        Some(_) => {}
     }
     signature_algorithm(cert, at, out);
     validity(cert, at, now, out);

@@ -87,7 +87,7 @@ rules! {
         "Every certificate in the bundle has BasicConstraints CA:TRUE.",
         "Only CA certificates belong in the bundle; client certificates go to the client.";
     CaKeyCertSign => "ca.key-cert-sign", Error,
-        "A CA certificate with a KeyUsage extension includes keyCertSign.",
+        "A CA certificate has KeyUsage with keyCertSign (a missing KeyUsage is only a warning).",
         "Re-issue the CA with keyUsage = critical, keyCertSign, cRLSign.";
     CaChainsInBundle => "ca.chains-in-bundle", Error,
         "Each bundle certificate is a root (self-signed) or issued by another certificate in the bundle.",
