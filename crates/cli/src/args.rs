@@ -305,6 +305,9 @@ pub(crate) struct LintArgs {
     /// Check as of this time (RFC 3339) instead of now
     #[arg(long, value_name = "RFC3339")]
     pub(crate) at: Option<String>,
+    /// Print every rule id with its severity and what it requires, then exit
+    #[arg(long, exclusive = true)]
+    pub(crate) list_rules: bool,
     #[command(flatten)]
     pub(crate) output: OutputArgs,
 }

@@ -89,7 +89,35 @@ fn counts(findings: &[Finding]) -> (usize, usize) {
     (errors, findings.len() - errors)
 }
 
+/// The rule table, as printed by `lint --list-rules` and kept in docs/rules.md.
+pub(crate) fn rules_markdown() -> String {
+    let mut out = String::from("| rule | severity | requirement | fix |\n|---|---|---|---|\n");
+    for r in gatehouse_policy::Rule::ALL {
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            r.id(),
+            r.severity(),
+            r.summary().replace('|', "\\|"),
+            r.hint().replace('|', "\\|")
+        ));
+    }
+    out
+}
+
 pub(crate) fn lint(a: LintArgs) -> Result<ExitCode, Failure> {
+    if a.list_rules {
+        match a.output.output {
+            OutputFormat::Text => print!("{}", rules_markdown()),
+            OutputFormat::Json => {
+                let rules: Vec<serde_json::Value> = gatehouse_policy::Rule::ALL
+                    .iter()
+                    .map(|r| json!({"rule": r.id(), "severity": r.severity(), "summary": r.summary(), "hint": r.hint()}))
+                    .collect();
+                println!("{}", serde_json::Value::from(rules));
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     if a.ca_bundle.is_none() && a.cert.is_none() && a.key.is_none() {
         return Err(Failure::Input(
             "nothing to lint: give --ca-bundle, --cert and/or --key".into(),
@@ -268,4 +296,18 @@ pub(crate) fn verify(a: VerifyArgs) -> Result<ExitCode, Failure> {
     } else {
         ExitCode::from(1)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    /// docs/rules.md must list exactly the rules the code has (regenerate it with
+    /// `gatehouse lint --list-rules`).
+    #[test]
+    fn docs_rules_table_is_current() {
+        let doc = include_str!("../../../docs/rules.md");
+        assert!(
+            doc.contains(&super::rules_markdown()),
+            "docs/rules.md is stale: regenerate the table with `gatehouse lint --list-rules`"
+        );
+    }
 }
