@@ -167,6 +167,12 @@ def test_openssl_ca_keys_in_every_format_are_accepted(d, keygen, label):
         "--cert", "c.pem", "--key", "c.key", cwd=d, check=0)
     openssl_verify(d, "ca.pem", "c.pem", "sslclient")
     assert pkilint_errors(d / "c.pem") == ""
+    # webpki compares names byte for byte: the leaf's issuer must equal the CA's subject exactly,
+    # string types included (OpenSSL writes some attributes as PrintableString, others UTF8).
+    issuer = subprocess.run(["openssl", "x509", "-in", str(d / "c.pem"), "-noout", "-issuer", "-nameopt", "RFC2253,dump_all"], capture_output=True, text=True).stdout.split("=", 1)[1]
+    subject = subprocess.run(["openssl", "x509", "-in", str(d / "ca.pem"), "-noout", "-subject", "-nameopt", "RFC2253,dump_all"], capture_output=True, text=True).stdout.split("=", 1)[1]
+    assert issuer == subject
+    run("verify", "--ca-bundle", "ca.pem", "--cert", "c.pem", cwd=d, check=0)
 
 
 # --- refusals: clear one-line error, exit 2, nothing written -----------------------------------

@@ -117,6 +117,8 @@ impl Issued {
 pub struct CertificateAuthority {
     certificate: CertificateInfo,
     key: PrivateKey,
+    /// The CA's subject as rcgen will write it into the issuer field, and the key id for AKI.
+    issuer_params: CertificateParams,
 }
 
 impl CertificateAuthority {
@@ -155,16 +157,23 @@ impl CertificateAuthority {
                 not_before: rfc3339(certificate.not_before),
             });
         }
-        // rcgen re-encodes the CA's subject as the issuer name; it supports one attribute per
-        // RDN. Refuse multi-valued RDNs here rather than fail (or worse) inside rcgen.
+        // The CA's subject becomes the issuer name of what it signs, re-encoded by rcgen.
+        // Convert it here with full validation (rcgen's own conversion panics on some
+        // malformed names), keeping every attribute's string type so names chain byte for byte.
         let (_, parsed) = x509_parser::certificate::X509Certificate::from_der(&certificate.der)
             .map_err(|e| IssueError::InvalidInput(format!("CA certificate: {e}")))?;
-        if parsed.subject().iter().any(|rdn| rdn.iter().count() != 1) {
-            return Err(IssueError::InvalidInput(format!(
-                "the CA subject {subject} uses a multi-valued RDN, which Gatehouse cannot issue under"
-            )));
-        }
-        Ok(Self { certificate, key })
+        let mut issuer_params = CertificateParams::default();
+        issuer_params.distinguished_name = dn_from_x509(parsed.subject())
+            .map_err(|e| IssueError::InvalidInput(format!("the CA subject {subject}: {e}")))?;
+        let key_id = certificate.subject_key_id.clone().unwrap_or_else(|| {
+            key_identifier(parsed.public_key().subject_public_key.data.as_ref())
+        });
+        issuer_params.key_identifier_method = KeyIdMethod::PreSpecified(key_id);
+        Ok(Self {
+            certificate,
+            key,
+            issuer_params,
+        })
     }
 
     /// The CA certificate.
@@ -181,8 +190,8 @@ impl CertificateAuthority {
         }
     }
 
-    fn issuer(&self) -> Result<Issuer<'static, &rcgen::KeyPair>, IssueError> {
-        Issuer::from_ca_cert_der(&self.certificate.der, self.key.pair()).map_err(gen_err)
+    fn issuer(&self) -> Result<Issuer<'_, &rcgen::KeyPair>, IssueError> {
+        Ok(Issuer::from_params(&self.issuer_params, self.key.pair()))
     }
 
     /// notAfter for a certificate issued now: `now + period`, or by default the CA's
@@ -565,7 +574,8 @@ impl CsrRequest {
             subject: info.subject.to_string(),
             subject_alt_names,
             asked_for_ca,
-            distinguished_name: dn_from_x509(&info.subject)?,
+            distinguished_name: dn_from_x509(&info.subject)
+                .map_err(|e| IssueError::Csr(format!("subject: {e}")))?,
             public_key,
             rsa,
         })
@@ -596,40 +606,46 @@ impl CsrRequest {
     }
 }
 
-/// Copies a parsed subject into rcgen's form, keeping each attribute's string type so the
-/// certificate's subject is byte-for-byte what was requested.
-fn dn_from_x509(name: &x509_parser::x509::X509Name<'_>) -> Result<DistinguishedName, IssueError> {
+/// Copies a parsed name into rcgen's form, keeping each attribute's string type so the name
+/// written is byte-for-byte the one read. Refuses (never panics on) multi-valued RDNs, OIDs
+/// DER cannot encode and values that do not fit their string type.
+fn dn_from_x509(name: &x509_parser::x509::X509Name<'_>) -> Result<DistinguishedName, String> {
     use x509_parser::der_parser::asn1_rs::Tag;
     let mut dn = DistinguishedName::new();
     for rdn in name.iter() {
-        if rdn.iter().count() != 1 {
-            return Err(IssueError::Csr(
-                "multi-valued RDNs in the subject are not supported".into(),
-            ));
+        let mut attrs = rdn.iter();
+        let (Some(attr), None) = (attrs.next(), attrs.next()) else {
+            return Err("multi-valued or empty RDNs are not supported".into());
+        };
+        let oid: Vec<u64> = attr
+            .attr_type()
+            .iter()
+            .ok_or("an attribute OID is out of range")?
+            .collect();
+        // X.690 8.19: the first two arcs are 0..2 and, below 2, 0..39.
+        if oid.len() < 2 || oid[0] > 2 || (oid[0] < 2 && oid[1] >= 40) || oid[1] > u64::MAX - 80 {
+            return Err(format!("attribute OID {oid:?} cannot be encoded"));
         }
-        for attr in rdn.iter() {
-            let oid: Vec<u64> = attr
-                .attr_type()
-                .iter()
-                .ok_or_else(|| IssueError::Csr("subject attribute OID out of range".into()))?
-                .collect();
-            let text = attr
-                .as_str()
-                .map_err(|_| IssueError::Csr("subject attribute is not a string".into()))?;
-            let bad = |_| {
-                IssueError::Csr(format!(
-                    "subject attribute {text:?} is not valid for its string type"
-                ))
-            };
-            let value = match attr.attr_value().header.tag() {
-                Tag::PrintableString => {
-                    rcgen::DnValue::PrintableString(text.try_into().map_err(bad)?)
-                }
-                Tag::Ia5String => rcgen::DnValue::Ia5String(text.try_into().map_err(bad)?),
-                _ => rcgen::DnValue::Utf8String(text.to_owned()),
-            };
-            dn.push(DnType::from_oid(&oid), value);
-        }
+        let data = attr.attr_value().data;
+        let text =
+            || std::str::from_utf8(data).map_err(|_| "an attribute is not valid text".to_owned());
+        let bad = |_| "an attribute does not fit its string type".to_owned();
+        let value = match attr.attr_value().header.tag() {
+            Tag::PrintableString => {
+                rcgen::DnValue::PrintableString(text()?.try_into().map_err(bad)?)
+            }
+            Tag::Ia5String => rcgen::DnValue::Ia5String(text()?.try_into().map_err(bad)?),
+            Tag::Utf8String => rcgen::DnValue::Utf8String(text()?.to_owned()),
+            Tag::T61String => rcgen::DnValue::TeletexString(text()?.try_into().map_err(bad)?),
+            Tag::BmpString => rcgen::DnValue::BmpString(
+                rcgen::string::BmpString::from_utf16be(data.to_vec()).map_err(bad)?,
+            ),
+            Tag::UniversalString => rcgen::DnValue::UniversalString(
+                rcgen::string::UniversalString::from_utf32be(data.to_vec()).map_err(bad)?,
+            ),
+            other => return Err(format!("attribute string type {other} is not supported")),
+        };
+        dn.push(DnType::from_oid(&oid), value);
     }
     Ok(dn)
 }
@@ -1003,6 +1019,60 @@ mod tests {
             "{err}"
         );
         assert!(CsrRequest::from_pem(b"garbage").is_err());
+    }
+
+    /// Mutated CA certificates through loading and issuance: errors, never panics (rcgen
+    /// re-encodes the CA subject, and has a panic path for an empty RDN that we must not hit).
+    #[test]
+    fn mutated_ca_certificates_never_panic() {
+        let (issued, _) = ca(KeyAlgorithm::EcdsaP384, "30d");
+        let key_pem = issued.key.as_ref().unwrap().to_pkcs8_pem();
+        let seed = issued.certificate.der.to_vec();
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut loaded = 0;
+        for _ in 0..1500 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let mut der = seed.clone();
+            let pos = (state as usize) % der.len();
+            if state.is_multiple_of(3) {
+                der.truncate(pos);
+            } else {
+                der[pos] ^= 1 << ((state >> 8) % 8);
+            }
+            let Ok(info) = CertificateInfo::from_der(&der) else {
+                continue;
+            };
+            let key = PrivateKey::from_pem(key_pem.as_bytes()).unwrap();
+            let Ok(authority) = CertificateAuthority::new(info, key, NOW) else {
+                continue;
+            };
+            loaded += 1;
+            let _ = leaf(None).signed_by(&authority);
+        }
+        assert!(loaded > 10, "{loaded}");
+    }
+
+    #[test]
+    fn random_text_inputs_never_panic() {
+        let mut state: u64 = 7;
+        let alphabet =
+            b"0123456789.+-smhdyMSHDY \n-----BEGIN CERTIFICATE REQUEST-----PRIVATE KEY=/+";
+        for len in 0..2000 {
+            let mut s = Vec::new();
+            for _ in 0..(len % 64) {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                s.push(alphabet[(state >> 33) as usize % alphabet.len()]);
+            }
+            let text = String::from_utf8_lossy(&s);
+            let _ = ValidityPeriod::parse(&text);
+            let _ = PrivateKey::from_pem(&s);
+            let _ = CsrRequest::from_pem(&s);
+            let _ = crate::pem::parse_certificates(&s, "fuzz");
+        }
     }
 
     fn base64_encode(bytes: &[u8]) -> String {

@@ -597,3 +597,96 @@ fn every_rule_is_exercised() {
         );
     }
 }
+
+// --- robustness: malformed input never panics ---------------------------------------------
+
+/// Thousands of mutated certificates (bit flips, truncations, splices) through parsing, bundle
+/// lint and client verification: every outcome is a value or an error, never a panic.
+#[test]
+fn mutated_certificates_never_panic() {
+    let r = root("Acme Root");
+    let inter = signed(ca_params("Acme Issuing"), &r);
+    let l = signed(leaf_params("worker"), &inter);
+    let seeds = [
+        r.info.der.to_vec(),
+        inter.info.der.to_vec(),
+        l.info.der.to_vec(),
+    ];
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let good_bundle = bundle(&[&r.info]);
+    let mut parsed = 0;
+    for i in 0..3000 {
+        let mut der = seeds[i % 3].clone();
+        match next() % 4 {
+            0 => {
+                let n = 1 + next() % 4;
+                for _ in 0..n {
+                    let pos = (next() as usize) % der.len();
+                    der[pos] ^= 1 << (next() % 8);
+                }
+            }
+            1 => der.truncate((next() as usize) % der.len()),
+            2 => {
+                let pos = (next() as usize) % der.len();
+                der[pos] = (next() & 0xff) as u8;
+            }
+            _ => {
+                let other = &seeds[(next() as usize) % 3];
+                let cut = (next() as usize) % der.len().min(other.len());
+                der.truncate(cut);
+                der.extend_from_slice(&other[cut..]);
+            }
+        }
+        let Ok(info) = CertificateInfo::from_der(&der) else {
+            continue;
+        };
+        parsed += 1;
+        let b = CaBundle::from_certificates(vec![info.clone(), r.info.clone()], 2000);
+        let _ = b.lint(false, NOW);
+        let _ = verify_client(
+            std::slice::from_ref(&info),
+            &good_bundle,
+            &CertificateFilters::none(),
+            NOW,
+        );
+        let _ = verify_client(
+            &[l.info.clone(), info.clone()],
+            &b,
+            &CertificateFilters::none(),
+            NOW,
+        );
+        let _ = check_client(
+            &[info, inter.info.clone()],
+            None,
+            &CertificateFilters::none(),
+            NOW,
+        );
+    }
+    assert!(
+        parsed > 100,
+        "mutations should still parse often enough to exercise the rules ({parsed})"
+    );
+}
+
+#[test]
+fn mutated_filter_json_never_panics() {
+    let base = br#"{"filters":[{"commonName":"*.example.com","organization":"Acme*"},{"subjectAlternativeName":"spiffe://a/*"}]}"#;
+    let mut state: u64 = 42;
+    for _ in 0..5000 {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let mut s = base.to_vec();
+        let pos = (state >> 33) as usize % s.len();
+        s[pos] = b"*\"{}[],:. aZ\\"[(state >> 20) as usize % 13];
+        if let Ok(text) = std::str::from_utf8(&s) {
+            let _ = CertificateFilters::from_json(text);
+        }
+    }
+}
