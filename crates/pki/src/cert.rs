@@ -59,6 +59,17 @@ pub enum SubjectAltName {
 }
 
 impl SubjectAltName {
+    /// The kinds Gatehouse knows (DNS, URI, email, IP); `None` for other name forms.
+    pub(crate) fn from_general_name(name: &GeneralName<'_>) -> Option<Self> {
+        Some(match name {
+            GeneralName::DNSName(s) => Self::Dns((*s).to_owned()),
+            GeneralName::URI(s) => Self::Uri((*s).to_owned()),
+            GeneralName::RFC822Name(s) => Self::Email((*s).to_owned()),
+            GeneralName::IPAddress(bytes) => Self::Ip(ip_from_bytes(bytes)?),
+            _ => return None,
+        })
+    }
+
     /// The value as text (the form certificate filters match on).
     pub fn value(&self) -> String {
         match self {
@@ -184,19 +195,11 @@ impl CertificateInfo {
                     });
                 }
                 ParsedExtension::SubjectAlternativeName(san) => {
-                    for name in &san.general_names {
-                        let entry = match name {
-                            GeneralName::DNSName(s) => SubjectAltName::Dns((*s).to_owned()),
-                            GeneralName::URI(s) => SubjectAltName::Uri((*s).to_owned()),
-                            GeneralName::RFC822Name(s) => SubjectAltName::Email((*s).to_owned()),
-                            GeneralName::IPAddress(bytes) => match ip_from_bytes(bytes) {
-                                Some(ip) => SubjectAltName::Ip(ip),
-                                None => continue,
-                            },
-                            _ => continue,
-                        };
-                        info.subject_alt_names.push(entry);
-                    }
+                    info.subject_alt_names.extend(
+                        san.general_names
+                            .iter()
+                            .filter_map(SubjectAltName::from_general_name),
+                    );
                 }
                 ParsedExtension::SubjectKeyIdentifier(id) => {
                     info.subject_key_id = Some(id.0.to_vec());
@@ -279,7 +282,7 @@ fn strings<'a, 'b: 'a>(
         .collect()
 }
 
-pub(crate) fn ip_from_bytes(bytes: &[u8]) -> Option<IpAddr> {
+fn ip_from_bytes(bytes: &[u8]) -> Option<IpAddr> {
     match bytes.len() {
         4 => <[u8; 4]>::try_from(bytes).ok().map(IpAddr::from),
         16 => <[u8; 16]>::try_from(bytes).ok().map(IpAddr::from),

@@ -528,7 +528,7 @@ impl CsrRequest {
     /// Parses a PEM CSR and verifies its self-signature.
     pub fn from_pem(pem: &[u8]) -> Result<Self, IssueError> {
         use rustls_pki_types::pem::PemObject;
-        use x509_parser::extensions::{GeneralName as G, ParsedExtension};
+        use x509_parser::extensions::ParsedExtension;
         let der = rustls_pki_types::CertificateSigningRequestDer::from_pem_slice(pem)
             .map_err(|e| IssueError::Csr(format!("no PEM CERTIFICATE REQUEST found: {e}")))?;
         let (_, parsed) =
@@ -545,21 +545,13 @@ impl CsrRequest {
                 ParsedExtension::BasicConstraints(bc) => asked_for_ca |= bc.ca,
                 ParsedExtension::SubjectAlternativeName(san) => {
                     for name in &san.general_names {
-                        subject_alt_names.push(match name {
-                            G::DNSName(s) => SubjectAltName::Dns((*s).to_owned()),
-                            G::URI(s) => SubjectAltName::Uri((*s).to_owned()),
-                            G::RFC822Name(s) => SubjectAltName::Email((*s).to_owned()),
-                            G::IPAddress(b) => SubjectAltName::Ip(
-                                crate::cert::ip_from_bytes(b).ok_or_else(|| {
-                                    IssueError::Csr("malformed IP address subjectAltName".into())
-                                })?,
-                            ),
-                            other => {
-                                return Err(IssueError::Csr(format!(
-                                    "unsupported subjectAltName type in request: {other:?}"
-                                )))
-                            }
-                        });
+                        subject_alt_names.push(
+                            SubjectAltName::from_general_name(name).ok_or_else(|| {
+                                IssueError::Csr(format!(
+                                    "unsupported or malformed subjectAltName in request: {name:?}"
+                                ))
+                            })?,
+                        );
                     }
                 }
                 // Requested key usages, EKUs and the rest are the CA's decision, not the

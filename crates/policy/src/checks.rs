@@ -58,6 +58,35 @@ pub(crate) fn validity(
     }
 }
 
+fn version_3(cert: &CertificateInfo, rule: Rule, at: &CertRef, out: &mut Vec<Finding>) {
+    if cert.version != 3 {
+        out.push(Finding::new(
+            rule,
+            Some(at.clone()),
+            format!("is X.509 version {}, not 3", cert.version),
+        ));
+    }
+}
+
+/// A KeyUsage requirement: an error when the extension lacks the bit, a warning when the
+/// extension is absent altogether.
+fn key_usage(
+    cert: &CertificateInfo,
+    rule: Rule,
+    has_bit: fn(&gatehouse_pki::KeyUsage) -> bool,
+    (lacking, absent): (&str, &str),
+    at: &CertRef,
+    out: &mut Vec<Finding>,
+) {
+    match &cert.key_usage {
+        Some(ku) if !has_bit(ku) => out.push(Finding::new(rule, Some(at.clone()), lacking)),
+        None => {
+            out.push(Finding::new(rule, Some(at.clone()), absent).with_severity(Severity::Warning))
+        }
+        Some(_) => {}
+    }
+}
+
 /// Rules for any CA certificate (in a bundle or sent as an intermediate).
 pub(crate) fn ca_certificate(
     cert: &CertificateInfo,
@@ -65,13 +94,7 @@ pub(crate) fn ca_certificate(
     now: OffsetDateTime,
     out: &mut Vec<Finding>,
 ) {
-    if cert.version != 3 {
-        out.push(Finding::new(
-            Rule::CaX509V3,
-            Some(at.clone()),
-            format!("is X.509 version {}, not 3", cert.version),
-        ));
-    }
+    version_3(cert, Rule::CaX509V3, at, out);
     if !cert.is_ca() {
         let why = match cert.basic_constraints {
             None => "has no BasicConstraints extension",
@@ -83,24 +106,19 @@ pub(crate) fn ca_certificate(
             format!("{why}; a CA certificate needs CA:TRUE"),
         ));
     }
-    match cert.key_usage {
-        Some(ku) if !ku.key_cert_sign => out.push(Finding::new(
-            Rule::CaKeyCertSign,
-            Some(at.clone()),
+    // RFC 5280 4.2.1.3: a CA MUST include KeyUsage; strict verifiers (openssl verify
+    // -x509_strict) refuse chains through a CA without it. Temporal does not ask for it.
+    key_usage(
+        cert,
+        Rule::CaKeyCertSign,
+        |ku| ku.key_cert_sign,
+        (
             "KeyUsage lacks keyCertSign, so it may not sign certificates",
-        )),
-        // RFC 5280 4.2.1.3: a CA MUST include KeyUsage; strict verifiers (openssl verify
-        // -x509_strict) refuse chains through a CA without it.
-        None => out.push(
-            Finding::new(
-                Rule::CaKeyCertSign,
-                Some(at.clone()),
-                "has no KeyUsage extension; RFC 5280 requires keyCertSign on a CA and strict verifiers refuse it",
-            )
-            .with_severity(Severity::Warning),
+            "has no KeyUsage extension; RFC 5280 requires keyCertSign on a CA and strict verifiers refuse it",
         ),
-        Some(_) => {}
-    }
+        at,
+        out,
+    );
     signature_algorithm(cert, at, out);
     validity(cert, at, now, out);
 }
@@ -112,13 +130,7 @@ pub(crate) fn leaf_certificate(
     now: OffsetDateTime,
     out: &mut Vec<Finding>,
 ) {
-    if cert.version != 3 {
-        out.push(Finding::new(
-            Rule::LeafX509V3,
-            Some(at.clone()),
-            format!("is X.509 version {}, not 3", cert.version),
-        ));
-    }
+    version_3(cert, Rule::LeafX509V3, at, out);
     if cert.is_ca() {
         out.push(Finding::new(
             Rule::LeafNotCa,
@@ -126,22 +138,17 @@ pub(crate) fn leaf_certificate(
             "has BasicConstraints CA:TRUE; a client certificate must be CA:FALSE",
         ));
     }
-    match cert.key_usage {
-        Some(ku) if !ku.digital_signature => out.push(Finding::new(
-            Rule::LeafKeyUsage,
-            Some(at.clone()),
+    key_usage(
+        cert,
+        Rule::LeafKeyUsage,
+        |ku| ku.digital_signature,
+        (
             "KeyUsage lacks digitalSignature, which TLS client authentication needs",
-        )),
-        None => out.push(
-            Finding::new(
-                Rule::LeafKeyUsage,
-                Some(at.clone()),
-                "has no KeyUsage extension; Temporal requires digitalSignature, so state it",
-            )
-            .with_severity(Severity::Warning),
+            "has no KeyUsage extension; Temporal requires digitalSignature, so state it",
         ),
-        Some(_) => {}
-    }
+        at,
+        out,
+    );
     if let Some(eku) = cert.extended_key_usage {
         if !eku.client_auth && !eku.any {
             out.push(Finding::new(
