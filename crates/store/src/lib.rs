@@ -1,0 +1,150 @@
+//! Gatehouse store: the domain model and the [`Store`] trait the API (and later the gateway and
+//! notifier) use, with an embedded SQLite implementation ([`SqliteStore`]).
+//!
+//! Every change is one transaction that also appends its audit event, so the audit log never
+//! disagrees with the data. Namespace updates are compare-and-swap on `resource_version`.
+//! Validation is not done here: callers validate the whole resulting state with
+//! `gatehouse-policy` first.
+
+mod model;
+mod sqlite;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+pub use model::{
+    ApiKey, AuditEvent, AuditQuery, Change, Namespace, NamespaceSpec, ResourceVersion, Role, User,
+};
+pub use sqlite::SqliteStore;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The thing does not exist.
+    #[error("{kind} {name:?} not found")]
+    NotFound { kind: &'static str, name: String },
+    /// A thing with this name already exists.
+    #[error("{kind} {name:?} already exists")]
+    AlreadyExists { kind: &'static str, name: String },
+    /// The resource version given is not the current one.
+    #[error("namespace {name:?} is at resourceVersion {actual}, not {expected}: it changed since it was read; read it again and retry")]
+    Conflict {
+        name: String,
+        expected: ResourceVersion,
+        actual: ResourceVersion,
+    },
+    /// A namespace write carried a request id that was already used.
+    #[error("request id {request_id:?} was already used")]
+    DuplicateRequest { request_id: String },
+    /// The database failed.
+    #[error("storage error: {0}")]
+    Database(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Database(e.to_string())
+    }
+}
+
+/// A user together with the API key that authenticated them.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub user: User,
+    pub key: ApiKey,
+}
+
+/// Storage for the control plane. Implementations must make each write (and its audit event)
+/// atomic and durable before returning.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    // --- namespaces ---
+    async fn list_namespaces(&self) -> Result<Vec<Namespace>, StoreError>;
+    async fn get_namespace(&self, name: &str) -> Result<Option<Namespace>, StoreError>;
+    /// Creates a namespace at resource version 1.
+    async fn create_namespace(
+        &self,
+        name: &str,
+        spec: NamespaceSpec,
+        now: OffsetDateTime,
+        change: Change,
+    ) -> Result<Namespace, StoreError>;
+    /// Replaces a namespace's spec if it is still at `expected` (compare-and-swap), bumping the
+    /// resource version.
+    async fn update_namespace(
+        &self,
+        name: &str,
+        expected: ResourceVersion,
+        spec: NamespaceSpec,
+        now: OffsetDateTime,
+        change: Change,
+    ) -> Result<Namespace, StoreError>;
+    /// Deletes a namespace if it is still at `expected`.
+    async fn delete_namespace(
+        &self,
+        name: &str,
+        expected: ResourceVersion,
+        change: Change,
+    ) -> Result<(), StoreError>;
+    /// The namespace state recorded for a request id, for idempotent retries. A namespace write
+    /// whose `Change::request_id` is set records its result in the same transaction.
+    async fn recorded_response(
+        &self,
+        request_id: &str,
+    ) -> Result<Option<serde_json::Value>, StoreError>;
+
+    // --- users ---
+    async fn list_users(&self) -> Result<Vec<User>, StoreError>;
+    async fn get_user(&self, id: &str) -> Result<Option<User>, StoreError>;
+    async fn create_user(
+        &self,
+        email: &str,
+        role: Role,
+        namespaces: Vec<String>,
+        now: OffsetDateTime,
+        change: Change,
+    ) -> Result<User, StoreError>;
+    async fn update_user(
+        &self,
+        id: &str,
+        role: Role,
+        namespaces: Vec<String>,
+        change: Change,
+    ) -> Result<User, StoreError>;
+    /// Deletes a user and their API keys.
+    async fn delete_user(&self, id: &str, change: Change) -> Result<(), StoreError>;
+    async fn count_users(&self) -> Result<i64, StoreError>;
+
+    // --- API keys ---
+    /// Stores a new key; `secret_hash` is the SHA-256 (hex) of the secret token.
+    async fn create_api_key(
+        &self,
+        user_id: &str,
+        name: &str,
+        secret_hash: &str,
+        expires_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+        change: Change,
+    ) -> Result<ApiKey, StoreError>;
+    async fn list_api_keys(&self, user_id: Option<&str>) -> Result<Vec<ApiKey>, StoreError>;
+    async fn get_api_key(&self, id: &str) -> Result<Option<ApiKey>, StoreError>;
+    async fn revoke_api_key(
+        &self,
+        id: &str,
+        now: OffsetDateTime,
+        change: Change,
+    ) -> Result<(), StoreError>;
+    /// The user and key whose secret hashes to `secret_hash`, if the key is neither revoked nor
+    /// expired at `now`.
+    async fn authenticate(
+        &self,
+        secret_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<Principal>, StoreError>;
+
+    // --- audit ---
+    async fn list_audit(&self, query: AuditQuery) -> Result<Vec<AuditEvent>, StoreError>;
+    /// Appends an audit event on its own (for events that change no other table).
+    async fn append_audit(&self, now: OffsetDateTime, change: Change) -> Result<(), StoreError>;
+}

@@ -1,0 +1,977 @@
+//! The embedded default: SQLite in WAL mode with `synchronous=FULL`, so an acknowledged write
+//! survives a crash of the process (and of the machine).
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool, Transaction};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::model::*;
+use crate::{Principal, Store, StoreError};
+
+/// Schema migrations, applied in order, each once. Never edit one that has shipped: add a new
+/// one.
+const MIGRATIONS: &[&str] = &[
+    // 1: the control plane, and the tables the gateway and notifier will fill.
+    r#"
+    CREATE TABLE namespaces (
+        name TEXT PRIMARY KEY,
+        accepted_client_ca TEXT NOT NULL,
+        certificate_filters TEXT NOT NULL,
+        resource_version INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL,
+        namespaces TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        secret_hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        expires_at TEXT,
+        revoked_at TEXT
+    );
+    CREATE TABLE audit_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        namespace TEXT,
+        request_id TEXT,
+        before TEXT NOT NULL,
+        after TEXT NOT NULL
+    );
+    CREATE INDEX audit_events_namespace ON audit_events(namespace, id);
+    CREATE TABLE requests (
+        request_id TEXT PRIMARY KEY,
+        response TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE ca_usage (
+        namespace TEXT NOT NULL,
+        ca_fingerprint TEXT NOT NULL,
+        leaf_fingerprint TEXT NOT NULL,
+        leaf_subject TEXT NOT NULL,
+        leaf_not_after TEXT NOT NULL,
+        first_seen TEXT NOT NULL,
+        last_seen TEXT NOT NULL,
+        connections INTEGER NOT NULL,
+        PRIMARY KEY (namespace, ca_fingerprint, leaf_fingerprint)
+    );
+    CREATE TABLE notifications_sent (
+        namespace TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        threshold TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        sent_at TEXT NOT NULL,
+        PRIMARY KEY (namespace, fingerprint, threshold, recipient)
+    );
+    CREATE TABLE tickets (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        namespace TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        not_after TEXT NOT NULL,
+        opened_at TEXT NOT NULL,
+        status TEXT NOT NULL,
+        UNIQUE (namespace, fingerprint)
+    );
+    "#,
+];
+
+/// SQLite-backed [`Store`].
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+fn ts(t: OffsetDateTime) -> String {
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&Rfc3339)
+        .unwrap_or_default()
+}
+
+fn parse_ts(s: &str) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::parse(s, &Rfc3339)
+        .map_err(|e| StoreError::Database(format!("bad timestamp {s:?} in database: {e}")))
+}
+
+fn parse_opt_ts(s: Option<String>) -> Result<Option<OffsetDateTime>, StoreError> {
+    s.as_deref().map(parse_ts).transpose()
+}
+
+fn json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::Database(format!("bad JSON in database: {e}")))
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+/// A random identifier: a prefix and 128 random bits in hex.
+pub(crate) fn new_id(prefix: &str) -> Result<String, StoreError> {
+    use std::fmt::Write;
+    let mut bytes = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut bytes)
+        .map_err(|_| StoreError::Database("random number generator failed".into()))?;
+    Ok(bytes.iter().fold(format!("{prefix}_"), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    }))
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and applies migrations.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        Self::with_options(options, 8).await
+    }
+
+    /// An in-memory database, for tests.
+    pub async fn in_memory() -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str("sqlite::memory:")
+            .map_err(StoreError::from)?
+            .foreign_keys(true);
+        // One connection: each in-memory connection would otherwise be its own database.
+        Self::with_options(options, 1).await
+    }
+
+    async fn with_options(
+        options: SqliteConnectOptions,
+        max_connections: u32,
+    ) -> Result<Self, StoreError> {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections)
+            .connect_with(options)
+            .await?;
+        let store = Self { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
+        )
+        .execute(&self.pool)
+        .await?;
+        for (i, sql) in MIGRATIONS.iter().enumerate() {
+            let version = i64::try_from(i + 1).unwrap_or(i64::MAX);
+            let mut tx = self.pool.begin().await?;
+            let done: Option<i64> =
+                sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+                    .bind(version)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if done.is_some() {
+                continue;
+            }
+            sqlx::raw_sql(sql).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+                .bind(version)
+                .bind(ts(OffsetDateTime::now_utc()))
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    async fn audit(
+        tx: &mut Transaction<'_, sqlx::Sqlite>,
+        now: OffsetDateTime,
+        namespace: Option<&str>,
+        change: &Change,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO audit_events (at, actor, action, namespace, request_id, before, after) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(ts(now))
+        .bind(&change.actor)
+        .bind(&change.action)
+        .bind(namespace)
+        .bind(&change.request_id)
+        .bind(change.before.to_string())
+        .bind(change.after.to_string())
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn record_request(
+        tx: &mut Transaction<'_, sqlx::Sqlite>,
+        change: &Change,
+        response: &Namespace,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let Some(request_id) = &change.request_id else {
+            return Ok(());
+        };
+        sqlx::query("INSERT INTO requests (request_id, response, created_at) VALUES ($1, $2, $3)")
+            .bind(request_id)
+            .bind(to_json(response))
+            .bind(ts(now))
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::DuplicateRequest {
+                        request_id: request_id.clone(),
+                    }
+                } else {
+                    e.into()
+                }
+            })?;
+        Ok(())
+    }
+
+    fn namespace_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Namespace, StoreError> {
+        Ok(Namespace {
+            name: row.try_get("name")?,
+            spec: NamespaceSpec {
+                accepted_client_ca: row.try_get("accepted_client_ca")?,
+                certificate_filters: json(&row.try_get::<String, _>("certificate_filters")?)?,
+            },
+            resource_version: row.try_get("resource_version")?,
+            created_at: parse_ts(&row.try_get::<String, _>("created_at")?)?,
+            updated_at: parse_ts(&row.try_get::<String, _>("updated_at")?)?,
+        })
+    }
+
+    fn user_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<User, StoreError> {
+        let role: String = row.try_get("role")?;
+        Ok(User {
+            id: row.try_get("id")?,
+            email: row.try_get("email")?,
+            role: role.parse().map_err(StoreError::Database)?,
+            namespaces: json(&row.try_get::<String, _>("namespaces")?)?,
+            created_at: parse_ts(&row.try_get::<String, _>("created_at")?)?,
+        })
+    }
+
+    fn key_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<ApiKey, StoreError> {
+        Ok(ApiKey {
+            id: row.try_get("id")?,
+            user_id: row.try_get("user_id")?,
+            name: row.try_get("name")?,
+            created_at: parse_ts(&row.try_get::<String, _>("created_at")?)?,
+            expires_at: parse_opt_ts(row.try_get("expires_at")?)?,
+            revoked_at: parse_opt_ts(row.try_get("revoked_at")?)?,
+        })
+    }
+
+    async fn current_version(
+        tx: &mut Transaction<'_, sqlx::Sqlite>,
+        name: &str,
+    ) -> Result<Option<ResourceVersion>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT resource_version FROM namespaces WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&mut **tx)
+                .await?,
+        )
+    }
+}
+
+const NAMESPACE_COLUMNS: &str =
+    "name, accepted_client_ca, certificate_filters, resource_version, created_at, updated_at";
+const KEY_COLUMNS: &str = "id, user_id, name, created_at, expires_at, revoked_at";
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn list_namespaces(&self) -> Result<Vec<Namespace>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {NAMESPACE_COLUMNS} FROM namespaces ORDER BY name"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(Self::namespace_from_row).collect()
+    }
+
+    async fn get_namespace(&self, name: &str) -> Result<Option<Namespace>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {NAMESPACE_COLUMNS} FROM namespaces WHERE name = $1"
+        ))
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(Self::namespace_from_row).transpose()
+    }
+
+    async fn create_namespace(
+        &self,
+        name: &str,
+        spec: NamespaceSpec,
+        now: OffsetDateTime,
+        change: Change,
+    ) -> Result<Namespace, StoreError> {
+        let ns = Namespace {
+            name: name.to_owned(),
+            spec,
+            resource_version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(&format!(
+            "INSERT INTO namespaces ({NAMESPACE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+        ))
+        .bind(&ns.name)
+        .bind(&ns.spec.accepted_client_ca)
+        .bind(to_json(&ns.spec.certificate_filters))
+        .bind(ns.resource_version)
+        .bind(ts(now))
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::AlreadyExists {
+                    kind: "namespace",
+                    name: name.to_owned(),
+                }
+            } else {
+                e.into()
+            }
+        })?;
+        Self::record_request(&mut tx, &change, &ns, now).await?;
+        Self::audit(&mut tx, now, Some(name), &change).await?;
+        tx.commit().await?;
+        Ok(ns)
+    }
+
+    async fn update_namespace(
+        &self,
+        name: &str,
+        expected: ResourceVersion,
+        spec: NamespaceSpec,
+        now: OffsetDateTime,
+        change: Change,
+    ) -> Result<Namespace, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // The write comes first, so the transaction holds SQLite's write lock from its first
+        // statement and the compare-and-swap cannot race.
+        let updated = sqlx::query(
+            "UPDATE namespaces SET accepted_client_ca = $1, certificate_filters = $2, resource_version = resource_version + 1, updated_at = $3 WHERE name = $4 AND resource_version = $5",
+        )
+        .bind(&spec.accepted_client_ca)
+        .bind(to_json(&spec.certificate_filters))
+        .bind(ts(now))
+        .bind(name)
+        .bind(expected)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            let actual = Self::current_version(&mut tx, name).await?;
+            return Err(match actual {
+                None => StoreError::NotFound {
+                    kind: "namespace",
+                    name: name.to_owned(),
+                },
+                Some(actual) => StoreError::Conflict {
+                    name: name.to_owned(),
+                    expected,
+                    actual,
+                },
+            });
+        }
+        let row = sqlx::query(&format!(
+            "SELECT {NAMESPACE_COLUMNS} FROM namespaces WHERE name = $1"
+        ))
+        .bind(name)
+        .fetch_one(&mut *tx)
+        .await?;
+        let ns = Self::namespace_from_row(&row)?;
+        Self::record_request(&mut tx, &change, &ns, now).await?;
+        Self::audit(&mut tx, now, Some(name), &change).await?;
+        tx.commit().await?;
+        Ok(ns)
+    }
+
+    async fn delete_namespace(
+        &self,
+        name: &str,
+        expected: ResourceVersion,
+        change: Change,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let deleted =
+            sqlx::query("DELETE FROM namespaces WHERE name = $1 AND resource_version = $2")
+                .bind(name)
+                .bind(expected)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        if deleted == 0 {
+            let actual = Self::current_version(&mut tx, name).await?;
+            return Err(match actual {
+                None => StoreError::NotFound {
+                    kind: "namespace",
+                    name: name.to_owned(),
+                },
+                Some(actual) => StoreError::Conflict {
+                    name: name.to_owned(),
+                    expected,
+                    actual,
+                },
+            });
+        }
+        Self::audit(&mut tx, OffsetDateTime::now_utc(), Some(name), &change).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn recorded_response(
+        &self,
+        request_id: &str,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        let row: Option<String> =
+            sqlx::query_scalar("SELECT response FROM requests WHERE request_id = $1")
+                .bind(request_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.as_deref().map(json).transpose()
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        let rows =
+            sqlx::query("SELECT id, email, role, namespaces, created_at FROM users ORDER BY email")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(Self::user_from_row).collect()
+    }
+
+    async fn get_user(&self, id: &str) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, email, role, namespaces, created_at FROM users WHERE id = $1 OR email = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(Self::user_from_row).transpose()
+    }
+
+    async fn create_user(
+        &self,
+        email: &str,
+        role: Role,
+        namespaces: Vec<String>,
+        now: OffsetDateTime,
+        change: Change,
+    ) -> Result<User, StoreError> {
+        let user = User {
+            id: new_id("u")?,
+            email: email.to_owned(),
+            role,
+            namespaces,
+            created_at: now,
+        };
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO users (id, email, role, namespaces, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&user.id)
+        .bind(&user.email)
+        .bind(user.role.as_str())
+        .bind(to_json(&user.namespaces))
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::AlreadyExists {
+                    kind: "user",
+                    name: email.to_owned(),
+                }
+            } else {
+                e.into()
+            }
+        })?;
+        Self::audit(&mut tx, now, None, &change).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    async fn update_user(
+        &self,
+        id: &str,
+        role: Role,
+        namespaces: Vec<String>,
+        change: Change,
+    ) -> Result<User, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query("UPDATE users SET role = $1, namespaces = $2 WHERE id = $3")
+            .bind(role.as_str())
+            .bind(to_json(&namespaces))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound {
+                kind: "user",
+                name: id.to_owned(),
+            });
+        }
+        let row =
+            sqlx::query("SELECT id, email, role, namespaces, created_at FROM users WHERE id = $1")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+        let user = Self::user_from_row(&row)?;
+        Self::audit(&mut tx, OffsetDateTime::now_utc(), None, &change).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    async fn delete_user(&self, id: &str, change: Change) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound {
+                kind: "user",
+                name: id.to_owned(),
+            });
+        }
+        Self::audit(&mut tx, OffsetDateTime::now_utc(), None, &change).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn count_users(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    async fn create_api_key(
+        &self,
+        user_id: &str,
+        name: &str,
+        secret_hash: &str,
+        expires_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+        change: Change,
+    ) -> Result<ApiKey, StoreError> {
+        let key = ApiKey {
+            id: new_id("k")?,
+            user_id: user_id.to_owned(),
+            name: name.to_owned(),
+            created_at: now,
+            expires_at,
+            revoked_at: None,
+        };
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(&format!(
+            "INSERT INTO api_keys ({KEY_COLUMNS}, secret_hash) VALUES ($1, $2, $3, $4, $5, NULL, $6)"
+        ))
+        .bind(&key.id)
+        .bind(&key.user_id)
+        .bind(&key.name)
+        .bind(ts(now))
+        .bind(expires_at.map(ts))
+        .bind(secret_hash)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound {
+                kind: "user",
+                name: user_id.to_owned(),
+            },
+            _ => e.into(),
+        })?;
+        Self::audit(&mut tx, now, None, &change).await?;
+        tx.commit().await?;
+        Ok(key)
+    }
+
+    async fn list_api_keys(&self, user_id: Option<&str>) -> Result<Vec<ApiKey>, StoreError> {
+        let rows = match user_id {
+            Some(u) => {
+                sqlx::query(&format!(
+                    "SELECT {KEY_COLUMNS} FROM api_keys WHERE user_id = $1 ORDER BY created_at, id"
+                ))
+                .bind(u)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(&format!(
+                    "SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at, id"
+                ))
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        rows.iter().map(Self::key_from_row).collect()
+    }
+
+    async fn get_api_key(&self, id: &str) -> Result<Option<ApiKey>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(Self::key_from_row).transpose()
+    }
+
+    async fn revoke_api_key(
+        &self,
+        id: &str,
+        now: OffsetDateTime,
+        change: Change,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let n =
+            sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(ts(now))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound {
+                kind: "API key",
+                name: id.to_owned(),
+            });
+        }
+        Self::audit(&mut tx, now, None, &change).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn authenticate(
+        &self,
+        secret_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<Principal>, StoreError> {
+        let row = sqlx::query(
+            "SELECT k.id AS key_id, k.user_id, k.name AS key_name, k.created_at AS key_created, k.expires_at, k.revoked_at, \
+                    u.id, u.email, u.role, u.namespaces, u.created_at \
+             FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.secret_hash = $1",
+        )
+        .bind(secret_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let key = ApiKey {
+            id: row.try_get("key_id")?,
+            user_id: row.try_get("user_id")?,
+            name: row.try_get("key_name")?,
+            created_at: parse_ts(&row.try_get::<String, _>("key_created")?)?,
+            expires_at: parse_opt_ts(row.try_get("expires_at")?)?,
+            revoked_at: parse_opt_ts(row.try_get("revoked_at")?)?,
+        };
+        if key.revoked_at.is_some() || key.expires_at.is_some_and(|e| e <= now) {
+            return Ok(None);
+        }
+        let user = Self::user_from_row(&row)?;
+        Ok(Some(Principal { user, key }))
+    }
+
+    async fn list_audit(&self, q: AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
+        let limit = q.limit.clamp(1, 1000);
+        // Namespace admins see their namespaces' events only; that filter is applied while
+        // reading, so the SQL limit applies only when everything is visible.
+        let sql_limit = if q.visible_namespaces.is_none() {
+            limit
+        } else {
+            -1
+        };
+        let rows = sqlx::query(
+            "SELECT id, at, actor, action, namespace, request_id, before, after FROM audit_events \
+             WHERE ($1 IS NULL OR namespace = $1) AND ($2 IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
+        )
+        .bind(&q.namespace)
+        .bind(q.before_id)
+        .bind(sql_limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        for row in rows {
+            let namespace: Option<String> = row.try_get("namespace")?;
+            if let Some(visible) = &q.visible_namespaces {
+                if !namespace.as_ref().is_some_and(|n| visible.contains(n)) {
+                    continue;
+                }
+            }
+            out.push(AuditEvent {
+                id: row.try_get("id")?,
+                at: parse_ts(&row.try_get::<String, _>("at")?)?,
+                actor: row.try_get("actor")?,
+                action: row.try_get("action")?,
+                namespace,
+                request_id: row.try_get("request_id")?,
+                before: json(&row.try_get::<String, _>("before")?)?,
+                after: json(&row.try_get::<String, _>("after")?)?,
+            });
+            if out.len() as i64 >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn append_audit(&self, now: OffsetDateTime, change: Change) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        Self::audit(&mut tx, now, None, &change).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn change(action: &str) -> Change {
+        Change {
+            actor: "owner@example.com".into(),
+            action: action.into(),
+            ..Change::default()
+        }
+    }
+
+    fn spec(pem: &str) -> NamespaceSpec {
+        NamespaceSpec {
+            accepted_client_ca: pem.into(),
+            certificate_filters: vec![],
+        }
+    }
+
+    #[tokio::test]
+    async fn namespace_compare_and_swap_and_audit() {
+        let s = SqliteStore::in_memory().await.unwrap();
+        let now = OffsetDateTime::now_utc();
+        let ns = s
+            .create_namespace("payments", spec("A"), now, change("namespace.create"))
+            .await
+            .unwrap();
+        assert_eq!(ns.resource_version, 1);
+        assert!(matches!(
+            s.create_namespace("payments", spec("B"), now, change("namespace.create"))
+                .await,
+            Err(StoreError::AlreadyExists { .. })
+        ));
+        let ns2 = s
+            .update_namespace("payments", 1, spec("B"), now, change("namespace.update"))
+            .await
+            .unwrap();
+        assert_eq!(ns2.resource_version, 2);
+        assert_eq!(ns2.spec.accepted_client_ca, "B");
+        // A stale version is refused and changes nothing.
+        let e = s
+            .update_namespace("payments", 1, spec("C"), now, change("namespace.update"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                StoreError::Conflict {
+                    expected: 1,
+                    actual: 2,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert_eq!(
+            s.get_namespace("payments")
+                .await
+                .unwrap()
+                .unwrap()
+                .spec
+                .accepted_client_ca,
+            "B"
+        );
+        assert!(matches!(
+            s.update_namespace("nope", 1, spec("C"), now, change("x"))
+                .await,
+            Err(StoreError::NotFound { .. })
+        ));
+        let events = s
+            .list_audit(AuditQuery {
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            events.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+            ["namespace.update", "namespace.create"]
+        );
+        // Paging.
+        let older = s
+            .list_audit(AuditQuery {
+                limit: 10,
+                before_id: Some(events[0].id),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(older.len(), 1);
+        assert!(matches!(
+            s.delete_namespace("payments", 1, change("namespace.delete"))
+                .await,
+            Err(StoreError::Conflict { .. })
+        ));
+        s.delete_namespace("payments", 2, change("namespace.delete"))
+            .await
+            .unwrap();
+        assert!(s.get_namespace("payments").await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn request_ids_are_recorded_with_the_write() {
+        let s = SqliteStore::in_memory().await.unwrap();
+        let now = OffsetDateTime::now_utc();
+        s.create_namespace("a", spec("A"), now, change("namespace.create"))
+            .await
+            .unwrap();
+        let mut c = change("namespace.update");
+        c.request_id = Some("req-1".into());
+        let ns = s
+            .update_namespace("a", 1, spec("B"), now, c.clone())
+            .await
+            .unwrap();
+        let recorded = s.recorded_response("req-1").await.unwrap().unwrap();
+        assert_eq!(recorded["resourceVersion"], json!(2));
+        // Re-using the id fails and rolls the write back.
+        let e = s
+            .update_namespace("a", 2, spec("C"), now, c)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::DuplicateRequest { .. }));
+        assert_eq!(s.get_namespace("a").await.unwrap().unwrap(), ns);
+    }
+
+    #[tokio::test]
+    async fn users_keys_and_authentication() {
+        let s = SqliteStore::in_memory().await.unwrap();
+        let now = OffsetDateTime::now_utc();
+        let u = s
+            .create_user(
+                "admin@example.com",
+                Role::NamespaceAdmin,
+                vec!["a".into()],
+                now,
+                change("user.create"),
+            )
+            .await
+            .unwrap();
+        assert!(u.administers("a") && !u.administers("b"));
+        assert!(matches!(
+            s.create_user(
+                "admin@example.com",
+                Role::ReadOnly,
+                vec![],
+                now,
+                change("user.create")
+            )
+            .await,
+            Err(StoreError::AlreadyExists { .. })
+        ));
+        let k = s
+            .create_api_key(&u.id, "laptop", "hash1", None, now, change("apikey.create"))
+            .await
+            .unwrap();
+        let p = s.authenticate("hash1", now).await.unwrap().unwrap();
+        assert_eq!(p.user.email, "admin@example.com");
+        assert!(s.authenticate("other", now).await.unwrap().is_none());
+        let expiring = s
+            .create_api_key(
+                &u.id,
+                "ci",
+                "hash2",
+                Some(now + time::Duration::hours(1)),
+                now,
+                change("apikey.create"),
+            )
+            .await
+            .unwrap();
+        assert!(s.authenticate("hash2", now).await.unwrap().is_some());
+        assert!(s
+            .authenticate("hash2", now + time::Duration::hours(2))
+            .await
+            .unwrap()
+            .is_none());
+        s.revoke_api_key(&k.id, now, change("apikey.revoke"))
+            .await
+            .unwrap();
+        assert!(s.authenticate("hash1", now).await.unwrap().is_none());
+        assert!(matches!(
+            s.revoke_api_key(&k.id, now, change("apikey.revoke")).await,
+            Err(StoreError::NotFound { .. })
+        ));
+        assert!(matches!(
+            s.create_api_key(
+                "u_missing",
+                "x",
+                "hash3",
+                None,
+                now,
+                change("apikey.create")
+            )
+            .await,
+            Err(StoreError::NotFound { .. })
+        ));
+        s.delete_user(&u.id, change("user.delete")).await.unwrap();
+        assert!(
+            s.get_api_key(&expiring.id).await.unwrap().is_none(),
+            "keys go with their user"
+        );
+        assert_eq!(s.count_users().await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn survives_reopen_and_migrates_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.db");
+        let now = OffsetDateTime::now_utc();
+        {
+            let s = SqliteStore::open(&path).await.unwrap();
+            s.create_namespace("a", spec("A"), now, change("namespace.create"))
+                .await
+                .unwrap();
+        }
+        let s = SqliteStore::open(&path).await.unwrap();
+        assert_eq!(s.list_namespaces().await.unwrap().len(), 1);
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&s.pool)
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let versions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM schema_migrations")
+            .fetch_one(&s.pool)
+            .await
+            .unwrap();
+        assert_eq!(versions, MIGRATIONS.len() as i64);
+    }
+}
