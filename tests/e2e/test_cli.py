@@ -410,3 +410,77 @@ def test_help_has_examples():
     for cmd in [[], ["gen"], ["gen", "ca"], ["gen", "leaf"], ["gen", "server"], ["gen", "csr"], ["sign"], ["lint"], ["verify"]]:
         p = subprocess.run([GATEHOUSE, *cmd, "--help"], capture_output=True, text=True)
         assert p.returncode == 0 and "Examples:" in p.stdout, cmd
+
+
+# --- regressions found in review -------------------------------------------------------------
+
+
+def test_names_that_repeat_an_attribute_survive_exactly(d):
+    """Active Directory CAs use DC=com, DC=example; requests may carry two OUs. The issued
+    certificate must carry those names byte for byte, or chains and filters break."""
+    openssl("req", "-new", "-x509", "-days", "30", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", "ad.key", "-out", "ad.pem", "-subj", "/DC=com/DC=example/CN=Multi CA",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
+    run("gen", "leaf", "--org", "Acme", "--ca-cert", "ad.pem", "--ca-key", "ad.key", "--cert", "l.pem", "--key", "l.key", cwd=d, check=0)
+    openssl_verify(d, "ad.pem", "l.pem", "sslclient")
+    run("verify", "--ca-bundle", "ad.pem", "--cert", "l.pem", cwd=d, check=0)
+    openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "w.key",
+            "-out", "w.csr", "-subj", "/O=Acme/OU=payments/OU=prod/CN=worker", cwd=d)
+    run("sign", "--csr", "w.csr", "--ca-cert", "ad.pem", "--ca-key", "ad.key", "--cert", "w.pem", cwd=d, check=0)
+    subject = openssl("x509", "-in", "w.pem", "-noout", "-subject", "-nameopt", "RFC2253", cwd=d)
+    assert "OU=prod,OU=payments" in subject, subject
+    openssl_verify(d, "ad.pem", "w.pem", "sslclient")
+    (d / "ou.json").write_text('{"filters":[{"organizationalUnit":"payments"}]}')
+    run("verify", "--ca-bundle", "ad.pem", "--cert", "w.pem", "--filters", "ou.json", cwd=d, check=0)
+
+
+def test_outputs_never_replace_inputs_or_each_other(d):
+    make_ca(d)
+    before = (d / "ca.key").read_bytes()
+    p = run("gen", "leaf", "--org", "t", "--ca-cert", "ca.pem", "--ca-key", "ca.key", "--cert", "x.pem", "--key", "ca.key", "--force", cwd=d)
+    assert_refused(p, "is also an input")
+    assert (d / "ca.key").read_bytes() == before
+    p = run("gen", "leaf", "--org", "t", "--ca-cert", "ca.pem", "--ca-key", "ca.key", "--cert", "same.pem", "--key", "./same.pem", "--force", cwd=d)
+    assert_refused(p, "given for two outputs")
+    assert not (d / "same.pem").exists()
+
+
+def test_unusable_or_rule_breaking_inputs(d):
+    make_ca(d)
+    # An Ed25519 CA would sign leaves Temporal refuses.
+    openssl("req", "-new", "-x509", "-days", "30", "-newkey", "ed25519", "-nodes", "-keyout", "ed.key", "-out", "ed.pem",
+            "-subj", "/CN=Ed CA", "-addext", "keyUsage=critical,keyCertSign", cwd=d)
+    assert_refused(run("gen", "leaf", "--org", "t", "--ca-cert", "ed.pem", "--ca-key", "ed.key", "--cert", "o.pem", "--key", "o.key", cwd=d), "RSA or ECDSA")
+    # A leaf named like its CA would never be admitted.
+    run("gen", "ca", "--org", "Acme", "--common-name", "Acme CA", "-d", "30d", "--ca-cert", "acme.pem", "--ca-key", "acme.key", cwd=d, check=0)
+    assert_refused(run("gen", "leaf", "--org", "acme", "--common-name", "ACME ca", "--ca-cert", "acme.pem", "--ca-key", "acme.key", "--cert", "o.pem", "--key", "o.key", cwd=d), "chain.unique-dn")
+    # Empty or malformed names are refused; an empty --common-name falls back to the default.
+    for san in ["URI:", "email:", "URI:not a uri", "a..b"]:
+        assert_refused(run("gen", "leaf", "--org", "t", "--san", san, "--ca-cert", "ca.pem", "--ca-key", "ca.key", "--cert", "o.pem", "--key", "o.key", cwd=d), "--san")
+    assert_refused(run("gen", "server", "--dns", "bad name", "--ca-cert", "ca.pem", "--ca-key", "ca.key", "--cert", "o.pem", "--key", "o.key", cwd=d), "--dns")
+    run("gen", "server", "--common-name", "", "--dns", "frontend.example.com", "--ca-cert", "ca.pem", "--ca-key", "ca.key", "--cert", "s.pem", "--key", "s.key", cwd=d, check=0)
+    assert "CN = frontend.example.com" in openssl("x509", "-in", "s.pem", "-noout", "-subject", cwd=d)
+    # tcld: -d 0 means the default validity.
+    run("gen", "leaf", "--org", "t", "-d", "0", "--ca-cert", "ca.pem", "--ca-key", "ca.key", "--cert", "z.pem", "--key", "z.key", cwd=d, check=0)
+    assert_refused(run("gen", "leaf", "--org", "t", "-d", "300y", "--ca-cert", "ca.pem", "--ca-key", "ca.key", "--cert", "o.pem", "--key", "o.key", cwd=d), "too long")
+    # A long organisation name still gets a default CA name within X.509's 64 characters.
+    run("gen", "ca", "--org", "Example Financial Services Ltd and Subsidiaries", "-d", "30d", "--ca-cert", "long.pem", "--ca-key", "long.key", cwd=d, check=0)
+    cn = x509.load_pem_x509_certificate((d / "long.pem").read_bytes()).subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+    assert len(cn) <= 64 and cn.startswith("Example Financial") and " Root CA " in cn
+    # lint --key on something that is not a key: unusable input.
+    (d / "junk.key").write_text("junk")
+    assert_refused(run("lint", "--key", "junk.key", cwd=d), "junk.key")
+    # tcld's export of a namespace without filters.
+    run("gen", "leaf", "--org", "t", "--ca-cert", "ca.pem", "--ca-key", "ca.key", "--cert", "c.pem", "--key", "c.key", cwd=d, check=0)
+    (d / "none.json").write_text("{}")
+    run("verify", "--ca-bundle", "ca.pem", "--cert", "c.pem", "--filters", "none.json", cwd=d, check=0)
+    # A bundle no namespace could hold admits nobody.
+    (d / "mixed.pem").write_text((d / "ca.pem").read_text() + (d / "c.pem").read_text())
+    p = run("verify", "--ca-bundle", "mixed.pem", "--cert", "c.pem", cwd=d, check=1)
+    assert "REFUSED" in p.stdout and "[ca.is-ca]" in p.stdout
+    # A self-named leaf, linted on its own.
+    openssl("req", "-new", "-x509", "-days", "30", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", "self.key", "-out", "self.pem", "-subj", "/CN=worker", "-addext", "basicConstraints=critical,CA:FALSE",
+            "-addext", "keyUsage=critical,digitalSignature", cwd=d)
+    p = run("lint", "--cert", "self.pem", cwd=d, check=1)
+    assert "[chain.unique-dn]" in p.stdout

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use gatehouse_pki::{parse_certificates, read_input_file, rfc3339, CertificateInfo};
 use gatehouse_policy::{
-    check_client, lint_key, verify_client, CaBundle, CertificateFilters, Finding, Severity,
+    check_client, lint_key, verify_client, CaBundle, CertificateFilters, Finding, Rule, Severity,
 };
 use serde_json::json;
 use time::OffsetDateTime;
@@ -160,11 +160,16 @@ pub(crate) fn lint(a: LintArgs) -> Result<ExitCode, Failure> {
         sections.push(("Client chain", certs));
     }
     if let (Some(key), Some(path)) = (&key, &a.key) {
-        findings.extend(lint_key(
+        let key_findings = lint_key(
             key,
             &path.display().to_string(),
             chain.as_ref().and_then(|c| c.first()),
-        ));
+        );
+        // A key that cannot be read at all is unusable input (exit 2), not a rule finding.
+        if let Some(f) = key_findings.iter().find(|f| f.rule == Rule::KeyUnparseable) {
+            return Err(Failure::Input(f.message.clone()));
+        }
+        findings.extend(key_findings);
     }
     let (errors, warnings) = counts(&findings);
     match a.output.output {
@@ -221,13 +226,22 @@ pub(crate) fn verify(a: VerifyArgs) -> Result<ExitCode, Failure> {
     let filters = load_filters(&a.filters)?;
     let bundle = load_bundle(&a.ca_bundle)?;
     let chain = load_chain(&a.cert)?;
-    // Problems with the bundle itself: the control plane would refuse to store it.
-    let bundle_errors: Vec<Finding> = bundle
-        .lint(!filters.is_empty(), now)
-        .into_iter()
-        .filter(Finding::is_error)
-        .collect();
-    let result = verify_client(&chain, &bundle, &filters, now);
+    // Problems with the bundle itself: a namespace cannot hold such a bundle, so no client
+    // gets in. (Expired certificates are not among them: they may expire while stored.)
+    let bundle_errors = bundle.structural_errors(!filters.is_empty(), now);
+    let result = match bundle_errors.first() {
+        Some(first) => Err(gatehouse_policy::Rejection {
+            reason: Box::new(Finding {
+                message: format!(
+                    "the bundle itself is invalid, so no namespace can use it: {}",
+                    first.message
+                ),
+                ..first.clone()
+            }),
+            report: Box::new(check_client(&chain, Some(&bundle), &filters, now)),
+        }),
+        None => verify_client(&chain, &bundle, &filters, now),
+    };
     match a.output.output {
         OutputFormat::Json => {
             let value = match &result {

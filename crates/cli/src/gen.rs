@@ -26,12 +26,15 @@ pub(crate) fn run(command: GenCommand) -> Result<ExitCode, Failure> {
     }
 }
 
+/// An optional `-d`: as in tcld, absent or zero means "until 24 hours before the CA expires".
 fn period(flag: &Option<String>) -> Result<Option<ValidityPeriod>, Failure> {
-    flag.as_deref()
+    let parsed = flag
+        .as_deref()
         .map(|s| {
             ValidityPeriod::parse(s).map_err(|e| Failure::Input(format!("--validity-period: {e}")))
         })
-        .transpose()
+        .transpose()?;
+    Ok(parsed.filter(|p| p.as_nanos() != 0))
 }
 
 fn algorithm(rsa: bool) -> KeyAlgorithm {
@@ -66,12 +69,10 @@ pub(crate) fn parse_san(value: &str) -> Result<SubjectAltName, Failure> {
     } else {
         SubjectAltName::Dns(value.to_owned())
     };
-    if let SubjectAltName::Dns(d) = &san {
-        if d.is_empty() || d.contains(char::is_whitespace) {
-            return Err(bad("not a DNS name"));
-        }
+    match san.syntax_problem() {
+        Some(why) => Err(bad(why)),
+        None => Ok(san),
     }
-    Ok(san)
 }
 
 fn load_ca(args: &IssuerArgs, now: OffsetDateTime) -> Result<CertificateAuthority, Failure> {
@@ -118,12 +119,13 @@ fn print_cert(kind: &str, path: &Path, c: &CertificateInfo) {
     }
 }
 
-/// Writes a certificate and its new key together (or neither), then reports them.
+/// Writes a certificate and its new key together (or neither), then reports them. `inputs`
+/// are the files the command read, which are never overwritten.
 fn write_issued(
     kind: &str,
     issued: &Issued,
-    cert_path: &Path,
-    key_path: &Path,
+    (cert_path, key_path): (&Path, &Path),
+    inputs: &[&Path],
     force: bool,
     format: OutputFormat,
 ) -> Result<ExitCode, Failure> {
@@ -145,6 +147,7 @@ fn write_issued(
                 kind: FileKind::Public,
             },
         ],
+        inputs,
         force,
     )?;
     match format {
@@ -181,8 +184,8 @@ fn ca(a: GenCaArgs) -> Result<ExitCode, Failure> {
     write_issued(
         "CA",
         &issued,
-        &a.ca_cert,
-        &a.ca_key,
+        (&a.ca_cert, &a.ca_key),
+        &[],
         a.force,
         a.output.output,
     )
@@ -206,14 +209,23 @@ fn leaf(a: GenLeafArgs) -> Result<ExitCode, Failure> {
         now,
     }
     .signed_by(&authority)?;
-    write_issued("client", &issued, &a.cert, &a.key, a.force, a.output.output)
+    write_issued(
+        "client",
+        &issued,
+        (&a.cert, &a.key),
+        &[&a.issuer.ca_cert, &a.issuer.ca_key],
+        a.force,
+        a.output.output,
+    )
 }
 
 fn server(a: GenServerArgs) -> Result<ExitCode, Failure> {
     let now = OffsetDateTime::now_utc();
     let validity = period(&a.validity_period)?;
     for d in &a.dns {
-        parse_san(&format!("DNS:{d}"))?;
+        if let Some(why) = SubjectAltName::Dns(d.clone()).syntax_problem() {
+            return Err(Failure::Input(format!("--dns {d:?}: {why}")));
+        }
     }
     let authority = load_ca(&a.issuer, now)?;
     let issued = ServerParams {
@@ -226,7 +238,14 @@ fn server(a: GenServerArgs) -> Result<ExitCode, Failure> {
         now,
     }
     .signed_by(&authority)?;
-    write_issued("server", &issued, &a.cert, &a.key, a.force, a.output.output)
+    write_issued(
+        "server",
+        &issued,
+        (&a.cert, &a.key),
+        &[&a.issuer.ca_cert, &a.issuer.ca_key],
+        a.force,
+        a.output.output,
+    )
 }
 
 fn csr(a: GenCsrArgs) -> Result<ExitCode, Failure> {
@@ -257,6 +276,7 @@ fn csr(a: GenCsrArgs) -> Result<ExitCode, Failure> {
                 kind: FileKind::Public,
             },
         ],
+        &[],
         a.force,
     )?;
     match a.output.output {
@@ -297,6 +317,7 @@ pub(crate) fn sign(a: SignArgs) -> Result<ExitCode, Failure> {
             contents: issued.pem.as_bytes(),
             kind: FileKind::Public,
         }],
+        &[&a.csr, &a.issuer.ca_cert, &a.issuer.ca_key],
         a.force,
     )?;
     match a.output.output {
@@ -351,5 +372,9 @@ mod tests {
         assert!(parse_san("IP:nope").is_err());
         assert!(parse_san("").is_err());
         assert!(parse_san("a b").is_err());
+        assert!(parse_san("URI:").is_err());
+        assert!(parse_san("email:").is_err());
+        assert!(parse_san("URI:not a uri").is_err());
+        assert!(parse_san("a..b").is_err());
     }
 }

@@ -70,6 +70,52 @@ impl SubjectAltName {
         })
     }
 
+    /// Why this name is not well-formed (RFC 5280 4.2.1.6 syntax, loosely), if it is not.
+    pub fn syntax_problem(&self) -> Option<&'static str> {
+        let bad_char = |s: &str| s.chars().any(|c| c.is_whitespace() || c.is_control());
+        match self {
+            Self::Dns(s) => {
+                if s.is_empty() || bad_char(s) {
+                    Some("a DNS name is non-empty and has no spaces")
+                } else if s
+                    .split('.')
+                    .any(|label| label.is_empty() || label.len() > 63)
+                {
+                    Some("a DNS name has no empty labels and labels of at most 63 characters")
+                } else {
+                    None
+                }
+            }
+            Self::Uri(s) => {
+                let scheme = s.split(':').next().unwrap_or_default();
+                let valid_scheme = scheme
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic())
+                    && scheme
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+                if !s.contains(':') || !valid_scheme || s.len() == scheme.len() + 1 || bad_char(s) {
+                    Some("a URI is scheme:rest with no spaces, e.g. spiffe://acme/worker")
+                } else {
+                    None
+                }
+            }
+            Self::Email(s) => match s.split_once('@') {
+                Some((local, domain))
+                    if !local.is_empty()
+                        && !domain.is_empty()
+                        && !domain.contains('@')
+                        && !bad_char(s) =>
+                {
+                    None
+                }
+                _ => Some("an email address is local@domain"),
+            },
+            Self::Ip(_) => None,
+        }
+    }
+
     /// The value as text (the form certificate filters match on).
     pub fn value(&self) -> String {
         match self {

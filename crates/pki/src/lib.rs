@@ -5,6 +5,7 @@
 //! `gatehouse-policy`.
 
 mod cert;
+mod der;
 mod duration;
 mod fingerprint;
 mod issue;

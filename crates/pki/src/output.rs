@@ -40,9 +40,14 @@ pub enum WriteError {
     /// The target is a directory.
     #[error("{path}: is a directory; give a file path")]
     IsDirectory { path: PathBuf },
-    /// The same path was given for two outputs.
+    /// The same file was given for two outputs.
     #[error("{path}: given for two outputs (certificate and key must be different files)")]
     SamePath { path: PathBuf },
+    /// An output would replace one of the command's inputs (the CA key, say).
+    #[error(
+        "{path}: is also an input of this command; refusing to overwrite it, even with --force"
+    )]
+    OverwritesInput { path: PathBuf },
     /// The directory to write into does not exist.
     #[error("{path}: directory {dir} does not exist")]
     NoParent { path: PathBuf, dir: PathBuf },
@@ -55,12 +60,38 @@ pub enum WriteError {
     },
 }
 
+/// The file a path names, for comparing paths that are spelled differently (`a.pem`,
+/// `./a.pem`, a symlink to it).
+fn identity(path: &Path) -> PathBuf {
+    if let Ok(p) = path.canonicalize() {
+        return p;
+    }
+    let dir = parent_dir(path);
+    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_owned());
+    match path.file_name() {
+        Some(name) => dir.join(name),
+        None => dir,
+    }
+}
+
 /// Writes every file or, on a problem found up front, none of them. If a write fails midway,
-/// files this call created are removed again.
-pub fn write_files(files: &[OutputFile<'_>], force: bool) -> Result<(), WriteError> {
+/// files this call created are removed again. No output may be one of `inputs` (the files
+/// the command read), whatever `force` says.
+pub fn write_files(
+    files: &[OutputFile<'_>],
+    inputs: &[&Path],
+    force: bool,
+) -> Result<(), WriteError> {
+    let input_ids: Vec<PathBuf> = inputs.iter().map(|p| identity(p)).collect();
+    let ids: Vec<PathBuf> = files.iter().map(|f| identity(f.path)).collect();
     for (i, f) in files.iter().enumerate() {
-        if files[..i].iter().any(|g| g.path == f.path) {
+        if ids[..i].contains(&ids[i]) {
             return Err(WriteError::SamePath {
+                path: f.path.to_owned(),
+            });
+        }
+        if input_ids.contains(&ids[i]) {
+            return Err(WriteError::OverwritesInput {
                 path: f.path.to_owned(),
             });
         }
@@ -172,7 +203,7 @@ mod tests {
                 kind: FileKind::PrivateKey,
             },
         ];
-        write_files(&files, false).unwrap();
+        write_files(&files, &[], false).unwrap();
         assert_eq!(mode(&cert), 0o644);
         assert_eq!(mode(&key), 0o600);
 
@@ -189,7 +220,7 @@ mod tests {
             },
         ];
         assert!(matches!(
-            write_files(&again, false),
+            write_files(&again, &[], false),
             Err(WriteError::Exists { .. })
         ));
         assert_eq!(
@@ -197,7 +228,7 @@ mod tests {
             b"key",
             "unchanged without --force"
         );
-        write_files(&again, true).unwrap();
+        write_files(&again, &[], true).unwrap();
         assert_eq!(std::fs::read(&key).unwrap(), b"new");
         assert_eq!(mode(&key), 0o600);
         // No temporary files left behind.
@@ -223,7 +254,7 @@ mod tests {
             },
         ];
         assert!(matches!(
-            write_files(&files, true),
+            write_files(&files, &[], true),
             Err(WriteError::IsDirectory { .. })
         ));
         assert!(!cert.exists());
@@ -240,9 +271,38 @@ mod tests {
             },
         ];
         assert!(matches!(
-            write_files(&same, false),
+            write_files(&same, &[], false),
             Err(WriteError::SamePath { .. })
         ));
+        // The same file spelled two ways, and an output that is an input.
+        let other = dir.path().join("sub/../c.pem");
+        let two = [
+            OutputFile {
+                path: &cert,
+                contents: b"a",
+                kind: FileKind::Public,
+            },
+            OutputFile {
+                path: &other,
+                contents: b"b",
+                kind: FileKind::PrivateKey,
+            },
+        ];
+        assert!(matches!(
+            write_files(&two, &[], true),
+            Err(WriteError::SamePath { .. })
+        ));
+        std::fs::write(&cert, b"ca key").unwrap();
+        let over = [OutputFile {
+            path: &other,
+            contents: b"b",
+            kind: FileKind::PrivateKey,
+        }];
+        assert!(matches!(
+            write_files(&over, &[cert.as_path()], true),
+            Err(WriteError::OverwritesInput { .. })
+        ));
+        assert_eq!(std::fs::read(&cert).unwrap(), b"ca key");
         let missing = dir.path().join("nope/c.pem");
         let files = [OutputFile {
             path: &missing,
@@ -250,7 +310,7 @@ mod tests {
             kind: FileKind::Public,
         }];
         assert!(matches!(
-            write_files(&files, false),
+            write_files(&files, &[], false),
             Err(WriteError::NoParent { .. })
         ));
     }

@@ -191,6 +191,19 @@ impl CaBundle {
         }
     }
 
+    /// Error-level findings that make the bundle unusable whatever the time: everything except
+    /// certificates that have expired or are not yet valid. A stored bundle can come to hold an
+    /// expired CA (and removing it must still work, unlike tcld #406); it cannot come to hold a
+    /// non-CA or a SHA-1 signature.
+    pub fn structural_errors(&self, has_filters: bool, now: OffsetDateTime) -> Vec<Finding> {
+        self.lint(has_filters, now)
+            .into_iter()
+            .filter(|f| {
+                f.is_error() && !matches!(f.rule, Rule::CertExpired | Rule::CertNotYetValid)
+            })
+            .collect()
+    }
+
     /// "Each certificate in the bundle must be either a root certificate or issued by another
     /// certificate in the bundle" — checked by signature, not just by name.
     fn chains_in_bundle(&self, i: usize) -> bool {

@@ -174,11 +174,9 @@ pub fn check_client(
         Some(bundle) => match build_path(chain, bundle, now) {
             Ok(p) => path = p,
             Err(finding) => {
-                // Skip a webpki error that repeats a rule already reported for that certificate.
-                let repeated = out
-                    .iter()
-                    .any(|f| f.rule == finding.rule && f.certificate == finding.certificate);
-                if !repeated {
+                // Skip a webpki error that repeats a rule our own checks already reported
+                // (webpki does not say which certificate; ours do).
+                if !out.iter().any(|f| f.rule == finding.rule) {
                     out.push(finding);
                 }
             }
@@ -202,6 +200,17 @@ pub fn check_client(
         }
     }
 
+    if path.len() < 2 && leaf.is_self_issued() {
+        // No issuer on hand to compare with: the leaf's own issuer field tells.
+        out.push(Finding::new(
+            Rule::ChainUniqueDn,
+            Some(refs[0].clone()),
+            format!(
+                "has the same Distinguished Name as its issuer ({}); every certificate in a chain needs its own",
+                leaf.display_subject()
+            ),
+        ));
+    }
     if !path.is_empty() {
         if let (Some(bundle), Some((anchor, anchor_at))) = (bundle, path.last()) {
             // rustls/webpki do not check a trust anchor's own validity or profile: do it here
@@ -376,13 +385,13 @@ fn webpki_finding(
         ),
         E::CertExpired { .. } => Finding::new(
             Rule::CertExpired,
-            None,
-            format!("a certificate on the path has expired ({e:?})"),
+            at,
+            format!("a certificate on the path from this leaf has expired ({e:?})"),
         ),
         E::CertNotValidYet { .. } => Finding::new(
             Rule::CertNotYetValid,
-            None,
-            format!("a certificate on the path is not valid yet ({e:?})"),
+            at,
+            format!("a certificate on the path from this leaf is not valid yet ({e:?})"),
         ),
         E::CaUsedAsEndEntity => Finding::new(
             Rule::LeafNotCa,
@@ -391,7 +400,7 @@ fn webpki_finding(
         ),
         E::EndEntityUsedAsCa => Finding::new(
             Rule::CaIsCa,
-            None,
+            at,
             "a certificate used as an issuer on the path is not a CA (CA:FALSE or no BasicConstraints)",
         ),
         E::RequiredEkuNotFoundContext(_) => Finding::new(

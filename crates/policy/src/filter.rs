@@ -32,6 +32,8 @@ pub struct CertificateFilter {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FiltersDocument {
+    /// tcld exports `{}` for a namespace without filters.
+    #[serde(default)]
     filters: Vec<CertificateFilter>,
 }
 
@@ -320,6 +322,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(parsed.filters().len(), 1);
+        assert!(CertificateFilters::from_json("{}").unwrap().is_empty());
         assert_eq!(
             parsed.to_json(),
             r#"{"filters":[{"commonName":"temporal-booking.sdvdw"}]}"#
