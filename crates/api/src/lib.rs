@@ -1,1 +1,144 @@
-//! placeholder
+//! Gatehouse REST API (`/api/v1`): namespaces with their accepted client CA bundle and
+//! certificate filters, users and roles, API keys, and the audit log.
+//!
+//! - [`router`] builds the axum `Router`; [`AppState`] holds the store and the clock.
+//! - Every call is authenticated with an API key and authorised by role (account-owner,
+//!   global-admin, namespace-admin of that namespace, read-only).
+//! - Every write is validated as a whole resulting state by `gatehouse-policy`.
+
+mod auth;
+mod error;
+mod namespaces;
+mod openapi;
+mod users;
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::Router;
+use gatehouse_store::Store;
+use time::OffsetDateTime;
+
+pub use auth::{new_token, token_hash, TOKEN_PREFIX};
+pub use error::{ApiError, Violation};
+pub use openapi::{openapi_document, Access, ROUTES};
+
+/// Largest request body accepted. Bundles are at most 32 KB; this leaves room for JSON
+/// escaping while keeping anything absurd out (413).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// Shared state of the API handlers.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    /// The time source; tests pin it.
+    pub clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sync>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// State with the system clock.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self {
+            store,
+            clock: Arc::new(OffsetDateTime::now_utc),
+        }
+    }
+}
+
+/// JSON body extractor whose rejections are API errors (400, or 413 for an oversize body).
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    axum::Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Self(v)),
+            Err(rejection) => {
+                let status = rejection.status();
+                if status == StatusCode::PAYLOAD_TOO_LARGE {
+                    Err(ApiError::rule(
+                        status,
+                        "request.max-size",
+                        format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+                    ))
+                } else {
+                    Err(ApiError::rule(
+                        StatusCode::BAD_REQUEST,
+                        "request.schema",
+                        rejection.body_text(),
+                    ))
+                }
+            }
+        }
+    }
+}
+
+/// The `/api/v1` router.
+pub fn router(state: AppState) -> Router {
+    use namespaces as ns;
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi::serve))
+        .route("/api/v1/whoami", get(users::whoami))
+        .route("/api/v1/namespaces", get(ns::list).post(ns::create))
+        .route(
+            "/api/v1/namespaces/{namespace}",
+            get(ns::get).put(ns::update).delete(ns::delete),
+        )
+        .route(
+            "/api/v1/namespaces/{namespace}/accepted-client-ca",
+            get(ns::list_cas).post(ns::add_ca).put(ns::set_cas),
+        )
+        .route(
+            "/api/v1/namespaces/{namespace}/accepted-client-ca/remove",
+            post(ns::remove_ca),
+        )
+        .route(
+            "/api/v1/namespaces/{namespace}/certificate-filters",
+            get(ns::get_filters)
+                .put(ns::import_filters)
+                .post(ns::add_filters)
+                .delete(ns::clear_filters),
+        )
+        .route(
+            "/api/v1/users",
+            get(users::list_users).post(users::create_user),
+        )
+        .route(
+            "/api/v1/users/{id}",
+            get(users::get_user)
+                .put(users::update_user)
+                .delete(users::delete_user),
+        )
+        .route(
+            "/api/v1/apikeys",
+            get(users::list_keys).post(users::create_key),
+        )
+        .route(
+            "/api/v1/apikeys/{id}",
+            axum::routing::delete(users::revoke_key),
+        )
+        .route("/api/v1/audit", get(users::audit))
+        .fallback(|| async { ApiError::not_found("no such endpoint; see /api/v1/openapi.json") })
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+#[cfg(test)]
+mod tests;

@@ -37,6 +37,18 @@ impl Fingerprint {
     }
 }
 
+/// The SHA-1 fingerprint tcld prints and accepts (`--ca-certificate-fingerprint`), as 40
+/// lowercase hex digits. Identification only; never used for security decisions.
+pub fn sha1_fingerprint(der: &[u8]) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, der);
+    crate::cert::hex(digest.as_ref())
+}
+
+/// SHA-256 as lowercase hex, for API key hashes and other non-certificate uses.
+pub fn sha256_hex(data: &[u8]) -> String {
+    Fingerprint::of(data).to_string()
+}
+
 impl fmt::Display for Fingerprint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&crate::cert::hex(&self.0))
@@ -67,5 +79,9 @@ mod tests {
             Some(fp)
         );
         assert_eq!(Fingerprint::parse("zz"), None);
+        assert_eq!(
+            sha1_fingerprint(b"abc"),
+            "a9993e364706816aba3e25717850c26c9cd0d89d"
+        );
     }
 }

@@ -18,7 +18,7 @@ pub use cert::{
     SubjectAltName,
 };
 pub use duration::{DurationError, ValidityPeriod};
-pub use fingerprint::Fingerprint;
+pub use fingerprint::{sha1_fingerprint, sha256_hex, Fingerprint};
 pub use issue::{
     rfc3339, CaParams, CertificateAuthority, CsrParams, CsrRequest, IssueError, Issued, LeafParams,
     NewCsr, Profile, ServerParams, BACKDATE, CA_MAX_VALIDITY, CA_MIN_VALIDITY, LEAF_DEFAULT_MARGIN,

@@ -52,6 +52,30 @@ impl CaBundle {
         Ok(Self::from_certificates(certs, pem.len()))
     }
 
+    /// Parses a bundle submitted to a namespace, turning unusable input into findings: too big
+    /// (checked before parsing), empty, or not PEM certificates.
+    pub fn from_submitted_pem(pem: &str) -> Result<Self, Vec<Finding>> {
+        if pem.len() > MAX_BUNDLE_BYTES {
+            return Err(vec![Finding::new(
+                Rule::BundleMaxSize,
+                None,
+                format!(
+                    "the bundle is {} bytes; at most {MAX_BUNDLE_BYTES} bytes (32 KB) are allowed",
+                    pem.len()
+                ),
+            )]);
+        }
+        if pem.trim().is_empty() {
+            return Err(vec![Finding::new(
+                Rule::BundleEmpty,
+                None,
+                "the bundle holds no certificates",
+            )]);
+        }
+        Self::from_pem(pem.as_bytes(), "acceptedClientCa")
+            .map_err(|e| vec![Finding::new(Rule::BundleMalformed, None, e.to_string())])
+    }
+
     /// A bundle from already parsed certificates; `pem_bytes` is the size of its PEM text.
     pub fn from_certificates(certs: Vec<CertificateInfo>, pem_bytes: usize) -> Self {
         Self {

@@ -65,6 +65,9 @@ macro_rules! rules {
 }
 
 rules! {
+    BundleMalformed => "bundle.malformed", Error,
+        "A CA bundle is PEM CERTIFICATE blocks, each a valid X.509 certificate.",
+        "Paste whole PEM blocks, -----BEGIN CERTIFICATE----- to -----END CERTIFICATE-----, and nothing else.";
     BundleEmpty => "bundle.empty", Error,
         "A CA bundle holds at least one CA certificate.",
         "Put the PEM of your CA certificate(s) in the bundle.";

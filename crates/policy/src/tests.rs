@@ -89,6 +89,27 @@ fn bundle(certs: &[&CertificateInfo]) -> CaBundle {
     CaBundle::from_certificates(certs.iter().map(|c| (*c).clone()).collect(), size)
 }
 
+fn b64(bytes: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            out.push(if i <= chunk.len() {
+                T[((n >> (18 - 6 * i)) & 63) as usize] as char
+            } else {
+                '='
+            });
+        }
+    }
+    out
+}
+
 fn rules(findings: &[Finding]) -> Vec<Rule> {
     findings.iter().map(|f| f.rule).collect()
 }
@@ -216,6 +237,30 @@ fn bundle_rules() {
     let r = root("Acme Root");
     // bundle.empty
     assert_eq!(rules(&bundle(&[]).lint(false, NOW)), [Rule::BundleEmpty]);
+    // Submitted text: empty, too big, not certificates.
+    let submitted = |pem: &str| CaBundle::from_submitted_pem(pem).map(|_| ()).unwrap_err();
+    assert_eq!(rules(&submitted("  \n")), [Rule::BundleEmpty]);
+    assert_eq!(
+        rules(&submitted(&"A".repeat(MAX_BUNDLE_BYTES + 1))),
+        [Rule::BundleMaxSize]
+    );
+    assert_eq!(
+        rules(&submitted(
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+        )),
+        [Rule::BundleMalformed]
+    );
+    let pem = format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        b64(&r.info.der)
+    );
+    assert_eq!(
+        CaBundle::from_submitted_pem(&pem)
+            .unwrap()
+            .certificates()
+            .len(),
+        1
+    );
     // bundle.max-certs: 17 distinct roots
     let many: Vec<Made> = (0..17).map(|i| root(&format!("Root {i}"))).collect();
     let refs: Vec<&CertificateInfo> = many.iter().map(|m| &m.info).collect();
