@@ -18,7 +18,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
         gatehouse gen ca --org temporal -d 1y --ca-cert ca.pem --ca-key ca.key\n  \
         gatehouse gen leaf --org temporal -d 364d --ca-cert ca.pem --ca-key ca.key --cert client.pem --key client.key\n  \
         gatehouse lint --ca-bundle ca.pem\n  \
-        gatehouse verify --ca-bundle ca.pem --cert client.pem"
+        gatehouse verify --ca-bundle ca.pem --cert client.pem\n  \
+        gatehouse serve\n  \
+        gatehouse namespace create -n payments -f ca.pem"
 )]
 pub(crate) struct Cli {
     #[command(subcommand)]
@@ -62,6 +64,45 @@ pub(crate) enum Command {
         gatehouse verify --ca-bundle ca.pem --cert chain.pem --filters filters.json --at 2027-01-01T00:00:00Z"
     )]
     Verify(VerifyArgs),
+    /// Run the control plane: the REST API on the embedded SQLite store
+    Serve(crate::serve::ServeArgs),
+    /// Namespaces, their accepted client CAs and certificate filters (tcld's `namespace`)
+    #[command(
+        alias = "n",
+        after_help = "Examples:\n  \
+        gatehouse namespace create -n payments -f ca.pem\n  \
+        gatehouse n ca add -n payments -f new-ca.pem\n  \
+        gatehouse n ca remove -n payments --fp <sha1-or-sha256> --auto-confirm\n  \
+        gatehouse n cf add -n payments --input '{\"filters\":[{\"commonName\":\"payments.worker\"}]}'"
+    )]
+    Namespace {
+        #[command(flatten)]
+        server: crate::client::ServerArgs,
+        #[command(subcommand)]
+        command: crate::client::NamespaceCommand,
+    },
+    /// Users and their roles
+    #[command(
+        alias = "u",
+        after_help = "Examples:\n  gatehouse user create --email ops@acme.io --role global-admin\n  gatehouse user list"
+    )]
+    User {
+        #[command(flatten)]
+        server: crate::client::ServerArgs,
+        #[command(subcommand)]
+        command: crate::client::UserCommand,
+    },
+    /// API keys for the REST API and this CLI
+    #[command(
+        alias = "ak",
+        after_help = "Examples:\n  gatehouse apikey create --name ci --duration 90d\n  gatehouse apikey list"
+    )]
+    Apikey {
+        #[command(flatten)]
+        server: crate::client::ServerArgs,
+        #[command(subcommand)]
+        command: crate::client::ApiKeyCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]

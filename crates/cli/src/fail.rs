@@ -8,6 +8,8 @@ use std::process::ExitCode;
 #[derive(Debug)]
 pub(crate) enum Failure {
     Input(String),
+    /// The server refused the request (a rule, a role, a conflict): exit 1.
+    Refused(String),
     Internal(String),
 }
 
@@ -15,7 +17,7 @@ impl Failure {
     pub(crate) fn exit_code(&self) -> ExitCode {
         match self {
             Self::Input(_) => ExitCode::from(2),
-            Self::Internal(_) => ExitCode::from(1),
+            Self::Refused(_) | Self::Internal(_) => ExitCode::from(1),
         }
     }
 }
@@ -23,7 +25,7 @@ impl Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Input(m) | Self::Internal(m) => f.write_str(m),
+            Self::Input(m) | Self::Refused(m) | Self::Internal(m) => f.write_str(m),
         }
     }
 }

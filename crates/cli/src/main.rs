@@ -2,8 +2,10 @@
 
 mod args;
 mod check;
+mod client;
 mod fail;
 mod gen;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -18,6 +20,10 @@ fn main() -> ExitCode {
         Command::Sign(args) => gen::sign(args),
         Command::Lint(args) => check::lint(args),
         Command::Verify(args) => check::verify(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Namespace { server, command } => client::namespace(&server, command),
+        Command::User { server, command } => client::user(&server, command),
+        Command::Apikey { server, command } => client::apikey(&server, command),
     };
     match result {
         Ok(code) => code,
