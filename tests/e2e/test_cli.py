@@ -407,7 +407,12 @@ def test_verify_with_intermediate_and_expired_root(d):
 
 
 def test_help_has_examples():
-    for cmd in [[], ["gen"], ["gen", "ca"], ["gen", "leaf"], ["gen", "server"], ["gen", "csr"], ["sign"], ["lint"], ["verify"]]:
+    for cmd in [[], ["gen"], ["gen", "ca"], ["gen", "leaf"], ["gen", "server"], ["gen", "csr"], ["sign"], ["lint"], ["verify"],
+                ["serve"], ["namespace"], ["namespace", "create"], ["namespace", "list"], ["namespace", "get"], ["namespace", "delete"],
+                ["namespace", "accepted-client-ca"], *[["n", "ca", c] for c in ["list", "add", "remove", "set"]],
+                ["namespace", "certificate-filters"], *[["n", "cf", c] for c in ["import", "export", "add", "clear"]],
+                ["user"], *[["user", c] for c in ["list", "create", "get", "update", "delete"]],
+                ["apikey"], *[["apikey", c] for c in ["list", "create", "revoke"]]]:
         p = subprocess.run([GATEHOUSE, *cmd, "--help"], capture_output=True, text=True)
         assert p.returncode == 0 and "Examples:" in p.stdout, cmd
 

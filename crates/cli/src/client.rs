@@ -196,13 +196,21 @@ pub(crate) enum NamespaceCommand {
         write: WriteFlags,
     },
     /// The namespace's accepted client CA certificates (tcld: `n ca`)
-    #[command(name = "accepted-client-ca", alias = "ca")]
+    #[command(
+        name = "accepted-client-ca",
+        alias = "ca",
+        after_help = "Examples:\n  gatehouse n ca list -n payments\n  gatehouse n ca add -n payments -f new-ca.pem\n  gatehouse n ca remove -n payments -f old-ca.pem --auto-confirm"
+    )]
     AcceptedClientCa {
         #[command(subcommand)]
         command: CaCommand,
     },
     /// The namespace's certificate filters (tcld: `n cf`)
-    #[command(name = "certificate-filters", alias = "cf")]
+    #[command(
+        name = "certificate-filters",
+        alias = "cf",
+        after_help = "Examples:\n  gatehouse n cf export -n payments\n  gatehouse n cf add -n payments --input '{\"filters\":[{\"commonName\":\"*.payments\"}]}'"
+    )]
     CertificateFilters {
         #[command(subcommand)]
         command: FilterCommand,
