@@ -238,3 +238,38 @@ def test_acknowledged_updates_survive_kill_9(tmp_path):
 def test_graceful_shutdown_on_sigterm(server):
     assert server.stop(signal.SIGTERM) == 0
     assert "shutting down" in server.log.read_text()
+
+
+def test_two_owners_removing_each_other_at_once_leave_one(server):
+    status, _ = server.api("POST", "/api/v1/users", {"email": "second@acme.io", "role": "account-owner"})
+    assert status == 201
+    token2 = server.api("POST", "/api/v1/apikeys", {"name": "second", "userId": "second@acme.io"})[1]["token"]
+    me1 = server.api("GET", "/api/v1/whoami")[1]["user"]["id"]
+    me2 = server.api("GET", "/api/v1/whoami", token=token2)[1]["user"]["id"]
+    results = []
+    barrier = threading.Barrier(2)
+
+    def delete(token, victim):
+        barrier.wait()
+        results.append(server.api("DELETE", f"/api/v1/users/{victim}", token=token)[0])
+
+    threads = [threading.Thread(target=delete, args=(server.token, me2)), threading.Thread(target=delete, args=(token2, me1))]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert sorted(results)[0] == 204 and results.count(204) == 1, results
+    remaining = server.api("GET", "/api/v1/users")
+    if remaining[0] != 200:
+        remaining = server.api("GET", "/api/v1/users", token=token2)
+    assert [u["role"] for u in remaining[1]["users"]] == ["account-owner"]
+
+
+def test_a_bootstrap_cut_short_is_completed_on_the_next_start(tmp_path):
+    data = tmp_path / "gatehouse-data"
+    data.mkdir(mode=0o700)
+    (data / "admin.key").write_text("ghk_left-over-from-a-crash\n")
+    server = Server(tmp_path).start()
+    try:
+        assert server.token != "ghk_left-over-from-a-crash"
+        assert server.api("GET", "/api/v1/whoami")[0] == 200
+    finally:
+        server.stop(signal.SIGKILL)

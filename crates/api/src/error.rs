@@ -121,6 +121,7 @@ fn code_for(status: StatusCode) -> &'static str {
         StatusCode::NOT_FOUND => "not_found",
         StatusCode::CONFLICT => "conflict",
         StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
         _ => "internal",
     }
 }
@@ -137,6 +138,9 @@ impl From<StoreError> for ApiError {
                 "namespace.resource-version",
                 e.to_string(),
             ),
+            StoreError::LastOwner => {
+                ApiError::rule(StatusCode::CONFLICT, "user.last-owner", e.to_string())
+            }
             StoreError::DuplicateRequest { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
             }

@@ -90,6 +90,28 @@ where
     }
 }
 
+/// Query-string extractor whose rejections are JSON API errors.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(v)| Self(v))
+            .map_err(|r| ApiError::rule(StatusCode::BAD_REQUEST, "request.schema", r.body_text()))
+    }
+}
+
 /// The `/api/v1` router.
 pub fn router(state: AppState) -> Router {
     use namespaces as ns;
@@ -136,6 +158,13 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/audit", get(users::audit))
         .fallback(|| async { ApiError::not_found("no such endpoint; see /api/v1/openapi.json") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this endpoint does not take that method; see /api/v1/openapi.json",
+            )
+        })
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

@@ -4,7 +4,7 @@
 //! `gatehouse-policy`, and stores it with compare-and-swap on the resource version, together with
 //! its audit event. A refused write changes nothing.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use base64::Engine;
@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::{ApiJson, AppState};
+use crate::{ApiJson, ApiQuery, AppState};
 
 /// `resourceVersion` travels as a string (as Temporal Cloud's does); a number is accepted.
 fn de_version<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ResourceVersion>, D::Error> {
@@ -218,7 +218,7 @@ async fn mutate(
 ) -> Result<Json<NamespaceView>, ApiError> {
     caller.require_write(name)?;
     if let Some(id) = &opts.request_id {
-        if let Some(done) = replay(state, id).await? {
+        if let Some(done) = replay(state, id, name, action).await? {
             return Ok(done);
         }
     }
@@ -256,7 +256,7 @@ async fn mutate(
             Ok(updated) => return Ok(Json(NamespaceView::from(&updated))),
             Err(StoreError::Conflict { .. }) if opts.resource_version.is_none() => continue,
             Err(StoreError::DuplicateRequest { request_id }) => {
-                if let Some(done) = replay(state, &request_id).await? {
+                if let Some(done) = replay(state, &request_id, name, action).await? {
                     return Ok(done);
                 }
             }
@@ -270,12 +270,37 @@ async fn mutate(
     ))
 }
 
-/// The recorded result of an earlier request with this id.
+/// The recorded result of an earlier request with this id — only if it was the same kind of
+/// request on the same namespace; an id reused for something else is a conflict (and never
+/// reveals the other namespace).
+async fn recorded(
+    state: &AppState,
+    request_id: &str,
+    name: &str,
+    action: &str,
+) -> Result<Option<serde_json::Value>, ApiError> {
+    let Some(r) = state.store.recorded_request(request_id).await? else {
+        return Ok(None);
+    };
+    if r.namespace != name || r.action != action {
+        return Err(ApiError::rule(
+            StatusCode::CONFLICT,
+            "request.id-reused",
+            format!(
+                "requestId {request_id:?} was already used for a different request; use a new one"
+            ),
+        ));
+    }
+    Ok(Some(r.namespace_after))
+}
+
 async fn replay(
     state: &AppState,
     request_id: &str,
+    name: &str,
+    action: &str,
 ) -> Result<Option<Json<NamespaceView>>, ApiError> {
-    let Some(value) = state.store.recorded_response(request_id).await? else {
+    let Some(value) = recorded(state, request_id, name, action).await? else {
         return Ok(None);
     };
     let ns: Namespace = serde_json::from_value(value)
@@ -315,7 +340,7 @@ pub(crate) async fn create(
     caller.require_admin()?;
     validate_name(&body.name)?;
     if let Some(id) = &body.request_id {
-        if let Some(done) = replay(&state, id).await? {
+        if let Some(done) = replay(&state, id, &body.name, "namespace.create").await? {
             return Ok((StatusCode::OK, done));
         }
     }
@@ -387,9 +412,17 @@ pub(crate) async fn delete(
     State(state): State<AppState>,
     caller: Caller,
     Path(name): Path<String>,
-    Query(opts): Query<WriteOptions>,
+    ApiQuery(opts): ApiQuery<WriteOptions>,
 ) -> Result<StatusCode, ApiError> {
     caller.require_admin()?;
+    if let Some(id) = &opts.request_id {
+        if recorded(&state, id, &name, "namespace.delete")
+            .await?
+            .is_some()
+        {
+            return Ok(StatusCode::NO_CONTENT);
+        }
+    }
     let ns = state
         .store
         .get_namespace(&name)
@@ -472,6 +505,7 @@ pub(crate) async fn add_ca(
     Path(name): Path<String>,
     ApiJson(body): ApiJson<CaBody>,
 ) -> Result<Json<NamespaceView>, ApiError> {
+    caller.require_write(&name)?;
     let added = body.certificates()?;
     mutate(
         &state,
@@ -507,6 +541,7 @@ pub(crate) async fn set_cas(
     Path(name): Path<String>,
     ApiJson(body): ApiJson<CaBody>,
 ) -> Result<Json<NamespaceView>, ApiError> {
+    caller.require_write(&name)?;
     let pem = body
         .ca_certificate
         .clone()
@@ -543,6 +578,7 @@ pub(crate) async fn remove_ca(
     Path(name): Path<String>,
     ApiJson(body): ApiJson<CaBody>,
 ) -> Result<Json<NamespaceView>, ApiError> {
+    caller.require_write(&name)?;
     let by_pem = match &body.ca_certificate {
         Some(_) => Some(body.certificates()?),
         None => None,
@@ -664,7 +700,7 @@ pub(crate) async fn clear_filters(
     State(state): State<AppState>,
     caller: Caller,
     Path(name): Path<String>,
-    Query(opts): Query<WriteOptions>,
+    ApiQuery(opts): ApiQuery<WriteOptions>,
 ) -> Result<Json<NamespaceView>, ApiError> {
     mutate(
         &state,

@@ -65,12 +65,24 @@ pub const ROUTES: &[(&str, &str, Access, &str, Option<&str>)] = &[
 pub fn openapi_document() -> Value {
     let mut paths = serde_json::Map::new();
     for (method, path, access, summary, body) in ROUTES {
+        let created = *method == "post"
+            && matches!(
+                *path,
+                "/api/v1/namespaces" | "/api/v1/users" | "/api/v1/apikeys"
+            );
+        let deleted = *method == "delete" && !path.ends_with("/certificate-filters");
+        let success = if created {
+            "201"
+        } else if deleted {
+            "204"
+        } else {
+            "200"
+        };
         let entry = paths.entry((*path).to_owned()).or_insert_with(|| json!({}));
         let mut op = json!({
             "summary": summary,
             "description": format!("Access: {}.", access.text()),
             "responses": {
-                "200": { "description": "OK" },
                 "400": { "$ref": "#/components/responses/Error" },
                 "401": { "$ref": "#/components/responses/Error" },
                 "403": { "$ref": "#/components/responses/Error" },
@@ -79,6 +91,7 @@ pub fn openapi_document() -> Value {
                 "413": { "$ref": "#/components/responses/Error" }
             }
         });
+        op["responses"][success] = json!({ "description": "OK" });
         if !matches!(access, Access::Public) {
             op["security"] = json!([{ "apiKey": [] }]);
         }

@@ -83,12 +83,14 @@ struct World {
     admin_a: String,
     admin_b: String,
     reader: String,
+    reader_key: String,
     ca_a: Ca,
 }
 
 async fn world() -> World {
     let store = Arc::new(SqliteStore::in_memory().await.unwrap());
     let mut tokens = Vec::new();
+    let mut key_ids = Vec::new();
     for (email, role, namespaces) in [
         ("owner@acme.io", Role::AccountOwner, vec![]),
         ("global@acme.io", Role::GlobalAdmin, vec![]),
@@ -101,7 +103,7 @@ async fn world() -> World {
             .await
             .unwrap();
         let token = new_token().unwrap();
-        store
+        let key = store
             .create_api_key(
                 &u.id,
                 "test",
@@ -112,6 +114,7 @@ async fn world() -> World {
             )
             .await
             .unwrap();
+        key_ids.push(key.id);
         tokens.push(token);
     }
     let ca_a = ca("Acme A Root");
@@ -139,6 +142,7 @@ async fn world() -> World {
         admin_a: next(),
         admin_b: next(),
         reader: next(),
+        reader_key: key_ids[4].clone(),
         ca_a,
     }
 }
@@ -312,6 +316,108 @@ async fn authorisation_matrix() {
             None,
             &["owner", "global"],
         ),
+        (
+            "DELETE",
+            "/api/v1/namespaces/a".into(),
+            None,
+            &["owner", "global"],
+        ),
+        (
+            "GET",
+            "/api/v1/namespaces/b".into(),
+            None,
+            &["owner", "global", "admin-b", "reader"],
+        ),
+        (
+            "PUT",
+            "/api/v1/namespaces/b".into(),
+            Some(json!({"spec": spec(&w.ca_a.pem, json!([]))})),
+            &["owner", "global", "admin-b"],
+        ),
+        (
+            "PUT",
+            "/api/v1/namespaces/a/accepted-client-ca".into(),
+            Some(json!({"caCertificate": format!("{}{}", w.ca_a.pem, new_ca.pem)})),
+            &["owner", "global", "admin-a"],
+        ),
+        (
+            "POST",
+            "/api/v1/namespaces/a/accepted-client-ca/remove".into(),
+            Some(json!({"fingerprint": "00ff"})),
+            &[],
+        ),
+        (
+            "PUT",
+            "/api/v1/namespaces/a/certificate-filters".into(),
+            Some(json!({"filters": [{"organization": "Acme"}]})),
+            &["owner", "global", "admin-a"],
+        ),
+        (
+            "GET",
+            "/api/v1/namespaces".into(),
+            None,
+            &["owner", "global", "admin-a", "admin-b", "reader"],
+        ),
+        (
+            "GET",
+            "/api/v1/users/owner@acme.io".into(),
+            None,
+            &["owner", "global"],
+        ),
+        (
+            "PUT",
+            "/api/v1/users/reader@acme.io".into(),
+            Some(json!({"role": "global-admin"})),
+            &["owner", "global"],
+        ),
+        (
+            "PUT",
+            "/api/v1/users/owner@acme.io".into(),
+            Some(json!({"role": "account-owner"})),
+            &["owner"],
+        ),
+        (
+            "DELETE",
+            "/api/v1/users/reader@acme.io".into(),
+            None,
+            &["owner", "global"],
+        ),
+        (
+            "GET",
+            "/api/v1/apikeys".into(),
+            None,
+            &["owner", "global", "admin-a", "admin-b", "reader"],
+        ),
+        (
+            "GET",
+            "/api/v1/apikeys?userId=owner@acme.io".into(),
+            None,
+            &["owner", "global"],
+        ),
+        (
+            "POST",
+            "/api/v1/apikeys".into(),
+            Some(json!({"name": "mine"})),
+            &["owner", "global", "admin-a", "admin-b", "reader"],
+        ),
+        (
+            "POST",
+            "/api/v1/apikeys".into(),
+            Some(json!({"name": "theirs", "userId": "reader@acme.io"})),
+            &["owner", "global", "reader"],
+        ),
+        (
+            "GET",
+            "/api/v1/openapi.json".into(),
+            None,
+            &["owner", "global", "admin-a", "admin-b", "reader"],
+        ),
+        (
+            "DELETE",
+            "/api/v1/apikeys/READER_KEY".into(),
+            None,
+            &["owner", "global", "reader"],
+        ),
     ];
     for (method, path, body, allowed) in cases {
         for role in &roles {
@@ -324,15 +430,20 @@ async fn authorisation_matrix() {
                 "admin-b" => &w2.admin_b,
                 _ => &w2.reader,
             };
+            let path = path.replace("READER_KEY", &w2.reader_key);
             let (status, v) = call(&w2.app, method, &path, Some(token), body.clone()).await;
             let ok = !matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN);
-            assert_eq!(
-                ok,
-                allowed.contains(role),
-                "{role} {method} {path}: {status} {v}"
-            );
+            let expected = if allowed.is_empty() {
+                // Allowed to try, but nothing matches the fingerprint: writers get 404.
+                ["owner", "global", "admin-a"].contains(role)
+            } else {
+                allowed.contains(role)
+            };
+            assert_eq!(ok, expected, "{role} {method} {path}: {status} {v}");
             if !ok {
                 assert_eq!(v["code"], "permission_denied", "{role} {method} {path}");
+            } else if allowed.is_empty() {
+                assert_eq!(v["code"], "not_found", "{role} {method} {path}: {v}");
             } else {
                 assert!(status.is_success(), "{role} {method} {path}: {status} {v}");
             }
@@ -383,6 +494,23 @@ async fn bad_input_matrix_changes_nothing() {
         .unwrap()
         .pem()
     };
+    let sha1_rsa = {
+        let key =
+            rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
+                .unwrap();
+        let mut p = rcgen::CertificateParams::default();
+        p.distinguished_name
+            .push(rcgen::DnType::CommonName, "SHA1 Root");
+        p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        p.not_before = NOW - Duration::days(1);
+        p.not_after = NOW + Duration::days(100);
+        // sha256WithRSAEncryption (…01 01 0b) relabelled sha1WithRSAEncryption (…01 01 05).
+        relabel_oid(
+            &p.self_signed(&key).unwrap().pem(),
+            &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b],
+            0x05,
+        )
+    };
     let filters = |n: usize| {
         json!((0..n)
             .map(|i| json!({"commonName": format!("cn{i}")}))
@@ -428,6 +556,12 @@ async fn bad_input_matrix_changes_nothing() {
         (
             "weak signature",
             json!({"spec": spec(&weak, json!([]))}),
+            StatusCode::BAD_REQUEST,
+            "cert.signature-algorithm",
+        ),
+        (
+            "SHA-1 CA",
+            json!({"spec": spec(&sha1_rsa, json!([]))}),
             StatusCode::BAD_REQUEST,
             "cert.signature-algorithm",
         ),
@@ -588,19 +722,26 @@ async fn bad_input_matrix_changes_nothing() {
 /// Replace the ecdsa-with-SHA256 algorithm identifier (in TBS and outside) by
 /// ecdsa-with-SHA224, an equal-length OID that Temporal's rule refuses.
 fn relabel(pem: &str) -> String {
+    relabel_oid(pem, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02], 0x01)
+}
+
+/// Replaces the last byte of every occurrence of `oid` in the certificate's DER.
+fn relabel_oid(pem: &str, oid: &[u8], last: u8) -> String {
     use base64::Engine;
     let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
     let mut der = base64::engine::general_purpose::STANDARD
         .decode(b64)
         .unwrap();
-    let oid = [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02];
+    let mut hits = 0;
     let mut i = 0;
     while i + oid.len() <= der.len() {
-        if der[i..i + oid.len()] == oid {
-            der[i + oid.len() - 1] = 0x01;
+        if der[i..i + oid.len()] == *oid {
+            der[i + oid.len() - 1] = last;
+            hits += 1;
         }
         i += 1;
     }
+    assert_eq!(hits, 2, "the algorithm appears in the TBS and outside it");
     let b64 = base64::engine::general_purpose::STANDARD.encode(der);
     format!("-----BEGIN CERTIFICATE-----\n{b64}\n-----END CERTIFICATE-----\n")
 }
@@ -953,5 +1094,141 @@ async fn users_and_keys() {
     assert_eq!(
         (status, v["violations"][0]["rule"].as_str()),
         (StatusCode::BAD_REQUEST, Some("user.email"))
+    );
+}
+
+#[tokio::test]
+async fn request_ids_are_scoped_to_their_request() {
+    let w = world().await;
+    let v2 = ca("Acme B Root v2");
+    let (status, _) = call(
+        &w.app,
+        "POST",
+        "/api/v1/namespaces/b/accepted-client-ca",
+        Some(&w.owner),
+        Some(json!({"caCertificate": v2.pem, "requestId": "rid-1"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    // The admin of "a" reusing that id on "a" learns nothing about "b" and gets a conflict.
+    let v3 = ca("Acme A Root v3");
+    let (status, v) = call(
+        &w.app,
+        "POST",
+        "/api/v1/namespaces/a/accepted-client-ca",
+        Some(&w.admin_a),
+        Some(json!({"caCertificate": v3.pem, "requestId": "rid-1"})),
+    )
+    .await;
+    assert_eq!(
+        (status, v["violations"][0]["rule"].as_str()),
+        (StatusCode::CONFLICT, Some("request.id-reused")),
+        "{v}"
+    );
+    assert!(!v.to_string().contains("Acme B"), "{v}");
+    // A retried delete with its request id is answered, not 404.
+    let (status, _) = call(
+        &w.app,
+        "DELETE",
+        "/api/v1/namespaces/b?requestId=del-1",
+        Some(&w.owner),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = call(
+        &w.app,
+        "DELETE",
+        "/api/v1/namespaces/b?requestId=del-1",
+        Some(&w.owner),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    // Grants go with a deleted namespace.
+    let (_, me) = call(&w.app, "GET", "/api/v1/whoami", Some(&w.admin_b), None).await;
+    assert_eq!(me["user"]["namespaces"], json!([]));
+}
+
+#[tokio::test]
+async fn every_error_is_json() {
+    let w = world().await;
+    let (status, v) = call(
+        &w.app,
+        "DELETE",
+        "/api/v1/namespaces/a?resourceVersion=abc",
+        Some(&w.owner),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, v["violations"][0]["rule"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("request.schema")),
+        "{v}"
+    );
+    let (status, v) = call(&w.app, "GET", "/api/v1/audit?limit=x", Some(&w.owner), None).await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_argument")),
+        "{v}"
+    );
+    let (status, v) = call(
+        &w.app,
+        "PATCH",
+        "/api/v1/namespaces/a",
+        Some(&w.owner),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed")),
+        "{v}"
+    );
+    // Authorisation comes before body checks: no 400 for a caller who may not write.
+    let (status, _) = call(
+        &w.app,
+        "POST",
+        "/api/v1/namespaces/b/accepted-client-ca",
+        Some(&w.admin_a),
+        Some(json!({"caCertificate": "garbage"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // Non-admins cannot probe which users exist.
+    let (s1, _) = call(
+        &w.app,
+        "GET",
+        "/api/v1/users/owner@acme.io",
+        Some(&w.reader),
+        None,
+    )
+    .await;
+    let (s2, _) = call(
+        &w.app,
+        "GET",
+        "/api/v1/users/nobody@acme.io",
+        Some(&w.reader),
+        None,
+    )
+    .await;
+    assert_eq!((s1, s2), (StatusCode::FORBIDDEN, StatusCode::FORBIDDEN));
+    // Read-only users see namespace events only.
+    call(
+        &w.app,
+        "POST",
+        "/api/v1/users",
+        Some(&w.owner),
+        Some(json!({"email": "x@acme.io", "role": "read-only"})),
+    )
+    .await;
+    let (_, log) = call(&w.app, "GET", "/api/v1/audit", Some(&w.reader), None).await;
+    assert!(
+        log["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| !e["namespace"].is_null()),
+        "{log}"
     );
 }

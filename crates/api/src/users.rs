@@ -1,6 +1,6 @@
 //! Users, API keys, the audit log, and who-am-I.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use gatehouse_store::{AuditQuery, Change, Role, User};
@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::auth::{new_token, token_hash, Caller};
 use crate::error::ApiError;
 use crate::namespaces::validate_name;
-use crate::{ApiJson, AppState};
+use crate::{ApiJson, ApiQuery, AppState};
 
 pub(crate) async fn whoami(caller: Caller) -> Json<serde_json::Value> {
     Json(json!({ "user": caller.0.user, "key": caller.0.key }))
@@ -105,11 +105,11 @@ pub(crate) async fn get_user(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<User>, ApiError> {
-    let user = find_user(&state, &id).await?;
-    if user.id != caller.0.user.id {
+    // Check before looking up, so a non-admin cannot probe which emails exist.
+    if id != caller.0.user.id && id != caller.0.user.email {
         caller.require_admin()?;
     }
-    Ok(Json(user))
+    Ok(Json(find_user(&state, &id).await?))
 }
 
 pub(crate) async fn update_user(
@@ -118,13 +118,18 @@ pub(crate) async fn update_user(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UserBody>,
 ) -> Result<Json<User>, ApiError> {
+    caller.require_admin()?;
     let user = find_user(&state, &id).await?;
     may_manage(&caller, user.role)?;
     may_manage(&caller, body.role)?;
-    check_user_fields(&user.email, body.role, &body.namespaces)?;
-    if user.role == Role::AccountOwner && body.role != Role::AccountOwner {
-        last_owner_guard(&state, &user).await?;
+    if body.email.as_ref().is_some_and(|e| *e != user.email) {
+        return Err(ApiError::rule(
+            StatusCode::BAD_REQUEST,
+            "user.email",
+            "a user's email cannot change; create a new user",
+        ));
     }
+    check_user_fields(&user.email, body.role, &body.namespaces)?;
     let change = Change {
         actor: caller.actor(),
         action: "user.update".into(),
@@ -139,38 +144,14 @@ pub(crate) async fn update_user(
     Ok(Json(updated))
 }
 
-/// The account must keep an owner, or nobody could manage owners again.
-async fn last_owner_guard(state: &AppState, user: &User) -> Result<(), ApiError> {
-    let owners = state
-        .store
-        .list_users()
-        .await?
-        .into_iter()
-        .filter(|u| u.role == Role::AccountOwner)
-        .count();
-    if owners <= 1 {
-        return Err(ApiError::rule(
-            StatusCode::CONFLICT,
-            "user.last-owner",
-            format!(
-                "{} is the last account-owner; make another owner first",
-                user.email
-            ),
-        ));
-    }
-    Ok(())
-}
-
 pub(crate) async fn delete_user(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    caller.require_admin()?;
     let user = find_user(&state, &id).await?;
     may_manage(&caller, user.role)?;
-    if user.role == Role::AccountOwner {
-        last_owner_guard(&state, &user).await?;
-    }
     let change = Change {
         actor: caller.actor(),
         action: "user.delete".into(),
@@ -193,7 +174,7 @@ pub(crate) struct KeyListQuery {
 pub(crate) async fn list_keys(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<KeyListQuery>,
+    ApiQuery(q): ApiQuery<KeyListQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let user_id = match q.user_id {
         Some(u) if u != caller.0.user.id => {
@@ -227,6 +208,7 @@ pub(crate) async fn create_key(
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let owner = match &body.user_id {
         Some(u) if *u != caller.0.user.id && *u != caller.0.user.email => {
+            caller.require_admin()?;
             let target = find_user(&state, u).await?;
             may_manage(&caller, target.role)?;
             target
@@ -325,12 +307,15 @@ pub(crate) struct AuditParams {
 pub(crate) async fn audit(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<AuditParams>,
+    ApiQuery(q): ApiQuery<AuditParams>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    // Owners and global admins see everything; read-only users see namespace events (not user
+    // or key events); namespace admins see their namespaces' events.
     let visible = match caller.role() {
         Role::AccountOwner | Role::GlobalAdmin | Role::ReadOnly => None,
         Role::NamespaceAdmin => Some(caller.0.user.namespaces.clone()),
     };
+    let namespaces_only = matches!(caller.role(), Role::ReadOnly | Role::NamespaceAdmin);
     if let (Some(ns), Some(v)) = (&q.namespace, &visible) {
         if !v.contains(ns) {
             return Err(ApiError::forbidden(format!(
@@ -346,6 +331,7 @@ pub(crate) async fn audit(
             visible_namespaces: visible,
             before_id: q.before,
             limit,
+            namespaces_only,
         })
         .await?;
     let next = if events.len() as i64 >= limit.clamp(1, 1000) {

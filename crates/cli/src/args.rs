@@ -25,6 +25,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
+    /// Do not ask before destructive changes (tcld's --auto_confirm is accepted too)
+    #[arg(long, global = true, env = "AUTO_CONFIRM", alias = "auto_confirm")]
+    pub(crate) auto_confirm: bool,
 }
 
 #[derive(Debug, Subcommand)]

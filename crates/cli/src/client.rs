@@ -33,9 +33,6 @@ pub(crate) struct ServerArgs {
         default_value = "./gatehouse-data"
     )]
     data_dir: PathBuf,
-    /// Do not ask before destructive changes (tcld's --auto_confirm is accepted too)
-    #[arg(long, global = true, env = "AUTO_CONFIRM", alias = "auto_confirm")]
-    auto_confirm: bool,
 }
 
 struct Client {
@@ -46,7 +43,7 @@ struct Client {
 }
 
 impl Client {
-    fn new(args: &ServerArgs) -> Result<Self, Failure> {
+    fn new(args: &ServerArgs, auto_confirm: bool) -> Result<Self, Failure> {
         let token = match &args.api_key {
             Some(k) => k.trim().to_owned(),
             None => {
@@ -69,7 +66,7 @@ impl Client {
             base: args.server.trim_end_matches('/').to_owned(),
             token,
             http,
-            auto_confirm: args.auto_confirm,
+            auto_confirm,
         })
     }
 
@@ -459,7 +456,10 @@ pub(crate) enum FilterCommand {
         write: WriteFlags,
     },
     /// Remove every filter (asks first; refused while a well-known CA needs them)
-    #[command(after_help = "Examples:\n  gatehouse n cf clear -n payments --auto-confirm")]
+    #[command(
+        alias = "c",
+        after_help = "Examples:\n  gatehouse n cf clear -n payments --auto-confirm"
+    )]
     Clear {
         #[command(flatten)]
         ns: NamespaceFlag,
@@ -470,10 +470,11 @@ pub(crate) enum FilterCommand {
 
 pub(crate) fn namespace(
     server: &ServerArgs,
+    auto_confirm: bool,
     command: NamespaceCommand,
 ) -> Result<ExitCode, Failure> {
     use reqwest::Method as M;
-    let c = Client::new(server)?;
+    let c = Client::new(server, auto_confirm)?;
     match command {
         NamespaceCommand::Create { ns, ca, filters } => {
             let body = json!({
@@ -683,9 +684,13 @@ pub(crate) enum UserCommand {
     },
 }
 
-pub(crate) fn user(server: &ServerArgs, command: UserCommand) -> Result<ExitCode, Failure> {
+pub(crate) fn user(
+    server: &ServerArgs,
+    auto_confirm: bool,
+    command: UserCommand,
+) -> Result<ExitCode, Failure> {
     use reqwest::Method as M;
-    let c = Client::new(server)?;
+    let c = Client::new(server, auto_confirm)?;
     let id_of = |id: &str| -> Result<String, Failure> {
         Ok(c.get(&format!("/api/v1/users/{id}"))?["id"]
             .as_str()
@@ -764,9 +769,13 @@ pub(crate) enum ApiKeyCommand {
     },
 }
 
-pub(crate) fn apikey(server: &ServerArgs, command: ApiKeyCommand) -> Result<ExitCode, Failure> {
+pub(crate) fn apikey(
+    server: &ServerArgs,
+    auto_confirm: bool,
+    command: ApiKeyCommand,
+) -> Result<ExitCode, Failure> {
     use reqwest::Method as M;
-    let c = Client::new(server)?;
+    let c = Client::new(server, auto_confirm)?;
     match command {
         ApiKeyCommand::List { user } => {
             let path = match user {

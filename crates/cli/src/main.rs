@@ -21,9 +21,11 @@ fn main() -> ExitCode {
         Command::Lint(args) => check::lint(args),
         Command::Verify(args) => check::verify(args),
         Command::Serve(args) => serve::run(args),
-        Command::Namespace { server, command } => client::namespace(&server, command),
-        Command::User { server, command } => client::user(&server, command),
-        Command::Apikey { server, command } => client::apikey(&server, command),
+        Command::Namespace { server, command } => {
+            client::namespace(&server, cli.auto_confirm, command)
+        }
+        Command::User { server, command } => client::user(&server, cli.auto_confirm, command),
+        Command::Apikey { server, command } => client::apikey(&server, cli.auto_confirm, command),
     };
     match result {
         Ok(code) => code,

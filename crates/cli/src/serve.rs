@@ -9,7 +9,7 @@ use std::sync::Arc;
 use clap::Args;
 use gatehouse_api::{new_token, router, token_hash, AppState};
 use gatehouse_pki::{write_files, FileKind, OutputFile};
-use gatehouse_store::{Change, Role, SqliteStore, Store};
+use gatehouse_store::{SqliteStore, Store};
 use time::OffsetDateTime;
 
 use crate::fail::Failure;
@@ -45,34 +45,51 @@ pub(crate) fn admin_key_path(data_dir: &Path) -> PathBuf {
 }
 
 fn create_data_dir(dir: &Path) -> Result<(), Failure> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Failure::Input(format!("{}: cannot create data dir: {e}", dir.display())))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| {
-            Failure::Input(format!("{}: cannot restrict data dir: {e}", dir.display()))
-        })?;
-    }
-    Ok(())
-}
-
-/// First start: an account owner, with its key in `<data-dir>/admin.key`.
-async fn bootstrap(store: &SqliteStore, data_dir: &Path, email: &str) -> Result<(), Failure> {
-    let internal = |e: gatehouse_store::StoreError| Failure::Internal(e.to_string());
-    if store.count_users().await.map_err(internal)? > 0 {
+    if dir.is_dir() {
+        // An existing directory keeps its mode (it may be `.` or a home directory); say so if
+        // others can read it.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            if let Ok(meta) = std::fs::metadata(dir) {
+                if meta.permissions().mode() & 0o077 != 0 {
+                    tracing::warn!(
+                        data_dir = %dir.display(),
+                        "the data dir is readable by other users; consider chmod 700"
+                    );
+                }
+            }
+        }
         return Ok(());
     }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| Failure::Input(format!("{}: cannot create data dir: {e}", dir.display())))
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Failure::Input(format!("{}: cannot create data dir: {e}", dir.display())))
+}
+
+/// First start: an account owner, with its key in `<data-dir>/admin.key`. The key file is
+/// written first (replacing any left by a bootstrap that crashed before its transaction), then
+/// owner and key are created in one transaction; a crash anywhere leaves a state the next start
+/// completes.
+async fn bootstrap(store: &SqliteStore, data_dir: &Path, email: &str) -> Result<(), Failure> {
+    let internal = |e: gatehouse_store::StoreError| Failure::Internal(e.to_string());
     let key_path = admin_key_path(data_dir);
-    let now = OffsetDateTime::now_utc();
-    let change = |action: &str| Change {
-        actor: "gatehouse serve (bootstrap)".into(),
-        action: action.into(),
-        ..Change::default()
-    };
+    if store.count_users().await.map_err(internal)? > 0 {
+        if !key_path.exists() {
+            tracing::info!("no admin.key in the data dir: use an API key created with `gatehouse apikey create`");
+        }
+        return Ok(());
+    }
     let token = new_token().map_err(|e| Failure::Internal(e.message))?;
-    // Write the key first: if that fails (say admin.key exists from another database), no
-    // owner is created whose key nobody has.
     write_files(
         &[OutputFile {
             path: &key_path,
@@ -80,34 +97,20 @@ async fn bootstrap(store: &SqliteStore, data_dir: &Path, email: &str) -> Result<
             kind: FileKind::PrivateKey,
         }],
         &[],
-        false,
+        true,
     )?;
-    let user = store
-        .create_user(
-            email,
-            Role::AccountOwner,
-            vec![],
-            now,
-            change("user.create"),
-        )
+    match store
+        .bootstrap_owner(email, &token_hash(&token), OffsetDateTime::now_utc())
         .await
-        .map_err(internal)?;
-    store
-        .create_api_key(
-            &user.id,
-            "bootstrap",
-            &token_hash(&token),
-            None,
-            now,
-            change("apikey.create"),
-        )
-        .await
-        .map_err(internal)?;
-    tracing::info!(
-        owner = email,
-        key_file = %key_path.display(),
-        "first start: created the account owner; its API key is in the key file (mode 0600)"
-    );
+        .map_err(internal)?
+    {
+        Some(_) => tracing::info!(
+            owner = email,
+            key_file = %key_path.display(),
+            "first start: created the account owner; its API key is in the key file (mode 0600)"
+        ),
+        None => tracing::info!("another process bootstrapped the account first"),
+    }
     Ok(())
 }
 

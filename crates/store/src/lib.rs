@@ -34,6 +34,9 @@ pub enum StoreError {
         expected: ResourceVersion,
         actual: ResourceVersion,
     },
+    /// The change would leave the account without an account owner.
+    #[error("the account must keep at least one account-owner; make another owner first")]
+    LastOwner,
     /// A namespace write carried a request id that was already used.
     #[error("request id {request_id:?} was already used")]
     DuplicateRequest { request_id: String },
@@ -46,6 +49,15 @@ impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         StoreError::Database(e.to_string())
     }
+}
+
+/// A completed namespace write, found by its request id.
+#[derive(Clone, Debug)]
+pub struct RecordedRequest {
+    pub namespace: String,
+    pub action: String,
+    /// The namespace after the write (`null` for a delete).
+    pub namespace_after: serde_json::Value,
 }
 
 /// A user together with the API key that authenticated them.
@@ -87,12 +99,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         expected: ResourceVersion,
         change: Change,
     ) -> Result<(), StoreError>;
-    /// The namespace state recorded for a request id, for idempotent retries. A namespace write
-    /// whose `Change::request_id` is set records its result in the same transaction.
-    async fn recorded_response(
+    /// What a request id was used for, for idempotent retries. A namespace write whose
+    /// `Change::request_id` is set records it in the same transaction.
+    async fn recorded_request(
         &self,
         request_id: &str,
-    ) -> Result<Option<serde_json::Value>, StoreError>;
+    ) -> Result<Option<RecordedRequest>, StoreError>;
 
     // --- users ---
     async fn list_users(&self) -> Result<Vec<User>, StoreError>;
@@ -115,6 +127,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Deletes a user and their API keys.
     async fn delete_user(&self, id: &str, change: Change) -> Result<(), StoreError>;
     async fn count_users(&self) -> Result<i64, StoreError>;
+    /// First start: if there are no users, creates an account owner and its API key in one
+    /// transaction and returns it; otherwise `None`.
+    async fn bootstrap_owner(
+        &self,
+        email: &str,
+        secret_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<User>, StoreError>;
 
     // --- API keys ---
     /// Stores a new key; `secret_hash` is the SHA-256 (hex) of the secret token.

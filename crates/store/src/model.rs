@@ -159,4 +159,6 @@ pub struct AuditQuery {
     pub visible_namespaces: Option<Vec<String>>,
     pub before_id: Option<i64>,
     pub limit: i64,
+    /// Only events about a namespace (no user or API key events).
+    pub namespaces_only: bool,
 }

@@ -12,7 +12,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::model::*;
-use crate::{Principal, Store, StoreError};
+use crate::{Principal, RecordedRequest, Store, StoreError};
 
 /// Schema migrations, applied in order, each once. Never edit one that has shipped: add a new
 /// one.
@@ -56,6 +56,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX audit_events_namespace ON audit_events(namespace, id);
     CREATE TABLE requests (
         request_id TEXT PRIMARY KEY,
+        namespace TEXT NOT NULL,
+        action TEXT NOT NULL,
         response TEXT NOT NULL,
         created_at TEXT NOT NULL
     );
@@ -223,16 +225,21 @@ impl SqliteStore {
     async fn record_request(
         tx: &mut Transaction<'_, sqlx::Sqlite>,
         change: &Change,
-        response: &Namespace,
+        namespace: &str,
+        response: Option<&Namespace>,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let Some(request_id) = &change.request_id else {
             return Ok(());
         };
-        sqlx::query("INSERT INTO requests (request_id, response, created_at) VALUES ($1, $2, $3)")
-            .bind(request_id)
-            .bind(to_json(response))
-            .bind(ts(now))
+        sqlx::query(
+            "INSERT INTO requests (request_id, namespace, action, response, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(request_id)
+        .bind(namespace)
+        .bind(&change.action)
+        .bind(to_json(&response))
+        .bind(ts(now))
             .execute(&mut **tx)
             .await
             .map_err(|e| {
@@ -280,6 +287,43 @@ impl SqliteStore {
             expires_at: parse_opt_ts(row.try_get("expires_at")?)?,
             revoked_at: parse_opt_ts(row.try_get("revoked_at")?)?,
         })
+    }
+
+    /// Inside a transaction that changed or deleted an account owner: the account must still
+    /// have one. (Checked after the write, in the same transaction, so two admins removing each
+    /// other at once cannot both succeed.)
+    async fn keep_an_owner(
+        tx: &mut Transaction<'_, sqlx::Sqlite>,
+        was_owner: bool,
+    ) -> Result<(), StoreError> {
+        if !was_owner {
+            return Ok(());
+        }
+        let owners: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'account-owner'")
+                .fetch_one(&mut **tx)
+                .await?;
+        if owners == 0 {
+            return Err(StoreError::LastOwner);
+        }
+        Ok(())
+    }
+
+    /// Whether `id` is an account owner. Takes the write lock first (a no-op write), so the
+    /// answer cannot change before this transaction commits.
+    async fn is_owner(
+        tx: &mut Transaction<'_, sqlx::Sqlite>,
+        id: &str,
+    ) -> Result<bool, StoreError> {
+        sqlx::query("UPDATE users SET id = id WHERE id = $1")
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        let role: Option<String> = sqlx::query_scalar("SELECT role FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
+        Ok(role.as_deref() == Some("account-owner"))
     }
 
     async fn current_version(
@@ -356,7 +400,7 @@ impl Store for SqliteStore {
                 e.into()
             }
         })?;
-        Self::record_request(&mut tx, &change, &ns, now).await?;
+        Self::record_request(&mut tx, &change, &ns.name, Some(&ns), now).await?;
         Self::audit(&mut tx, now, Some(name), &change).await?;
         tx.commit().await?;
         Ok(ns)
@@ -405,7 +449,7 @@ impl Store for SqliteStore {
         .fetch_one(&mut *tx)
         .await?;
         let ns = Self::namespace_from_row(&row)?;
-        Self::record_request(&mut tx, &change, &ns, now).await?;
+        Self::record_request(&mut tx, &change, &ns.name, Some(&ns), now).await?;
         Self::audit(&mut tx, now, Some(name), &change).await?;
         tx.commit().await?;
         Ok(ns)
@@ -439,21 +483,49 @@ impl Store for SqliteStore {
                 },
             });
         }
-        Self::audit(&mut tx, OffsetDateTime::now_utc(), Some(name), &change).await?;
+        // Namespace admins lose their grant with the namespace: a namespace created later
+        // under the same name must not inherit them.
+        let admins: Vec<(String, String)> =
+            sqlx::query_as("SELECT id, namespaces FROM users WHERE role = 'namespace-admin'")
+                .fetch_all(&mut *tx)
+                .await?;
+        for (id, list) in admins {
+            let mut namespaces: Vec<String> = json(&list)?;
+            let before = namespaces.len();
+            namespaces.retain(|n| n != name);
+            if namespaces.len() != before {
+                sqlx::query("UPDATE users SET namespaces = $1 WHERE id = $2")
+                    .bind(to_json(&namespaces))
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        let now = OffsetDateTime::now_utc();
+        Self::record_request(&mut tx, &change, name, None, now).await?;
+        Self::audit(&mut tx, now, Some(name), &change).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn recorded_response(
+    async fn recorded_request(
         &self,
         request_id: &str,
-    ) -> Result<Option<serde_json::Value>, StoreError> {
-        let row: Option<String> =
-            sqlx::query_scalar("SELECT response FROM requests WHERE request_id = $1")
-                .bind(request_id)
-                .fetch_optional(&self.pool)
-                .await?;
-        row.as_deref().map(json).transpose()
+    ) -> Result<Option<RecordedRequest>, StoreError> {
+        let row: Option<(String, String, String)> = sqlx::query_as(
+            "SELECT namespace, action, response FROM requests WHERE request_id = $1",
+        )
+        .bind(request_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|(namespace, action, response)| {
+            Ok(RecordedRequest {
+                namespace,
+                action,
+                namespace_after: json::<serde_json::Value>(&response)?,
+            })
+        })
+        .transpose()
     }
 
     async fn list_users(&self) -> Result<Vec<User>, StoreError> {
@@ -523,6 +595,7 @@ impl Store for SqliteStore {
         change: Change,
     ) -> Result<User, StoreError> {
         let mut tx = self.pool.begin().await?;
+        let was_owner = Self::is_owner(&mut tx, id).await?;
         let n = sqlx::query("UPDATE users SET role = $1, namespaces = $2 WHERE id = $3")
             .bind(role.as_str())
             .bind(to_json(&namespaces))
@@ -536,6 +609,7 @@ impl Store for SqliteStore {
                 name: id.to_owned(),
             });
         }
+        Self::keep_an_owner(&mut tx, was_owner).await?;
         let row =
             sqlx::query("SELECT id, email, role, namespaces, created_at FROM users WHERE id = $1")
                 .bind(id)
@@ -549,6 +623,7 @@ impl Store for SqliteStore {
 
     async fn delete_user(&self, id: &str, change: Change) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
+        let was_owner = Self::is_owner(&mut tx, id).await?;
         let n = sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -560,9 +635,63 @@ impl Store for SqliteStore {
                 name: id.to_owned(),
             });
         }
+        Self::keep_an_owner(&mut tx, was_owner).await?;
         Self::audit(&mut tx, OffsetDateTime::now_utc(), None, &change).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn bootstrap_owner(
+        &self,
+        email: &str,
+        secret_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<User>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // Write first, so this transaction holds the write lock before it looks.
+        sqlx::query("UPDATE schema_migrations SET applied_at = applied_at WHERE version = 1")
+            .execute(&mut *tx)
+            .await?;
+        let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&mut *tx)
+            .await?;
+        if users > 0 {
+            return Ok(None);
+        }
+        let user = User {
+            id: new_id("u")?,
+            email: email.to_owned(),
+            role: Role::AccountOwner,
+            namespaces: vec![],
+            created_at: now,
+        };
+        sqlx::query(
+            "INSERT INTO users (id, email, role, namespaces, created_at) VALUES ($1, $2, $3, '[]', $4)",
+        )
+        .bind(&user.id)
+        .bind(&user.email)
+        .bind(user.role.as_str())
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(&format!(
+            "INSERT INTO api_keys ({KEY_COLUMNS}, secret_hash) VALUES ($1, $2, 'bootstrap', $3, NULL, NULL, $4)"
+        ))
+        .bind(new_id("k")?)
+        .bind(&user.id)
+        .bind(ts(now))
+        .bind(secret_hash)
+        .execute(&mut *tx)
+        .await?;
+        let change = Change {
+            actor: "gatehouse serve (bootstrap)".into(),
+            action: "user.bootstrap".into(),
+            after: serde_json::json!({ "email": email, "role": "account-owner" }),
+            ..Change::default()
+        };
+        Self::audit(&mut tx, now, None, &change).await?;
+        tx.commit().await?;
+        Ok(Some(user))
     }
 
     async fn count_users(&self) -> Result<i64, StoreError> {
@@ -699,7 +828,7 @@ impl Store for SqliteStore {
         let limit = q.limit.clamp(1, 1000);
         // Namespace admins see their namespaces' events only; that filter is applied while
         // reading, so the SQL limit applies only when everything is visible.
-        let sql_limit = if q.visible_namespaces.is_none() {
+        let sql_limit = if q.visible_namespaces.is_none() && !q.namespaces_only {
             limit
         } else {
             -1
@@ -716,6 +845,9 @@ impl Store for SqliteStore {
         let mut out = Vec::new();
         for row in rows {
             let namespace: Option<String> = row.try_get("namespace")?;
+            if q.namespaces_only && namespace.is_none() {
+                continue;
+            }
             if let Some(visible) = &q.visible_namespaces {
                 if !namespace.as_ref().is_some_and(|n| visible.contains(n)) {
                     continue;
@@ -842,10 +974,25 @@ mod tests {
                 .await,
             Err(StoreError::Conflict { .. })
         ));
+        let admin = s
+            .create_user(
+                "p@example.com",
+                Role::NamespaceAdmin,
+                vec!["payments".into(), "b".into()],
+                now,
+                change("user.create"),
+            )
+            .await
+            .unwrap();
         s.delete_namespace("payments", 2, change("namespace.delete"))
             .await
             .unwrap();
         assert!(s.get_namespace("payments").await.unwrap().is_none());
+        assert_eq!(
+            s.get_user(&admin.id).await.unwrap().unwrap().namespaces,
+            ["b"],
+            "grants go with the namespace"
+        );
     }
 
     #[tokio::test]
@@ -861,8 +1008,12 @@ mod tests {
             .update_namespace("a", 1, spec("B"), now, c.clone())
             .await
             .unwrap();
-        let recorded = s.recorded_response("req-1").await.unwrap().unwrap();
-        assert_eq!(recorded["resourceVersion"], json!(2));
+        let recorded = s.recorded_request("req-1").await.unwrap().unwrap();
+        assert_eq!(
+            (recorded.namespace.as_str(), recorded.action.as_str()),
+            ("a", "namespace.update")
+        );
+        assert_eq!(recorded.namespace_after["resourceVersion"], json!(2));
         // Re-using the id fails and rolls the write back.
         let e = s
             .update_namespace("a", 2, spec("C"), now, c)
@@ -948,6 +1099,31 @@ mod tests {
             "keys go with their user"
         );
         assert_eq!(s.count_users().await.unwrap(), 0);
+        // Bootstrap happens once, atomically; the last owner cannot go.
+        let owner = s
+            .bootstrap_owner("root@example.com", "h0", now)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(s
+            .bootstrap_owner("again@example.com", "h1", now)
+            .await
+            .unwrap()
+            .is_none());
+        assert!(s.authenticate("h0", now).await.unwrap().is_some());
+        assert!(matches!(
+            s.delete_user(&owner.id, change("user.delete")).await,
+            Err(StoreError::LastOwner)
+        ));
+        assert!(matches!(
+            s.update_user(&owner.id, Role::ReadOnly, vec![], change("user.update"))
+                .await,
+            Err(StoreError::LastOwner)
+        ));
+        assert_eq!(
+            s.get_user(&owner.id).await.unwrap().unwrap().role,
+            Role::AccountOwner
+        );
     }
 
     #[tokio::test]
