@@ -8,6 +8,7 @@
 
 mod model;
 mod sqlite;
+mod watch;
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -16,6 +17,9 @@ pub use model::{
     ApiKey, AuditEvent, AuditQuery, Change, Namespace, NamespaceSpec, ResourceVersion, Role, User,
 };
 pub use sqlite::SqliteStore;
+pub use watch::{
+    NewNotification, NewTicket, Notification, NotificationStat, ObservedLeaf, Ticket, WatchStore,
+};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]

@@ -72,14 +72,26 @@ const MIGRATIONS: &[&str] = &[
         connections INTEGER NOT NULL,
         PRIMARY KEY (namespace, ca_fingerprint, leaf_fingerprint)
     );
-    CREATE TABLE notifications_sent (
+    CREATE TABLE notifications (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         namespace TEXT NOT NULL,
         fingerprint TEXT NOT NULL,
+        kind TEXT NOT NULL,
         threshold TEXT NOT NULL,
+        channel TEXT NOT NULL,
         recipient TEXT NOT NULL,
-        sent_at TEXT NOT NULL,
-        PRIMARY KEY (namespace, fingerprint, threshold, recipient)
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        failures INTEGER NOT NULL,
+        next_attempt_at TEXT NOT NULL,
+        lease_until TEXT,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        sent_at TEXT,
+        UNIQUE (namespace, fingerprint, threshold, channel, recipient)
     );
+    CREATE INDEX notifications_due ON notifications(status, next_attempt_at);
     CREATE TABLE tickets (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         namespace TEXT NOT NULL,
@@ -96,29 +108,29 @@ const MIGRATIONS: &[&str] = &[
 /// SQLite-backed [`Store`].
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
 }
 
-fn ts(t: OffsetDateTime) -> String {
+pub(crate) fn ts(t: OffsetDateTime) -> String {
     t.to_offset(time::UtcOffset::UTC)
         .format(&Rfc3339)
         .unwrap_or_default()
 }
 
-fn parse_ts(s: &str) -> Result<OffsetDateTime, StoreError> {
+pub(crate) fn parse_ts(s: &str) -> Result<OffsetDateTime, StoreError> {
     OffsetDateTime::parse(s, &Rfc3339)
         .map_err(|e| StoreError::Database(format!("bad timestamp {s:?} in database: {e}")))
 }
 
-fn parse_opt_ts(s: Option<String>) -> Result<Option<OffsetDateTime>, StoreError> {
+pub(crate) fn parse_opt_ts(s: Option<String>) -> Result<Option<OffsetDateTime>, StoreError> {
     s.as_deref().map(parse_ts).transpose()
 }
 
-fn json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
+pub(crate) fn json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
     serde_json::from_str(s).map_err(|e| StoreError::Database(format!("bad JSON in database: {e}")))
 }
 
-fn to_json<T: serde::Serialize>(v: &T) -> String {
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
 
