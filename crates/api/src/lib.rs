@@ -11,6 +11,7 @@ mod error;
 mod namespaces;
 mod openapi;
 mod users;
+mod watch;
 
 use std::sync::Arc;
 
@@ -19,7 +20,7 @@ use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
-use gatehouse_store::Store;
+use gatehouse_store::{SqliteStore, Store, WatchStore};
 use time::OffsetDateTime;
 
 pub use auth::{new_token, token_hash, TOKEN_PREFIX};
@@ -34,6 +35,7 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    pub watch: Arc<dyn WatchStore>,
     /// The time source; tests pin it.
     pub clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sync>,
 }
@@ -47,9 +49,10 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    /// State with the system clock.
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    /// State over a SQLite store, with the system clock.
+    pub fn new(store: Arc<SqliteStore>) -> Self {
         Self {
+            watch: store.clone(),
             store,
             clock: Arc::new(OffsetDateTime::now_utc),
         }
@@ -157,6 +160,9 @@ pub fn router(state: AppState) -> Router {
             axum::routing::delete(users::revoke_key),
         )
         .route("/api/v1/audit", get(users::audit))
+        .route("/api/v1/tickets", get(watch::tickets))
+        .route("/api/v1/expirations", get(watch::expiry_report))
+        .route("/metrics", get(watch::metrics))
         .fallback(|| async { ApiError::not_found("no such endpoint; see /api/v1/openapi.json") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

@@ -59,6 +59,9 @@ pub const ROUTES: &[(&str, &str, Access, &str, Option<&str>)] = &[
     ("post", "/api/v1/apikeys", Access::AnyUser, "Create an API key; the token is returned once", Some("ApiKeyCreate")),
     ("delete", "/api/v1/apikeys/{id}", Access::AnyUser, "Revoke an API key (your own, or any as admin)", None),
     ("get", "/api/v1/audit", Access::AnyUser, "Audit log, newest first (?namespace=&before=&limit=); namespace admins see their namespaces", None),
+    ("get", "/api/v1/tickets", Access::AnyUser, "Tickets opened for CAs within 5 days of expiry (namespace admins: theirs)", None),
+    ("get", "/api/v1/expirations", Access::AnyUser, "Every accepted CA and observed client leaf, soonest expiry first (?within=30d)", None),
+    ("get", "/metrics", Access::Public, "Prometheus metrics (text format)", None),
 ];
 
 /// The document.

@@ -130,6 +130,7 @@ async fn world() -> World {
     }
     let state = AppState {
         store: store.clone(),
+        watch: store.clone(),
         clock: Arc::new(|| NOW),
     };
     let mut t = tokens.into_iter();
@@ -882,6 +883,7 @@ async fn expired_cas_do_not_block_removal_but_cannot_be_added() {
     // Ten days later the short CA has expired; the store is unchanged, the clock moved.
     let later = AppState {
         store: w.store.clone(),
+        watch: w.store.clone(),
         clock: Arc::new(|| NOW + Duration::days(10)),
     };
     let app = router(later);

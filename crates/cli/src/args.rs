@@ -95,6 +95,20 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: crate::client::UserCommand,
     },
+    /// Certificate expiry: the notifier pass and the report
+    #[command(
+        after_help = "Examples:\n  gatehouse expirations list --within 30d\n  gatehouse expirations check --once --smtp-url smtp://127.0.0.1:25"
+    )]
+    Expirations {
+        #[command(subcommand)]
+        command: crate::watch::ExpirationsCommand,
+    },
+    /// Tickets opened for CA certificates within 5 days of expiry
+    #[command(after_help = "Examples:\n  gatehouse tickets list")]
+    Tickets {
+        #[command(subcommand)]
+        command: crate::watch::TicketsCommand,
+    },
     /// API keys for the REST API and this CLI
     #[command(
         alias = "ak",

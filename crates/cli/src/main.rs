@@ -6,6 +6,7 @@ mod client;
 mod fail;
 mod gen;
 mod serve;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -26,6 +27,8 @@ fn main() -> ExitCode {
         }
         Command::User { server, command } => client::user(&server, cli.auto_confirm, command),
         Command::Apikey { server, command } => client::apikey(&server, cli.auto_confirm, command),
+        Command::Expirations { command } => watch::expirations(command),
+        Command::Tickets { command } => watch::tickets(command),
     };
     match result {
         Ok(code) => code,

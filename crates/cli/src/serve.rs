@@ -32,6 +32,11 @@ pub(crate) struct ServeArgs {
     /// Email of the account owner created on first start
     #[arg(long, default_value = "admin@localhost")]
     pub(crate) admin_email: String,
+    /// Time between expiry-watch passes (15/10/5-day notices, tickets)
+    #[arg(long, default_value = "1h")]
+    pub(crate) notify_interval: String,
+    #[command(flatten)]
+    pub(crate) notify: crate::watch::NotifyArgs,
 }
 
 /// The database file inside a data dir.
@@ -134,7 +139,7 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests in flight");
 }
 
-pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, Failure> {
+pub(crate) fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -143,6 +148,11 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, Failure> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
+}
+
+pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, Failure> {
+    init_tracing();
+    let every = crate::watch::interval(&args.notify_interval)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -161,7 +171,21 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, Failure> {
             .local_addr()
             .map_err(|e| Failure::Internal(e.to_string()))?;
         tracing::info!(api = %format!("http://{local}/api/v1"), data_dir = %args.data_dir.display(), "gatehouse serving");
-        let app = router(AppState::new(Arc::new(store)));
+        let store = Arc::new(store);
+        let notifier = crate::watch::notifier(store.clone(), args.notify.config(&args.data_dir)?)?;
+        tokio::spawn(async move {
+            loop {
+                match notifier.pass(OffsetDateTime::now_utc()).await {
+                    Ok(r) if r.sent + r.failed + r.tickets_opened > 0 => {
+                        tracing::info!(sent = r.sent, failed = r.failed, tickets = r.tickets_opened, "expiry watch pass");
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e, "expiry watch pass failed"),
+                }
+                tokio::time::sleep(every).await;
+            }
+        });
+        let app = router(AppState::new(store));
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown_signal())
             .await

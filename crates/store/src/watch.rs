@@ -430,7 +430,7 @@ mod tests {
         let opened = s
             .enqueue(
                 &[item("x@a.io", "15d"), item("y@a.io", "15d")],
-                &[ticket.clone()],
+                std::slice::from_ref(&ticket),
                 now,
             )
             .await

@@ -1,0 +1,200 @@
+//! `gatehouse expirations …` and `gatehouse tickets …`, and the notifier settings `serve` shares.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Subcommand};
+use gatehouse_notify::{Config, Notifier};
+use gatehouse_store::SqliteStore;
+use time::OffsetDateTime;
+
+use crate::fail::Failure;
+use crate::serve::database_path;
+
+/// Where expiry notices go.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct NotifyArgs {
+    /// SMTP server for expiry emails: smtp://host:port, smtps://host, with user:pass@ for auth
+    /// and ?tls=required for STARTTLS
+    #[arg(long, env = "GATEHOUSE_SMTP_URL", hide_env_values = true)]
+    pub(crate) smtp_url: Option<String>,
+    /// Sender of expiry emails
+    #[arg(long, default_value = "gatehouse@localhost")]
+    pub(crate) smtp_from: String,
+    /// Webhook to POST expiry events and tickets to (repeatable); signed with
+    /// X-Gatehouse-Signature: sha256=<HMAC of the body>
+    #[arg(long = "webhook-url")]
+    pub(crate) webhook_urls: Vec<String>,
+    /// HMAC key for webhook signatures [default: generated once into <data-dir>/webhook.secret]
+    #[arg(long, env = "GATEHOUSE_WEBHOOK_SECRET", hide_env_values = true)]
+    pub(crate) webhook_secret: Option<String>,
+}
+
+impl NotifyArgs {
+    pub(crate) fn config(&self, data_dir: &Path) -> Result<Config, Failure> {
+        let webhook_secret = match (&self.webhook_secret, self.webhook_urls.is_empty()) {
+            (Some(s), _) => s.as_bytes().to_vec(),
+            (None, true) => Vec::new(),
+            (None, false) => webhook_secret_file(data_dir)?,
+        };
+        Ok(Config {
+            smtp_url: self.smtp_url.clone(),
+            smtp_from: Some(self.smtp_from.clone()),
+            webhook_urls: self.webhook_urls.clone(),
+            webhook_secret,
+        })
+    }
+}
+
+/// The webhook signing key kept in the data dir (0600), made on first use.
+fn webhook_secret_file(data_dir: &Path) -> Result<Vec<u8>, Failure> {
+    let path = data_dir.join("webhook.secret");
+    if let Ok(s) = std::fs::read_to_string(&path) {
+        return Ok(s.trim().as_bytes().to_vec());
+    }
+    let secret = gatehouse_api::new_token().map_err(|e| Failure::Internal(e.message))?;
+    gatehouse_pki::write_files(
+        &[gatehouse_pki::OutputFile {
+            path: &path,
+            contents: format!("{secret}\n").as_bytes(),
+            kind: gatehouse_pki::FileKind::PrivateKey,
+        }],
+        &[],
+        false,
+    )?;
+    tracing::info!(path = %path.display(), "generated the webhook signing secret");
+    Ok(secret.into_bytes())
+}
+
+pub(crate) fn notifier(store: Arc<SqliteStore>, config: Config) -> Result<Notifier, Failure> {
+    Notifier::new(store.clone(), store, config).map_err(|e| Failure::Input(e.to_string()))
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ExpirationsCommand {
+    /// Run the notifier: queue due notices (15/10/5 days), open tickets, deliver what is due
+    #[command(
+        after_help = "--now pretends it is another time; it exists for tests and rehearsals \
+        (\"what would be sent on the 1st?\"). Every notice is sent once, whatever the time.\n\n\
+        Examples:\n  \
+        gatehouse expirations check --once --smtp-url smtp://mail.acme.io:25 --smtp-from gatehouse@acme.io\n  \
+        gatehouse expirations check --once --webhook-url https://hooks.acme.io/gatehouse --now 2027-01-01T00:00:00Z"
+    )]
+    Check {
+        /// One pass, then exit (otherwise a pass every --notify-interval)
+        #[arg(long)]
+        once: bool,
+        /// Act as if it were this time (RFC 3339) — for tests and rehearsals
+        #[arg(long, value_name = "RFC3339")]
+        now: Option<String>,
+        /// Time between passes without --once
+        #[arg(long, default_value = "1h")]
+        notify_interval: String,
+        /// The data dir of the control plane
+        #[arg(long, env = "GATEHOUSE_DATA_DIR", default_value = "./gatehouse-data")]
+        data_dir: std::path::PathBuf,
+        #[command(flatten)]
+        notify: NotifyArgs,
+    },
+    /// Every accepted CA and observed client certificate, soonest expiry first
+    #[command(
+        after_help = "Examples:\n  gatehouse expirations list\n  gatehouse expirations list --within 30d --output json"
+    )]
+    List {
+        /// Only certificates expiring within this long (e.g. 30d)
+        #[arg(long)]
+        within: Option<String>,
+        #[command(flatten)]
+        output: crate::args::OutputArgs,
+        #[command(flatten)]
+        server: crate::client::ServerArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TicketsCommand {
+    /// Tickets opened for CAs within 5 days of expiry
+    #[command(after_help = "Examples:\n  gatehouse tickets list")]
+    List {
+        #[command(flatten)]
+        server: crate::client::ServerArgs,
+    },
+}
+
+fn parse_now(now: &Option<String>) -> Result<OffsetDateTime, Failure> {
+    match now {
+        None => Ok(OffsetDateTime::now_utc()),
+        Some(s) => OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+            .map_err(|e| Failure::Input(format!("--now {s:?}: not an RFC 3339 time ({e})"))),
+    }
+}
+
+pub(crate) fn interval(s: &str) -> Result<std::time::Duration, Failure> {
+    let p = gatehouse_pki::ValidityPeriod::parse(s)
+        .map_err(|e| Failure::Input(format!("--notify-interval: {e}")))?;
+    u64::try_from(p.as_nanos())
+        .ok()
+        .filter(|n| *n >= 1_000_000_000)
+        .map(std::time::Duration::from_nanos)
+        .ok_or_else(|| Failure::Input("--notify-interval must be at least 1s".into()))
+}
+
+pub(crate) fn expirations(command: ExpirationsCommand) -> Result<ExitCode, Failure> {
+    match command {
+        ExpirationsCommand::Check {
+            once,
+            now,
+            notify_interval,
+            data_dir,
+            notify,
+        } => {
+            let fixed_now = now.as_ref().map(|_| parse_now(&now)).transpose()?;
+            let every = interval(&notify_interval)?;
+            crate::serve::init_tracing();
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| Failure::Internal(e.to_string()))?;
+            runtime.block_on(async move {
+                let db = database_path(&data_dir);
+                if !db.exists() {
+                    return Err(Failure::Input(format!(
+                        "{}: no database; run gatehouse serve first (or pass --data-dir)",
+                        db.display()
+                    )));
+                }
+                let store = Arc::new(
+                    SqliteStore::open(&db)
+                        .await
+                        .map_err(|e| Failure::Input(format!("{}: {e}", db.display())))?,
+                );
+                let config = notify.config(&data_dir)?;
+                let n = notifier(store, config)?;
+                loop {
+                    let at = fixed_now.unwrap_or_else(OffsetDateTime::now_utc);
+                    let report = n
+                        .pass(at)
+                        .await
+                        .map_err(|e| Failure::Internal(e.to_string()))?;
+                    println!("{}", serde_json::to_string(&report).unwrap_or_default());
+                    if once {
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                    tokio::time::sleep(every).await;
+                }
+            })
+        }
+        ExpirationsCommand::List {
+            within,
+            output,
+            server,
+        } => crate::client::expirations_list(&server, within.as_deref(), output.output),
+    }
+}
+
+pub(crate) fn tickets(command: TicketsCommand) -> Result<ExitCode, Failure> {
+    match command {
+        TicketsCommand::List { server } => crate::client::tickets_list(&server),
+    }
+}

@@ -1,0 +1,300 @@
+//! Gatehouse expiry watch.
+//!
+//! A pass plans what is due ([`plan()`]), queues it in the store (each namespace, certificate,
+//! threshold, channel and recipient once), cancels what is no longer needed (the certificate
+//! left the bundle), then delivers what is due: SMTP mail and signed webhooks. A failed send
+//! stays queued and is retried with backoff; claims are leased, so a restart, a second pass or a
+//! second notifier never sends twice.
+
+mod plan;
+
+use std::sync::Arc;
+
+use gatehouse_store::{Notification, Store, StoreError, WatchStore};
+use lettre::message::Mailbox;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use time::{Duration, OffsetDateTime};
+
+pub use plan::{
+    ca_threshold, days_left, expirations, plan, recipients, Channels, ExpiryEntry, Plan,
+    LEAF_SEEN_WINDOW,
+};
+
+/// How long a claimed notification is reserved for the notifier that claimed it.
+pub const LEASE: Duration = Duration::minutes(5);
+
+/// Why a pass failed as a whole (individual send failures are retried, not errors).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotifyError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("SMTP configuration: {0}")]
+    Smtp(String),
+    #[error("webhook configuration: {0}")]
+    Webhook(String),
+}
+
+/// Where notices go.
+#[derive(Clone, Default)]
+pub struct Config {
+    /// `smtp://host:port`, `smtps://…`, with `user:pass@` and `?tls=required` for STARTTLS
+    /// (lettre's URL format).
+    pub smtp_url: Option<String>,
+    pub smtp_from: Option<String>,
+    pub webhook_urls: Vec<String>,
+    /// Key for the `X-Gatehouse-Signature: sha256=<HMAC>` header.
+    pub webhook_secret: Vec<u8>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("smtp_url", &self.smtp_url.as_ref().map(|_| "[set]"))
+            .field("smtp_from", &self.smtp_from)
+            .field("webhook_urls", &self.webhook_urls)
+            .field("webhook_secret", &"[elided]")
+            .finish()
+    }
+}
+
+/// What a pass did.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PassReport {
+    pub planned: usize,
+    pub tickets_opened: usize,
+    pub cancelled: u64,
+    pub sent: usize,
+    pub failed: usize,
+}
+
+/// The notifier.
+pub struct Notifier {
+    store: Arc<dyn Store>,
+    watch: Arc<dyn WatchStore>,
+    config: Config,
+    mailer: Option<(AsyncSmtpTransport<Tokio1Executor>, Mailbox)>,
+    http: reqwest::Client,
+}
+
+impl std::fmt::Debug for Notifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Notifier")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `sha256=<hex HMAC-SHA256 of body>`.
+pub fn signature(secret: &[u8], body: &[u8]) -> String {
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret);
+    let tag = aws_lc_rs::hmac::sign(&key, body);
+    let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256={hex}")
+}
+
+/// Retry delay after `attempts` failed tries: 1 min, doubling, at most 1 hour.
+pub fn backoff(attempts: i64) -> Duration {
+    let exp = attempts.clamp(1, 7) - 1;
+    Duration::minutes(1 << exp).min(Duration::hours(1))
+}
+
+impl Notifier {
+    pub fn new(
+        store: Arc<dyn Store>,
+        watch: Arc<dyn WatchStore>,
+        config: Config,
+    ) -> Result<Self, NotifyError> {
+        let mailer = match &config.smtp_url {
+            None => None,
+            Some(url) => {
+                let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                    .map_err(|e| NotifyError::Smtp(format!("--smtp-url: {e}")))?
+                    .timeout(Some(std::time::Duration::from_secs(20)))
+                    .build();
+                let from = config
+                    .smtp_from
+                    .as_deref()
+                    .unwrap_or("gatehouse@localhost")
+                    .parse::<Mailbox>()
+                    .map_err(|e| NotifyError::Smtp(format!("--smtp-from: {e}")))?;
+                Some((transport, from))
+            }
+        };
+        for url in &config.webhook_urls {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(NotifyError::Webhook(format!(
+                    "{url:?} is not an http(s) URL"
+                )));
+            }
+        }
+        if !config.webhook_urls.is_empty() && config.webhook_secret.is_empty() {
+            return Err(NotifyError::Webhook(
+                "a webhook secret is required to sign deliveries".into(),
+            ));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(20))
+            .build()
+            .map_err(|e| NotifyError::Webhook(e.to_string()))?;
+        Ok(Self {
+            store,
+            watch,
+            config,
+            mailer,
+            http,
+        })
+    }
+
+    fn channels(&self) -> Channels {
+        Channels {
+            email: self.mailer.is_some(),
+            webhooks: self.config.webhook_urls.clone(),
+        }
+    }
+
+    /// One pass: plan, queue, cancel, deliver.
+    pub async fn pass(&self, now: OffsetDateTime) -> Result<PassReport, NotifyError> {
+        let namespaces = self.store.list_namespaces().await?;
+        let users = self.store.list_users().await?;
+        let leaves = self.watch.observed_leaves(now - LEAF_SEEN_WINDOW).await?;
+        let planned = plan(&namespaces, &users, &leaves, &self.channels(), now);
+        let opened = self
+            .watch
+            .enqueue(&planned.notifications, &planned.tickets, now)
+            .await?;
+        for t in &opened {
+            tracing::warn!(namespace = %t.namespace, fingerprint = %t.fingerprint, ticket = t.id, "ticket opened: CA certificate within 5 days of expiry");
+        }
+        let cancelled = self.watch.cancel_stale(&planned.live).await?;
+        let mut report = PassReport {
+            planned: planned.notifications.len(),
+            tickets_opened: opened.len(),
+            cancelled,
+            ..PassReport::default()
+        };
+        let (sent, failed) = self.deliver(now).await?;
+        report.sent = sent;
+        report.failed = failed;
+        Ok(report)
+    }
+
+    /// Sends every due notification; returns (sent, failed).
+    pub async fn deliver(&self, now: OffsetDateTime) -> Result<(usize, usize), NotifyError> {
+        let (mut sent, mut failed) = (0, 0);
+        loop {
+            let batch = self.watch.claim_due(now, LEASE, 50).await?;
+            if batch.is_empty() {
+                break;
+            }
+            for n in batch {
+                match self.send(&n).await {
+                    Ok(()) => {
+                        self.watch.mark_sent(n.id, now).await?;
+                        tracing::info!(id = n.id, channel = %n.item.channel, recipient = %n.item.recipient, namespace = %n.item.namespace, threshold = %n.item.threshold, "notification sent");
+                        sent += 1;
+                    }
+                    Err(e) => {
+                        let retry_at = now + backoff(n.attempts);
+                        self.watch.mark_failed(n.id, &e, retry_at).await?;
+                        tracing::warn!(id = n.id, channel = %n.item.channel, recipient = %n.item.recipient, error = %e, retry_at = %gatehouse_pki::rfc3339(retry_at), "notification failed; will retry");
+                        failed += 1;
+                    }
+                }
+            }
+        }
+        Ok((sent, failed))
+    }
+
+    async fn send(&self, n: &Notification) -> Result<(), String> {
+        match n.item.channel.as_str() {
+            "email" => {
+                let (mailer, from) = self
+                    .mailer
+                    .as_ref()
+                    .ok_or("SMTP is not configured (--smtp-url)")?;
+                let to: Mailbox = n
+                    .item
+                    .recipient
+                    .parse()
+                    .map_err(|e| format!("recipient {:?}: {e}", n.item.recipient))?;
+                let message = Message::builder()
+                    .from(from.clone())
+                    .to(to)
+                    .subject(
+                        n.item.payload["subject"]
+                            .as_str()
+                            .unwrap_or("[Gatehouse] certificate expiry"),
+                    )
+                    .body(
+                        n.item.payload["body"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned(),
+                    )
+                    .map_err(|e| e.to_string())?;
+                mailer
+                    .send(message)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+            "webhook" => {
+                let mut event = n.item.payload.clone();
+                if n.item.threshold == "5d" {
+                    if let Ok(tickets) = self.watch.list_tickets().await {
+                        if let Some(t) = tickets.iter().find(|t| {
+                            t.namespace == n.item.namespace && t.fingerprint == n.item.fingerprint
+                        }) {
+                            event["ticket"] = serde_json::to_value(t).unwrap_or_default();
+                        }
+                    }
+                }
+                event["deliveryId"] = serde_json::json!(n.id);
+                let body = serde_json::to_vec(&event).map_err(|e| e.to_string())?;
+                let resp = self
+                    .http
+                    .post(&n.item.recipient)
+                    .header("Content-Type", "application/json")
+                    .header(
+                        "X-Gatehouse-Signature",
+                        signature(&self.config.webhook_secret, &body),
+                    )
+                    .header("X-Gatehouse-Delivery", n.id.to_string())
+                    .body(body)
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if resp.status().is_success() {
+                    Ok(())
+                } else {
+                    Err(format!("webhook answered {}", resp.status()))
+                }
+            }
+            other => Err(format!("unknown channel {other:?}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_matches_a_known_vector() {
+        // RFC 4231 test case 2.
+        assert_eq!(
+            signature(b"Jefe", b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_an_hour() {
+        assert_eq!(backoff(1), Duration::minutes(1));
+        assert_eq!(backoff(2), Duration::minutes(2));
+        assert_eq!(backoff(4), Duration::minutes(8));
+        assert_eq!(backoff(50), Duration::hours(1));
+    }
+}

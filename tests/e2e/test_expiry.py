@@ -1,0 +1,176 @@
+"""The expiry watch against a real SMTP server (aiosmtpd) and a real HTTP webhook receiver:
+which messages reach whom at each pass, nothing twice across passes and restarts, and nothing
+lost while SMTP is down."""
+
+import datetime as dt
+import email
+import hashlib
+import hmac
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+from aiosmtpd.controller import Controller
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from test_control_plane import Server, free_port
+
+SECRET = "test-webhook-secret"
+
+
+class Inbox:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        msg = email.message_from_bytes(envelope.content)
+        for rcpt in envelope.rcpt_tos:
+            self.messages.append((rcpt, msg["Subject"], msg.get_payload(decode=True).decode()))
+        return "250 OK"
+
+
+class Hooks(BaseHTTPRequestHandler):
+    received = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        Hooks.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def ca_pem(cn, not_after):
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Acme"), x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def test_notices_go_once_to_the_right_people(tmp_path):
+    inbox = Inbox()
+    smtp_port = free_port()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
+    smtp.start()
+    hook_port = free_port()
+    hooks = HTTPServer(("127.0.0.1", hook_port), Hooks)
+    threading.Thread(target=hooks.serve_forever, daemon=True).start()
+    Hooks.received = []
+    server = Server(tmp_path).start()
+    try:
+        t0 = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) + dt.timedelta(days=100)
+        at = lambda days: (t0 + dt.timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        cas = {d: ca_pem(f"Acme Root {d}", t0 + dt.timedelta(days=d, hours=-1)) for d in [20, 14, 9, 4, -1]}
+        for name, days in [("pay", [20, 14, 9]), ("bill", [4, -1])]:
+            (tmp_path / f"{name}.pem").write_text("".join(cas[d] for d in days))
+            server.cli("n", "create", "-n", name, "-f", f"{name}.pem", check=0)
+        for email_, role, ns in [("global@acme.io", "global-admin", []), ("pay-admin@acme.io", "namespace-admin", ["pay"]),
+                                 ("bill-admin@acme.io", "namespace-admin", ["bill"]), ("ro@acme.io", "read-only", [])]:
+            server.cli("user", "create", "--email", email_, "--role", role, *sum([["-n", n] for n in ns], []), check=0)
+
+        def check(now):
+            p = server.cli("expirations", "check", "--once", "--now", now, "--data-dir", server.data,
+                           "--smtp-url", f"smtp://127.0.0.1:{smtp_port}", "--smtp-from", "gatehouse@acme.io",
+                           "--webhook-url", f"http://127.0.0.1:{hook_port}/hook", "--webhook-secret", SECRET, check=0)
+            return json.loads(p.stdout.strip().splitlines()[-1])
+
+        def drain():
+            got = sorted((to, subj) for to, subj, _ in inbox.messages)
+            inbox.messages.clear()
+            return got
+
+        pay = ["admin@localhost", "global@acme.io", "pay-admin@acme.io"]
+        bill = ["admin@localhost", "bill-admin@acme.io", "global@acme.io"]
+
+        # Pass 1, at T0: 14 days -> 15d notice; 9 -> 10d; 4 and -1 -> 5d notice and a ticket each.
+        r = check(at(0))
+        assert (r["sent"], r["failed"], r["ticketsOpened"]) == (16, 0, 2), r
+        got = drain()
+        assert [to for to, s in got if "pay" in s] == sorted(pay * 2)
+        assert [to for to, s in got if "bill" in s] == sorted(bill * 2)
+        assert not any(to == "ro@acme.io" for to, _ in got), "read-only users are never told"
+        assert sum("expired 1 day(s) ago" in s for _, s in got) == 3
+        assert len(Hooks.received) == 4
+        for headers, body in Hooks.received:
+            expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+            assert headers["x-gatehouse-signature"] == expected
+        events = [json.loads(b) for _, b in Hooks.received]
+        assert sorted((e["namespace"], e["threshold"]) for e in events) == [("bill", "5d"), ("bill", "5d"), ("pay", "10d"), ("pay", "15d")]
+        assert all("ticket" in e for e in events if e["threshold"] == "5d")
+        Hooks.received.clear()
+
+        # A second pass, and a pass after a restart, send nothing new.
+        assert check(at(0))["sent"] == 0
+        server.stop()
+        server.start()
+        assert check(at(0))["sent"] == 0
+        assert drain() == [] and Hooks.received == []
+
+        # Five days later: 20 -> 15 left (15d), 14 -> 9 (10d), 9 -> 4 (5d + ticket).
+        r = check(at(5))
+        assert (r["sent"], r["ticketsOpened"]) == (12, 1), r
+        got = drain()
+        assert len(got) == 9 and all("pay" in s for _, s in got)
+        Hooks.received.clear()
+
+        # SMTP down, eleven days on (20 -> 9 left: 10d; 14 -> 3 left: 5d and a ticket): the
+        # emails stay pending, the webhooks still go.
+        smtp.stop()
+        r = check(at(11))
+        assert (r["sent"], r["failed"], r["ticketsOpened"]) == (2, 6, 1), r
+        smtp = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
+        smtp.start()
+        # Not yet due for a retry at the same instant; delivered once the backoff has passed.
+        assert check(at(11))["sent"] == 0
+        r = check((t0 + dt.timedelta(days=11, minutes=2)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        assert r["sent"] == 6, r
+        assert sorted(to for to, _ in drain()) == sorted(pay * 2)
+
+        # Tickets and the report.
+        tickets = json.loads(server.cli("tickets", "list", check=0).stdout)["tickets"]
+        assert len(tickets) == 4 and {t["namespace"] for t in tickets} == {"pay", "bill"}
+        report = json.loads(server.cli("expirations", "list", "--output", "json", check=0).stdout)["certificates"]
+        assert [e["subject"].split("CN=")[1] for e in report] == ["Acme Root -1", "Acme Root 4", "Acme Root 9", "Acme Root 14", "Acme Root 20"]
+        metrics = __import__("urllib.request").request.urlopen(server.url + "/metrics").read().decode()
+        assert 'gatehouse_certificate_expiry_timestamp_seconds{namespace="bill"' in metrics
+        assert 'gatehouse_notifications_total{threshold="10d",channel="email",result="failed"} 3' in metrics
+    finally:
+        server.stop()
+        smtp.stop()
+        hooks.shutdown()
+
+
+def test_email_says_what_to_do(tmp_path):
+    inbox = Inbox()
+    smtp_port = free_port()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
+    smtp.start()
+    server = Server(tmp_path).start()
+    try:
+        t0 = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=50)
+        (tmp_path / "ca.pem").write_text(ca_pem("Acme Root 2027", t0 + dt.timedelta(days=12)))
+        server.cli("n", "create", "-n", "payments", "-f", "ca.pem", check=0)
+        server.cli("expirations", "check", "--once", "--now", t0.strftime("%Y-%m-%dT%H:%M:%SZ"), "--data-dir", server.data,
+                   "--smtp-url", f"smtp://127.0.0.1:{smtp_port}", check=0)
+        (to, subject, body), = inbox.messages
+        fp = json.loads(server.cli("n", "ca", "l", "-n", "payments", check=0).stdout)[0]["sha256"]
+        assert to == "admin@localhost" and "payments" in subject and "12 day(s)" in subject
+        for needle in ["CN=Acme Root 2027", fp, "gatehouse namespace accepted-client-ca add -n payments -f new-ca.pem",
+                       f"gatehouse namespace accepted-client-ca remove -n payments --fp {fp}", "gatehouse gen ca"]:
+            assert needle in body, (needle, body)
+    finally:
+        server.stop()
+        smtp.stop()
