@@ -139,11 +139,27 @@ def test_notices_go_once_to_the_right_people(tmp_path):
         assert r["sent"] == 6, r
         assert sorted(to for to, _ in drain()) == sorted(pay * 2)
 
+        # Two notifiers at once never send the same notice twice.
+        (tmp_path / "ops.pem").write_text(ca_pem("Acme Ops Root", t0 + dt.timedelta(days=30, hours=-1)))
+        server.cli("n", "create", "-n", "ops", "-f", "ops.pem", check=0)
+        results = []
+        both = [threading.Thread(target=lambda: results.append(check(at(20)))) for _ in range(2)]
+        [t.start() for t in both]
+        [t.join() for t in both]
+        assert sum(r["sent"] for r in results) >= 4, results  # ops 10d notices (2 emails + webhook) and more
+        got = drain()
+        assert len(got) == len(set(got)), f"a notice went out twice: {got}"
+        ops = [to for to, s in got if "ops" in s]
+        assert sorted(ops) == ["admin@localhost", "global@acme.io"], ops
+        Hooks.received.clear()
+
         # Tickets and the report.
         tickets = json.loads(server.cli("tickets", "list", check=0).stdout)["tickets"]
-        assert len(tickets) == 4 and {t["namespace"] for t in tickets} == {"pay", "bill"}
+        assert {t["namespace"] for t in tickets} == {"pay", "bill"}
         report = json.loads(server.cli("expirations", "list", "--output", "json", check=0).stdout)["certificates"]
-        assert [e["subject"].split("CN=")[1] for e in report] == ["Acme Root -1", "Acme Root 4", "Acme Root 9", "Acme Root 14", "Acme Root 20"]
+        assert [e["subject"].split("CN=")[1] for e in report] == ["Acme Root -1", "Acme Root 4", "Acme Root 9", "Acme Root 14", "Acme Root 20", "Acme Ops Root"]
+        days = [e["daysLeft"] for e in report]
+        assert days == sorted(days) and not report[0]["expired"]  # the server's clock is real: T0 is 100 days away
         metrics = __import__("urllib.request").request.urlopen(server.url + "/metrics").read().decode()
         assert 'gatehouse_certificate_expiry_timestamp_seconds{namespace="bill"' in metrics
         assert 'gatehouse_notifications_total{threshold="10d",channel="email",result="failed"} 3' in metrics
