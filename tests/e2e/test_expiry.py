@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import threading
+import urllib.request
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 from aiosmtpd.controller import Controller
@@ -160,7 +161,9 @@ def test_notices_go_once_to_the_right_people(tmp_path):
         assert [e["subject"].split("CN=")[1] for e in report] == ["Acme Root -1", "Acme Root 4", "Acme Root 9", "Acme Root 14", "Acme Root 20", "Acme Ops Root"]
         days = [e["daysLeft"] for e in report]
         assert days == sorted(days) and not report[0]["expired"]  # the server's clock is real: T0 is 100 days away
-        metrics = __import__("urllib.request").request.urlopen(server.url + "/metrics").read().decode()
+        req = urllib.request.Request(server.url + "/metrics", headers={"Authorization": f"Bearer {server.token}"})
+        metrics = urllib.request.urlopen(req).read().decode()
+        assert server.api("GET", "/metrics", token=False)[0] == 401
         assert 'gatehouse_certificate_expiry_timestamp_seconds{namespace="bill"' in metrics
         assert 'gatehouse_notifications_total{threshold="10d",channel="email",result="failed"} 3' in metrics
     finally:
@@ -190,3 +193,93 @@ def test_email_says_what_to_do(tmp_path):
     finally:
         server.stop()
         smtp.stop()
+
+
+def test_a_pending_notice_is_dropped_when_the_recipient_loses_the_namespace(tmp_path):
+    inbox = Inbox()
+    smtp_port = free_port()
+    server = Server(tmp_path).start()
+    smtp = None
+    try:
+        t0 = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=50)
+        now = t0.strftime("%Y-%m-%dT%H:%M:%SZ")
+        later = (t0 + dt.timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        (tmp_path / "ca.pem").write_text(ca_pem("Acme Root", t0 + dt.timedelta(days=12)))
+        server.cli("n", "create", "-n", "pay", "-f", "ca.pem", check=0)
+        server.cli("user", "create", "--email", "pay@acme.io", "--role", "namespace-admin", "-n", "pay", check=0)
+        args = ["--data-dir", server.data, "--smtp-url", f"smtp://127.0.0.1:{smtp_port}"]
+        # SMTP is down: both notices stay pending.
+        r = json.loads(server.cli("expirations", "check", "--once", "--now", now, *args, check=0).stdout)
+        assert (r["sent"], r["failed"]) == (0, 2), r
+        # pay@ loses the namespace before the retry: their notice is cancelled, the owner's goes.
+        server.cli("user", "update", "--id", "pay@acme.io", "--role", "read-only", check=0)
+        smtp = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
+        smtp.start()
+        r = json.loads(server.cli("expirations", "check", "--once", "--now", later, *args, check=0).stdout)
+        assert (r["sent"], r["cancelled"]) == (1, 1), r
+        assert [to for to, _, _ in inbox.messages] == ["admin@localhost"]
+    finally:
+        server.stop()
+        if smtp:
+            smtp.stop()
+
+
+class SlowInbox(Inbox):
+    async def handle_DATA(self, server, session, envelope):
+        import asyncio
+        await asyncio.sleep(1.5)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_concurrent_notifiers_with_different_clocks_and_a_slow_smtp_server_never_double_send(tmp_path):
+    inbox = SlowInbox()
+    smtp_port = free_port()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
+    smtp.start()
+    server = Server(tmp_path).start()
+    try:
+        t0 = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=50)
+        (tmp_path / "ca.pem").write_text(ca_pem("Acme Root", t0 + dt.timedelta(days=12)))
+        server.cli("n", "create", "-n", "pay", "-f", "ca.pem", check=0)
+        for i in range(3):
+            server.cli("user", "create", "--email", f"admin{i}@acme.io", "--role", "global-admin", check=0)
+        args = ["--data-dir", server.data, "--smtp-url", f"smtp://127.0.0.1:{smtp_port}"]
+        # A dry run queues and sends nothing.
+        plan = json.loads(server.cli("expirations", "check", "--dry-run", "--now", t0.strftime("%Y-%m-%dT%H:%M:%SZ"), *args, check=0).stdout)
+        assert len(plan["notifications"]) == 4 and inbox.messages == []
+        results = []
+        clocks = [t0, t0 + dt.timedelta(days=1)]
+        runs = [threading.Thread(target=lambda c=c: results.append(json.loads(server.cli(
+            "expirations", "check", "--once", "--now", c.strftime("%Y-%m-%dT%H:%M:%SZ"), *args, check=0).stdout)))
+            for c in clocks]
+        [t.start() for t in runs]
+        [t.join() for t in runs]
+        assert sum(r["sent"] for r in results) == 4, results
+        got = [to for to, _, _ in inbox.messages]
+        assert sorted(got) == sorted(set(got)) and len(got) == 4, got
+    finally:
+        server.stop()
+        smtp.stop()
+
+
+def test_an_expired_ca_is_first_in_the_report_and_in_the_metric(tmp_path):
+    server = Server(tmp_path).start()
+    try:
+        now = dt.datetime.now(dt.timezone.utc)
+        (tmp_path / "short.pem").write_text(ca_pem("Short Root", now + dt.timedelta(seconds=3)) + ca_pem("Long Root", now + dt.timedelta(days=40)))
+        server.cli("n", "create", "-n", "pay", "-f", "short.pem", check=0)
+        import time
+        time.sleep(4)
+        report = json.loads(server.cli("expirations", "list", "--output", "json", check=0).stdout)["certificates"]
+        assert report[0]["subject"].endswith("Short Root") and report[0]["expired"] and report[0]["daysLeft"] < 0
+        cas = json.loads(server.cli("n", "ca", "l", "-n", "pay", check=0).stdout)
+        assert [c["expired"] for c in cas] == [True, False]
+        text = server.cli("expirations", "list", check=0).stdout
+        assert "[EXPIRED]" in text.splitlines()[1]
+        req = urllib.request.Request(server.url + "/metrics", headers={"Authorization": f"Bearer {server.token}"})
+        metrics = urllib.request.urlopen(req).read().decode()
+        stamp = int((now + dt.timedelta(seconds=3)).timestamp())
+        assert any(l.startswith('gatehouse_certificate_expiry_timestamp_seconds{namespace="pay"') and abs(int(l.split()[-1]) - stamp) <= 1
+                   for l in metrics.splitlines()), metrics
+    finally:
+        server.stop()

@@ -63,7 +63,9 @@ pub(crate) struct CaView {
     pub(crate) subject: String,
     pub(crate) not_before: String,
     pub(crate) not_after: String,
-    pub base64_encoded_data: String,
+    pub(crate) base64_encoded_data: String,
+    /// True once notAfter has passed: every client of this CA is refused.
+    pub(crate) expired: bool,
 }
 
 /// A namespace as the API returns it.
@@ -101,6 +103,7 @@ fn ca_views(pem: &str) -> Vec<CaView> {
             not_before: rfc3339(c.not_before),
             not_after: rfc3339(c.not_after),
             base64_encoded_data: base64::engine::general_purpose::STANDARD.encode(pem_of(&c.der)),
+            expired: c.not_after < OffsetDateTime::now_utc(),
         })
         .collect()
 }

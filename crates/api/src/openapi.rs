@@ -61,7 +61,7 @@ pub const ROUTES: &[(&str, &str, Access, &str, Option<&str>)] = &[
     ("get", "/api/v1/audit", Access::AnyUser, "Audit log, newest first (?namespace=&before=&limit=); namespace admins see their namespaces", None),
     ("get", "/api/v1/tickets", Access::AnyUser, "Tickets opened for CAs within 5 days of expiry (namespace admins: theirs)", None),
     ("get", "/api/v1/expirations", Access::AnyUser, "Every accepted CA and observed client leaf, soonest expiry first (?within=30d)", None),
-    ("get", "/metrics", Access::Public, "Prometheus metrics (text format)", None),
+    ("get", "/metrics", Access::AnyUser, "Prometheus metrics (text format); namespace admins see their namespaces", None),
 ];
 
 /// The document.

@@ -64,7 +64,7 @@ pub(crate) async fn expiry_report(
         .collect();
     let leaves: Vec<_> = state
         .watch
-        .observed_leaves(now - LEAF_SEEN_WINDOW)
+        .observed_leaves(time::OffsetDateTime::UNIX_EPOCH)
         .await?
         .into_iter()
         .filter(|l| visible(&caller, &l.namespace))
@@ -81,14 +81,21 @@ fn label(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// Prometheus text format. Derived from the store at scrape time, so every replica reports
-/// the same and nothing is lost across restarts.
-pub(crate) async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+/// Prometheus text format (scrape with `authorization: Bearer <API key>`). Derived from the
+/// store at scrape time, so every replica reports the same and nothing is lost across restarts.
+/// Namespace admins see their namespaces only.
+pub(crate) async fn metrics(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<impl IntoResponse, ApiError> {
     let now = (state.clock)();
     let mut out = String::new();
     out.push_str("# HELP gatehouse_certificate_expiry_timestamp_seconds notAfter of each accepted CA and observed client certificate.\n");
     out.push_str("# TYPE gatehouse_certificate_expiry_timestamp_seconds gauge\n");
     for ns in state.store.list_namespaces().await? {
+        if !visible(&caller, &ns.name) {
+            continue;
+        }
         for c in
             parse_certificates(ns.spec.accepted_client_ca.as_bytes(), "bundle").unwrap_or_default()
         {
@@ -102,6 +109,9 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Result<impl IntoRe
         }
     }
     for l in state.watch.observed_leaves(now - LEAF_SEEN_WINDOW).await? {
+        if !visible(&caller, &l.namespace) {
+            continue;
+        }
         let _ = writeln!(
             out,
             "gatehouse_certificate_expiry_timestamp_seconds{{namespace=\"{}\",fingerprint=\"{}\",kind=\"leaf\"}} {}",

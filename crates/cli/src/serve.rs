@@ -1,5 +1,5 @@
-//! `gatehouse serve`: the control plane API on the embedded SQLite store (the gateway and the
-//! notifier join this process in later releases).
+//! `gatehouse serve`: the control plane API and the expiry watch on the embedded SQLite store
+//! (the gateway joins this process in a later release).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -173,16 +173,36 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, Failure> {
         tracing::info!(api = %format!("http://{local}/api/v1"), data_dir = %args.data_dir.display(), "gatehouse serving");
         let store = Arc::new(store);
         let notifier = crate::watch::notifier(store.clone(), args.notify.config(&args.data_dir)?)?;
-        tokio::spawn(async move {
-            loop {
-                match notifier.pass(OffsetDateTime::now_utc()).await {
-                    Ok(r) if r.sent + r.failed + r.tickets_opened > 0 => {
-                        tracing::info!(sent = r.sent, failed = r.failed, tickets = r.tickets_opened, "expiry watch pass");
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let watch_stop = stop.clone();
+        // A full pass every --notify-interval; in between, due retries are delivered every
+        // minute, so backoff works as documented.
+        let watcher = tokio::spawn(async move {
+            let tick = every.min(std::time::Duration::from_secs(60));
+            let mut last_pass: Option<std::time::Instant> = None;
+            while !watch_stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let now = OffsetDateTime::now_utc();
+                let result = if last_pass.is_none_or(|t| t.elapsed() >= every) {
+                    last_pass = Some(std::time::Instant::now());
+                    notifier
+                        .pass(now, &watch_stop)
+                        .await
+                        .map(|r| (r.sent, r.failed, r.tickets_opened))
+                } else {
+                    notifier.deliver(now, &watch_stop).await.map(|(s, f)| (s, f, 0))
+                };
+                match result {
+                    Ok((s, f, t)) if s + f + t > 0 => {
+                        tracing::info!(sent = s, failed = f, tickets = t, "expiry watch");
                     }
                     Ok(_) => {}
                     Err(e) => tracing::error!(error = %e, "expiry watch pass failed"),
                 }
-                tokio::time::sleep(every).await;
+                let mut waited = std::time::Duration::ZERO;
+                while waited < tick && !watch_stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    waited += std::time::Duration::from_millis(200);
+                }
             }
         });
         let app = router(AppState::new(store));
@@ -190,6 +210,14 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, Failure> {
             .with_graceful_shutdown(shutdown_signal())
             .await
             .map_err(|e| Failure::Internal(format!("server error: {e}")))?;
+        // Let a send in progress finish and be recorded, so a restart does not repeat it.
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if tokio::time::timeout(std::time::Duration::from_secs(30), watcher)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the expiry watch did not stop within 30 s");
+        }
         Ok(ExitCode::SUCCESS)
     })
 }

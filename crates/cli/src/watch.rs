@@ -13,7 +13,7 @@ use crate::fail::Failure;
 use crate::serve::database_path;
 
 /// Where expiry notices go.
-#[derive(Debug, Args, Clone)]
+#[derive(Args, Clone)]
 pub(crate) struct NotifyArgs {
     /// SMTP server for expiry emails: smtp://host:port, smtps://host, with user:pass@ for auth
     /// and ?tls=required for STARTTLS
@@ -29,6 +29,30 @@ pub(crate) struct NotifyArgs {
     /// HMAC key for webhook signatures [default: generated once into <data-dir>/webhook.secret]
     #[arg(long, env = "GATEHOUSE_WEBHOOK_SECRET", hide_env_values = true)]
     pub(crate) webhook_secret: Option<String>,
+}
+
+impl std::fmt::Debug for NotifyArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NotifyArgs")
+            .field(
+                "smtp_url",
+                &self.smtp_url.as_deref().map(gatehouse_notify::redact_url),
+            )
+            .field("smtp_from", &self.smtp_from)
+            .field(
+                "webhook_urls",
+                &self
+                    .webhook_urls
+                    .iter()
+                    .map(|u| gatehouse_notify::redact_url(u))
+                    .collect::<Vec<_>>(),
+            )
+            .field(
+                "webhook_secret",
+                &self.webhook_secret.as_ref().map(|_| "[elided]"),
+            )
+            .finish()
+    }
 }
 
 impl NotifyArgs {
@@ -75,8 +99,10 @@ pub(crate) fn notifier(store: Arc<SqliteStore>, config: Config) -> Result<Notifi
 pub(crate) enum ExpirationsCommand {
     /// Run the notifier: queue due notices (15/10/5 days), open tickets, deliver what is due
     #[command(
-        after_help = "--now pretends it is another time; it exists for tests and rehearsals \
-        (\"what would be sent on the 1st?\"). Every notice is sent once, whatever the time.\n\n\
+        after_help = "--now pretends it is another time. It exists for tests: it acts on the \
+        real queue (it sends, opens tickets and schedules retries as of that time), so rehearse \
+        with --dry-run, which only prints what would be queued. Every notice is sent once, \
+        whatever the time.\n\n\
         Examples:\n  \
         gatehouse expirations check --once --smtp-url smtp://mail.acme.io:25 --smtp-from gatehouse@acme.io\n  \
         gatehouse expirations check --once --webhook-url https://hooks.acme.io/gatehouse --now 2027-01-01T00:00:00Z"
@@ -85,9 +111,12 @@ pub(crate) enum ExpirationsCommand {
         /// One pass, then exit (otherwise a pass every --notify-interval)
         #[arg(long)]
         once: bool,
-        /// Act as if it were this time (RFC 3339) — for tests and rehearsals
+        /// Act as if it were this time (RFC 3339) — for tests; acts on the real queue
         #[arg(long, value_name = "RFC3339")]
         now: Option<String>,
+        /// Print what would be queued and which tickets opened; change and send nothing
+        #[arg(long)]
+        dry_run: bool,
         /// Time between passes without --once
         #[arg(long, default_value = "1h")]
         notify_interval: String,
@@ -145,6 +174,7 @@ pub(crate) fn expirations(command: ExpirationsCommand) -> Result<ExitCode, Failu
         ExpirationsCommand::Check {
             once,
             now,
+            dry_run,
             notify_interval,
             data_dir,
             notify,
@@ -171,10 +201,43 @@ pub(crate) fn expirations(command: ExpirationsCommand) -> Result<ExitCode, Failu
                 );
                 let config = notify.config(&data_dir)?;
                 let n = notifier(store, config)?;
+                if dry_run {
+                    let at = fixed_now.unwrap_or_else(OffsetDateTime::now_utc);
+                    let plan = n
+                        .dry_run(at)
+                        .await
+                        .map_err(|e| Failure::Internal(e.to_string()))?;
+                    let notices: Vec<_> = plan
+                        .notifications
+                        .iter()
+                        .map(|x| {
+                            let recipient = if x.channel == "webhook" {
+                                gatehouse_notify::redact_url(&x.recipient)
+                            } else {
+                                x.recipient.clone()
+                            };
+                            serde_json::json!({
+                                "namespace": x.namespace, "fingerprint": x.fingerprint, "kind": x.kind,
+                                "threshold": x.threshold, "channel": x.channel, "recipient": recipient,
+                            })
+                        })
+                        .collect();
+                    let tickets: Vec<_> = plan
+                        .tickets
+                        .iter()
+                        .map(|t| serde_json::json!({"namespace": t.namespace, "fingerprint": t.fingerprint, "subject": t.subject}))
+                        .collect();
+                    println!(
+                        "{}",
+                        serde_json::json!({ "at": gatehouse_pki::rfc3339(at), "notifications": notices, "tickets": tickets })
+                    );
+                    return Ok(ExitCode::SUCCESS);
+                }
+                let stop = std::sync::atomic::AtomicBool::new(false);
                 loop {
                     let at = fixed_now.unwrap_or_else(OffsetDateTime::now_utc);
                     let report = n
-                        .pass(at)
+                        .pass(at, &stop)
                         .await
                         .map_err(|e| Failure::Internal(e.to_string()))?;
                     println!("{}", serde_json::to_string(&report).unwrap_or_default());

@@ -8,6 +8,7 @@
 
 mod plan;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use gatehouse_store::{Notification, Store, StoreError, WatchStore};
@@ -16,8 +17,8 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use time::{Duration, OffsetDateTime};
 
 pub use plan::{
-    ca_threshold, days_left, expirations, plan, recipients, Channels, ExpiryEntry, Plan,
-    LEAF_SEEN_WINDOW,
+    ca_threshold, days_left, expirations, namespace_admins, plan, recipients, Channels,
+    ExpiryEntry, Plan, LEAF_SEEN_WINDOW,
 };
 
 /// How long a claimed notification is reserved for the notifier that claimed it.
@@ -50,11 +51,36 @@ pub struct Config {
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
-            .field("smtp_url", &self.smtp_url.as_ref().map(|_| "[set]"))
+            .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
             .field("smtp_from", &self.smtp_from)
-            .field("webhook_urls", &self.webhook_urls)
+            .field(
+                "webhook_urls",
+                &self
+                    .webhook_urls
+                    .iter()
+                    .map(|u| redact_url(u))
+                    .collect::<Vec<_>>(),
+            )
             .field("webhook_secret", &"[elided]")
             .finish()
+    }
+}
+
+/// A URL fit for logs: no `user:password@`, no query string (tokens live there).
+pub fn redact_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
+    let rest = match rest.split_once('/') {
+        Some((authority, path)) => {
+            let host = authority.rsplit('@').next().unwrap_or(authority);
+            format!("{host}/{path}")
+        }
+        None => rest.rsplit('@').next().unwrap_or(rest).to_owned(),
+    };
+    if scheme.is_empty() {
+        rest
+    } else {
+        format!("{scheme}://{rest}")
     }
 }
 
@@ -84,6 +110,13 @@ impl std::fmt::Debug for Notifier {
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
+}
+
+fn claim_token() -> String {
+    let mut b = [0u8; 16];
+    // A failed RNG leaves zeros: claims still work, only less distinguishable in the database.
+    let _ = aws_lc_rs::rand::fill(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// `sha256=<hex HMAC-SHA256 of body>`.
@@ -154,12 +187,22 @@ impl Notifier {
         }
     }
 
-    /// One pass: plan, queue, cancel, deliver.
-    pub async fn pass(&self, now: OffsetDateTime) -> Result<PassReport, NotifyError> {
+    /// What a pass at `now` would queue and open, without queuing, opening or sending anything
+    /// (`gatehouse expirations check --dry-run`).
+    pub async fn dry_run(&self, now: OffsetDateTime) -> Result<Plan, NotifyError> {
         let namespaces = self.store.list_namespaces().await?;
         let users = self.store.list_users().await?;
         let leaves = self.watch.observed_leaves(now - LEAF_SEEN_WINDOW).await?;
-        let planned = plan(&namespaces, &users, &leaves, &self.channels(), now);
+        Ok(plan(&namespaces, &users, &leaves, &self.channels(), now))
+    }
+
+    /// One pass: plan, queue, cancel, deliver. `stop` ends delivery between two sends.
+    pub async fn pass(
+        &self,
+        now: OffsetDateTime,
+        stop: &AtomicBool,
+    ) -> Result<PassReport, NotifyError> {
+        let planned = self.dry_run(now).await?;
         let opened = self
             .watch
             .enqueue(&planned.notifications, &planned.tickets, now)
@@ -167,40 +210,95 @@ impl Notifier {
         for t in &opened {
             tracing::warn!(namespace = %t.namespace, fingerprint = %t.fingerprint, ticket = t.id, "ticket opened: CA certificate within 5 days of expiry");
         }
-        let cancelled = self.watch.cancel_stale(&planned.live).await?;
+        let cancelled = self.cancel_unplanned(&planned.notifications).await?;
         let mut report = PassReport {
             planned: planned.notifications.len(),
             tickets_opened: opened.len(),
             cancelled,
             ..PassReport::default()
         };
-        let (sent, failed) = self.deliver(now).await?;
+        let (sent, failed) = self.deliver(now, stop).await?;
         report.sent = sent;
         report.failed = failed;
         Ok(report)
     }
 
-    /// Sends every due notification; returns (sent, failed).
-    pub async fn deliver(&self, now: OffsetDateTime) -> Result<(usize, usize), NotifyError> {
+    /// Cancels pending notices this notifier's plan no longer calls for — the certificate left
+    /// its bundle ("only if still necessary"), the recipient lost their role on the namespace,
+    /// or a later threshold superseded it. Only channels this notifier serves are touched, so a
+    /// notifier without SMTP never cancels another's pending emails.
+    async fn cancel_unplanned(
+        &self,
+        planned: &[gatehouse_store::NewNotification],
+    ) -> Result<u64, NotifyError> {
+        let serves = |n: &Notification| match n.item.channel.as_str() {
+            "email" => self.mailer.is_some(),
+            "webhook" => self.config.webhook_urls.contains(&n.item.recipient),
+            _ => false,
+        };
+        let doomed: Vec<i64> = self
+            .watch
+            .list_notifications()
+            .await?
+            .into_iter()
+            .filter(|n| {
+                let wanted = planned.iter().any(|p| {
+                    p.namespace == n.item.namespace
+                        && p.fingerprint == n.item.fingerprint
+                        && p.threshold == n.item.threshold
+                        && p.channel == n.item.channel
+                        && p.recipient == n.item.recipient
+                });
+                n.status == "pending" && serves(n) && !wanted
+            })
+            .map(|n| n.id)
+            .collect();
+        Ok(self.watch.cancel_pending(&doomed).await?)
+    }
+
+    /// Sends every notification due at `due_at`; returns (sent, failed). Claims are leased by
+    /// the wall clock from the moment each send starts, and completed only by their holder.
+    pub async fn deliver(
+        &self,
+        due_at: OffsetDateTime,
+        stop: &AtomicBool,
+    ) -> Result<(usize, usize), NotifyError> {
         let (mut sent, mut failed) = (0, 0);
-        loop {
-            let batch = self.watch.claim_due(now, LEASE, 50).await?;
-            if batch.is_empty() {
+        let token = claim_token();
+        let serves = |channel: &str, recipient: &str| match channel {
+            "email" => self.mailer.is_some(),
+            "webhook" => self.config.webhook_urls.iter().any(|u| u == recipient),
+            _ => false,
+        };
+        while !stop.load(Ordering::SeqCst) {
+            let Some(n) = self
+                .watch
+                .claim_next(due_at, OffsetDateTime::now_utc(), LEASE, &token, &serves)
+                .await?
+            else {
                 break;
-            }
-            for n in batch {
-                match self.send(&n).await {
-                    Ok(()) => {
-                        self.watch.mark_sent(n.id, now).await?;
-                        tracing::info!(id = n.id, channel = %n.item.channel, recipient = %n.item.recipient, namespace = %n.item.namespace, threshold = %n.item.threshold, "notification sent");
+            };
+            let shown = if n.item.channel == "webhook" {
+                redact_url(&n.item.recipient)
+            } else {
+                n.item.recipient.clone()
+            };
+            match self.send(&n).await {
+                Ok(()) => {
+                    if self
+                        .watch
+                        .mark_sent(n.id, &token, OffsetDateTime::now_utc())
+                        .await?
+                    {
+                        tracing::info!(id = n.id, channel = %n.item.channel, recipient = %shown, namespace = %n.item.namespace, threshold = %n.item.threshold, "notification sent");
                         sent += 1;
                     }
-                    Err(e) => {
-                        let retry_at = now + backoff(n.attempts);
-                        self.watch.mark_failed(n.id, &e, retry_at).await?;
-                        tracing::warn!(id = n.id, channel = %n.item.channel, recipient = %n.item.recipient, error = %e, retry_at = %gatehouse_pki::rfc3339(retry_at), "notification failed; will retry");
-                        failed += 1;
-                    }
+                }
+                Err(e) => {
+                    let retry_at = due_at + backoff(n.attempts);
+                    self.watch.mark_failed(n.id, &token, &e, retry_at).await?;
+                    tracing::warn!(id = n.id, channel = %n.item.channel, recipient = %shown, error = %e, retry_at = %gatehouse_pki::rfc3339(retry_at), "notification failed; will retry");
+                    failed += 1;
                 }
             }
         }
@@ -288,6 +386,16 @@ mod tests {
             signature(b"Jefe", b"what do ya want for nothing?"),
             "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
+    }
+
+    #[test]
+    fn urls_are_redacted_for_logs() {
+        assert_eq!(
+            redact_url("https://bob:pw@hooks.acme.io/x?token=t"),
+            "https://hooks.acme.io/x"
+        );
+        assert_eq!(redact_url("smtp://user:pw@mail:25"), "smtp://mail:25");
+        assert_eq!(redact_url("http://h/p"), "http://h/p");
     }
 
     #[test]

@@ -48,6 +48,15 @@ pub fn recipients<'a>(users: &'a [User], namespace: &str) -> Vec<&'a str> {
     out
 }
 
+/// The namespace admins of a namespace (not account owners or global admins).
+pub fn namespace_admins<'a>(users: &'a [User], namespace: &str) -> Vec<&'a str> {
+    users
+        .iter()
+        .filter(|u| u.role == Role::NamespaceAdmin && u.namespaces.iter().any(|n| n == namespace))
+        .map(|u| u.email.as_str())
+        .collect()
+}
+
 /// Which channels are configured.
 #[derive(Clone, Debug, Default)]
 pub struct Channels {
@@ -60,8 +69,6 @@ pub struct Channels {
 pub struct Plan {
     pub notifications: Vec<NewNotification>,
     pub tickets: Vec<NewTicket>,
-    /// (namespace, fingerprint) of every certificate still watched.
-    pub live: Vec<(String, String)>,
 }
 
 fn rotation_commands(namespace: &str, sha256: &str, org: &str) -> String {
@@ -89,7 +96,6 @@ pub fn plan(
             parse_certificates(ns.spec.accepted_client_ca.as_bytes(), "bundle").unwrap_or_default();
         for cert in certs {
             let sha256 = cert.fingerprint.to_string();
-            plan.live.push((ns.name.clone(), sha256.clone()));
             let Some(threshold) = ca_threshold(cert.not_after - now) else {
                 continue;
             };
@@ -178,15 +184,21 @@ pub fn plan(
         if !namespaces.iter().any(|n| n.name == leaf.namespace) {
             continue;
         }
-        plan.live
-            .push((leaf.namespace.clone(), leaf.leaf_fingerprint.clone()));
         let days = days_left(leaf.leaf_not_after, now);
+        let when = if leaf.leaf_not_after < now {
+            format!(
+                "expired {} day(s) ago",
+                (now - leaf.leaf_not_after).whole_days()
+            )
+        } else {
+            format!("expires in {days} day(s)")
+        };
         let subject = format!(
-            "[Gatehouse] A client certificate used in namespace {} expires in {days} day(s)",
+            "[Gatehouse] A client certificate used in namespace {} {when}",
             leaf.namespace
         );
         let body = format!(
-            "A client certificate that connected to namespace {ns} (last seen {seen}) expires in {days} day(s).\n\n\
+            "A client certificate that connected to namespace {ns} (last seen {seen}) {when}.\n\n\
              Certificate: {subj}\nSHA-256:     {fp}\nNot after:   {na}\n\n\
              Issue a replacement and deploy it before then, e.g.:\n\
              \x20 gatehouse gen leaf --org <org> --common-name <name> -d 90d --ca-cert ca.pem --ca-key ca.key --cert client.pem --key client.key\n",
@@ -197,7 +209,8 @@ pub fn plan(
             na = rfc3339(leaf.leaf_not_after),
         );
         if channels.email {
-            for to in recipients(users, &leaf.namespace) {
+            // Client certificates are the namespace admins' business.
+            for to in namespace_admins(users, &leaf.namespace) {
                 plan.notifications.push(NewNotification {
                     namespace: leaf.namespace.clone(),
                     fingerprint: leaf.leaf_fingerprint.clone(),
@@ -229,8 +242,9 @@ pub struct ExpiryEntry {
     pub last_used: Option<String>,
 }
 
-/// Every CA and observed client leaf expiring within `within` (all when `None`), soonest
-/// (and so expired) first.
+/// Every CA and client leaf seen in the last 7 days expiring within `within` (all when
+/// `None`), soonest (and so expired) first. `leaves` may hold older sightings too: they count
+/// for a CA's "last used".
 pub fn expirations(
     namespaces: &[Namespace],
     leaves: &[ObservedLeaf],
@@ -269,7 +283,7 @@ pub fn expirations(
         }
     }
     for l in leaves {
-        if !keep(l.leaf_not_after) {
+        if now - l.last_seen > LEAF_SEEN_WINDOW || !keep(l.leaf_not_after) {
             continue;
         }
         out.push((
@@ -373,16 +387,21 @@ mod tests {
             .filter(|n| n.kind == "leaf")
             .map(|n| (n.fingerprint.as_str(), n.recipient.as_str()))
             .collect();
-        assert_eq!(leaf_notices, [("soon", "owner@a.io"), ("soon", "pay@a.io")]);
+        assert_eq!(
+            leaf_notices,
+            [("soon", "pay@a.io")],
+            "client certificates go to namespace admins"
+        );
         assert!(
             p.notifications.iter().all(|n| n.kind == "leaf"),
             "the CA is far from expiry"
         );
         // The report lists the CA with the leaf's last use, then the leaves, soonest first.
         let report = expirations(&[ns("pay")], &leaves, now, Some(Duration::days(30)));
+        // Leaves not seen for over 7 days are not listed (they still count for "last used").
         assert_eq!(
             report.iter().map(|e| e.sha256.as_str()).collect::<Vec<_>>(),
-            ["soon", "stale"]
+            ["soon"]
         );
         let all = expirations(&[ns("pay")], &leaves, now, None);
         assert_eq!(all.last().unwrap().kind, "ca");

@@ -86,6 +86,7 @@ const MIGRATIONS: &[&str] = &[
         failures INTEGER NOT NULL,
         next_attempt_at TEXT NOT NULL,
         lease_until TEXT,
+        claim_token TEXT,
         last_error TEXT,
         created_at TEXT NOT NULL,
         sent_at TEXT,

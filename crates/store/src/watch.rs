@@ -102,23 +102,31 @@ pub trait WatchStore: Send + Sync + std::fmt::Debug {
         tickets: &[NewTicket],
         now: OffsetDateTime,
     ) -> Result<Vec<Ticket>, StoreError>;
-    /// Cancels pending notifications whose certificate is no longer in its namespace's bundle
-    /// (`live` lists the (namespace, fingerprint) pairs still there) — "only if still necessary".
-    async fn cancel_stale(&self, live: &[(String, String)]) -> Result<u64, StoreError>;
-    /// Claims up to `limit` due notifications for sending: each claim is a compare-and-swap, so
-    /// two notifiers never take the same one. A claim lapses after `lease`.
-    async fn claim_due(
+    /// Cancels these notifications if they are still pending (not being sent, not sent).
+    async fn cancel_pending(&self, ids: &[i64]) -> Result<u64, StoreError>;
+    /// Claims one notification due at `due_at` (pending, or claimed by a notifier whose lease
+    /// has lapsed by the wall clock `clock_now`), on a channel `serves` accepts. The claim is a
+    /// compare-and-swap that records `token`, so two notifiers never hold the same one.
+    async fn claim_next(
         &self,
-        now: OffsetDateTime,
+        due_at: OffsetDateTime,
+        clock_now: OffsetDateTime,
         lease: time::Duration,
-        limit: i64,
-    ) -> Result<Vec<Notification>, StoreError>;
-    /// Marks a claimed notification sent.
-    async fn mark_sent(&self, id: i64, now: OffsetDateTime) -> Result<(), StoreError>;
+        token: &str,
+        serves: &(dyn for<'x> Fn(&'x str, &'x str) -> bool + Send + Sync),
+    ) -> Result<Option<Notification>, StoreError>;
+    /// Marks a notification sent — only if `token` still holds the claim.
+    async fn mark_sent(
+        &self,
+        id: i64,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
     /// Returns a claimed notification to the queue after a failed send, to retry at `retry_at`.
     async fn mark_failed(
         &self,
         id: i64,
+        token: &str,
         error: &str,
         retry_at: OffsetDateTime,
     ) -> Result<(), StoreError>;
@@ -202,7 +210,11 @@ impl WatchStore for SqliteStore {
             sqlx::query(
                 "INSERT INTO notifications (namespace, fingerprint, kind, threshold, channel, recipient, payload, status, attempts, failures, next_attempt_at, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, 0, $8, $8) \
-                 ON CONFLICT (namespace, fingerprint, threshold, channel, recipient) DO NOTHING",
+                 ON CONFLICT (namespace, fingerprint, threshold, channel, recipient) DO UPDATE SET \
+                   payload = excluded.payload, \
+                   next_attempt_at = CASE WHEN notifications.status = 'cancelled' THEN excluded.next_attempt_at ELSE notifications.next_attempt_at END, \
+                   status = 'pending' \
+                 WHERE notifications.status IN ('pending', 'cancelled')",
             )
             .bind(&n.namespace)
             .bind(&n.fingerprint)
@@ -219,53 +231,52 @@ impl WatchStore for SqliteStore {
         Ok(opened)
     }
 
-    async fn cancel_stale(&self, live: &[(String, String)]) -> Result<u64, StoreError> {
+    async fn cancel_pending(&self, ids: &[i64]) -> Result<u64, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let pending: Vec<(i64, String, String)> = sqlx::query_as(
-            "SELECT id, namespace, fingerprint FROM notifications WHERE status = 'pending'",
-        )
-        .fetch_all(&mut *tx)
-        .await?;
         let mut cancelled = 0;
-        for (id, ns, fp) in pending {
-            if !live.iter().any(|(n, f)| *n == ns && *f == fp) {
-                cancelled += sqlx::query(
-                    "UPDATE notifications SET status = 'cancelled' WHERE id = $1 AND status = 'pending'",
-                )
-                .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            }
+        for id in ids {
+            cancelled += sqlx::query(
+                "UPDATE notifications SET status = 'cancelled' WHERE id = $1 AND status = 'pending'",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         }
         tx.commit().await?;
         Ok(cancelled)
     }
 
-    async fn claim_due(
+    async fn claim_next(
         &self,
-        now: OffsetDateTime,
+        due_at: OffsetDateTime,
+        clock_now: OffsetDateTime,
         lease: time::Duration,
-        limit: i64,
-    ) -> Result<Vec<Notification>, StoreError> {
-        let candidates: Vec<i64> = sqlx::query_scalar(
-            "SELECT id FROM notifications WHERE (status = 'pending' AND next_attempt_at <= $1) \
-             OR (status = 'sending' AND lease_until <= $1) ORDER BY id LIMIT $2",
+        token: &str,
+        serves: &(dyn for<'x> Fn(&'x str, &'x str) -> bool + Send + Sync),
+    ) -> Result<Option<Notification>, StoreError> {
+        let candidates: Vec<(i64, String, String)> = sqlx::query_as(
+            "SELECT id, channel, recipient FROM notifications WHERE (status = 'pending' AND next_attempt_at <= $1) \
+             OR (status = 'sending' AND lease_until <= $2) ORDER BY id",
         )
-        .bind(ts(now))
-        .bind(limit)
+        .bind(ts(due_at))
+        .bind(ts(clock_now))
         .fetch_all(&self.pool)
         .await?;
-        let mut claimed = Vec::new();
-        for id in candidates {
+        for (id, channel, recipient) in candidates {
+            if !serves(&channel, &recipient) {
+                continue;
+            }
             let mut tx = self.pool.begin().await?;
             let won = sqlx::query(
-                "UPDATE notifications SET status = 'sending', lease_until = $1, attempts = attempts + 1 \
-                 WHERE id = $2 AND ((status = 'pending' AND next_attempt_at <= $3) OR (status = 'sending' AND lease_until <= $3))",
+                "UPDATE notifications SET status = 'sending', lease_until = $1, claim_token = $2, attempts = attempts + 1 \
+                 WHERE id = $3 AND ((status = 'pending' AND next_attempt_at <= $4) OR (status = 'sending' AND lease_until <= $5))",
             )
-            .bind(ts(now + lease))
+            .bind(ts(clock_now + lease))
+            .bind(token)
             .bind(id)
-            .bind(ts(now))
+            .bind(ts(due_at))
+            .bind(ts(clock_now))
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -276,37 +287,49 @@ impl WatchStore for SqliteStore {
                 .bind(id)
                 .fetch_one(&mut *tx)
                 .await?;
-                claimed.push(notification_from_row(&row)?);
+                let n = notification_from_row(&row)?;
+                tx.commit().await?;
+                return Ok(Some(n));
             }
             tx.commit().await?;
         }
-        Ok(claimed)
+        Ok(None)
     }
 
-    async fn mark_sent(&self, id: i64, now: OffsetDateTime) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE notifications SET status = 'sent', sent_at = $1, lease_until = NULL, last_error = NULL WHERE id = $2 AND status = 'sending'",
+    async fn mark_sent(
+        &self,
+        id: i64,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "UPDATE notifications SET status = 'sent', sent_at = $1, lease_until = NULL, claim_token = NULL, last_error = NULL \
+             WHERE id = $2 AND status = 'sending' AND claim_token = $3",
         )
         .bind(ts(now))
         .bind(id)
+        .bind(token)
         .execute(&self.pool)
-        .await?;
-        Ok(())
+        .await?
+        .rows_affected();
+        Ok(n == 1)
     }
 
     async fn mark_failed(
         &self,
         id: i64,
+        token: &str,
         error: &str,
         retry_at: OffsetDateTime,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE notifications SET status = 'pending', failures = failures + 1, last_error = $1, next_attempt_at = $2, lease_until = NULL \
-             WHERE id = $3 AND status = 'sending'",
+            "UPDATE notifications SET status = 'pending', failures = failures + 1, last_error = $1, next_attempt_at = $2, lease_until = NULL, claim_token = NULL \
+             WHERE id = $3 AND status = 'sending' AND claim_token = $4",
         )
         .bind(error)
         .bind(ts(retry_at))
         .bind(id)
+        .bind(token)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -444,34 +467,94 @@ mod tests {
             .is_empty());
         assert_eq!(s.list_notifications().await.unwrap().len(), 2);
         let lease = time::Duration::minutes(5);
-        let first = s.claim_due(now, lease, 10).await.unwrap();
-        assert_eq!(first.len(), 2);
-        // A second notifier finds nothing to claim while the lease holds.
-        assert!(s.claim_due(now, lease, 10).await.unwrap().is_empty());
-        s.mark_sent(first[0].id, now).await.unwrap();
-        s.mark_failed(first[1].id, "smtp down", now + time::Duration::minutes(1))
+        let all = |_: &str, _: &str| true;
+        let a = s
+            .claim_next(now, now, lease, "t1", &all)
+            .await
+            .unwrap()
+            .unwrap();
+        let b = s
+            .claim_next(now, now, lease, "t1", &all)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_ne!(a.id, b.id);
+        // A second notifier finds nothing to claim while the leases hold.
+        assert!(s
+            .claim_next(now, now, lease, "t2", &all)
+            .await
+            .unwrap()
+            .is_none());
+        // Only the claim holder can complete it.
+        assert!(!s.mark_sent(a.id, "t2", now).await.unwrap());
+        assert!(s.mark_sent(a.id, "t1", now).await.unwrap());
+        s.mark_failed(b.id, "t1", "smtp down", now + time::Duration::minutes(1))
             .await
             .unwrap();
         assert!(
-            s.claim_due(now, lease, 10).await.unwrap().is_empty(),
+            s.claim_next(now, now, lease, "t2", &all)
+                .await
+                .unwrap()
+                .is_none(),
             "not due yet"
         );
+        let later = now + time::Duration::minutes(2);
         let retry = s
-            .claim_due(now + time::Duration::minutes(2), lease, 10)
+            .claim_next(later, later, lease, "t2", &all)
             .await
+            .unwrap()
             .unwrap();
-        assert_eq!(retry.len(), 1);
-        assert_eq!(retry[0].attempts, 2);
-        // A lapsed lease (a notifier that died mid-send) is claimable again.
-        let later = now + time::Duration::minutes(10);
-        assert_eq!(s.claim_due(later, lease, 10).await.unwrap().len(), 1);
+        assert_eq!(retry.attempts, 2);
+        // A lapsed lease (by the wall clock) is claimable again; the old holder can no longer
+        // complete it.
+        let much_later = now + time::Duration::minutes(10);
+        let again = s
+            .claim_next(later, much_later, lease, "t3", &all)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(again.id, retry.id);
+        assert!(!s.mark_sent(retry.id, "t2", much_later).await.unwrap());
+        // Notifiers only take channels they serve.
+        let none = |_: &str, _: &str| false;
+        s.enqueue(&[item("w@a.io", "5d")], &[], now).await.unwrap();
+        assert!(s
+            .claim_next(much_later, much_later, lease, "t4", &none)
+            .await
+            .unwrap()
+            .is_none());
         let stats = s.notification_stats().await.unwrap();
+        let fifteen = stats.iter().find(|x| x.threshold == "15d").unwrap();
         assert_eq!(
-            (stats[0].sent, stats[0].failed_attempts, stats[0].pending),
+            (fifteen.sent, fifteen.failed_attempts, fifteen.pending),
             (1, 1, 1)
         );
         // Cancel what is no longer needed.
         s.enqueue(&[item("z@a.io", "10d")], &[], now).await.unwrap();
-        assert_eq!(s.cancel_stale(&[]).await.unwrap(), 1);
+        let z = s
+            .list_notifications()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|n| n.item.recipient == "z@a.io")
+            .unwrap();
+        assert_eq!(
+            s.cancel_pending(&[a.id]).await.unwrap(),
+            0,
+            "sent ones stay sent"
+        );
+        assert_eq!(s.cancel_pending(&[z.id]).await.unwrap(), 1);
+        // A cancelled notice comes back when it is planned again.
+        s.enqueue(&[item("z@a.io", "10d")], &[], much_later)
+            .await
+            .unwrap();
+        let z = s
+            .list_notifications()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|n| n.id == z.id)
+            .unwrap();
+        assert_eq!(z.status, "pending");
     }
 }
