@@ -33,7 +33,8 @@ fn read(input: &[u8], at: usize) -> Option<Tlv> {
     (end <= input.len()).then_some(Tlv { tag, header, end })
 }
 
-fn encode(tag: u8, contents: &[u8]) -> Vec<u8> {
+/// One DER TLV: `tag`, a minimal length, `contents`.
+pub fn encode_tlv(tag: u8, contents: &[u8]) -> Vec<u8> {
     let len = contents.len();
     let mut out = vec![tag];
     if len < 0x80 {
@@ -78,15 +79,15 @@ pub(crate) fn replace_names(
             _ => body.extend_from_slice(&tbs_bytes[*start..*end]),
         }
     }
-    let new_tbs = encode(0x30, &body);
+    let new_tbs = encode_tlv(0x30, &body);
     let signature = sign(&new_tbs)?;
     let mut bits = Vec::with_capacity(signature.len() + 1);
     bits.push(0);
     bits.extend_from_slice(&signature);
     let mut out = new_tbs;
     out.extend_from_slice(&cert[tbs.end..alg.end]);
-    out.extend_from_slice(&encode(0x03, &bits));
-    Some(encode(0x30, &out))
+    out.extend_from_slice(&encode_tlv(0x03, &bits));
+    Some(encode_tlv(0x30, &out))
 }
 
 #[cfg(test)]
@@ -113,7 +114,7 @@ mod tests {
     #[test]
     fn long_lengths_round_trip() {
         let big = vec![7u8; 300];
-        let e = encode(0x04, &big);
+        let e = encode_tlv(0x04, &big);
         let t = read(&e, 0).unwrap();
         assert_eq!((t.tag, t.header, t.end), (0x04, 4, 304));
     }

@@ -17,6 +17,7 @@ pub use cert::{
     dn_key, BasicConstraints, CertificateError, CertificateInfo, ExtendedKeyUsage, KeyUsage,
     SubjectAltName,
 };
+pub use der::encode_tlv;
 pub use duration::{DurationError, ValidityPeriod};
 pub use fingerprint::{sha1_fingerprint, sha256_hex, Fingerprint};
 pub use issue::{

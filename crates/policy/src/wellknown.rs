@@ -16,18 +16,7 @@ struct Index {
 }
 
 fn der_sequence(contents: &[u8]) -> Vec<u8> {
-    let mut out = vec![0x30];
-    let len = contents.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes = len.to_be_bytes();
-        let skip = bytes.iter().take_while(|b| **b == 0).count();
-        out.push(0x80 | (bytes.len() - skip) as u8);
-        out.extend_from_slice(&bytes[skip..]);
-    }
-    out.extend_from_slice(contents);
-    out
+    gatehouse_pki::encode_tlv(0x30, contents)
 }
 
 fn index() -> &'static Index {

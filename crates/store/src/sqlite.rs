@@ -339,6 +339,25 @@ impl SqliteStore {
         Ok(role.as_deref() == Some("account-owner"))
     }
 
+    /// After a compare-and-swap touched no row: the namespace is gone, or at another version.
+    async fn why_not_swapped(
+        tx: &mut Transaction<'_, sqlx::Sqlite>,
+        name: &str,
+        expected: ResourceVersion,
+    ) -> Result<StoreError, StoreError> {
+        Ok(match Self::current_version(tx, name).await? {
+            None => StoreError::NotFound {
+                kind: "namespace",
+                name: name.to_owned(),
+            },
+            Some(actual) => StoreError::Conflict {
+                name: name.to_owned(),
+                expected,
+                actual,
+            },
+        })
+    }
+
     async fn current_version(
         tx: &mut Transaction<'_, sqlx::Sqlite>,
         name: &str,
@@ -442,18 +461,7 @@ impl Store for SqliteStore {
         .await?
         .rows_affected();
         if updated == 0 {
-            let actual = Self::current_version(&mut tx, name).await?;
-            return Err(match actual {
-                None => StoreError::NotFound {
-                    kind: "namespace",
-                    name: name.to_owned(),
-                },
-                Some(actual) => StoreError::Conflict {
-                    name: name.to_owned(),
-                    expected,
-                    actual,
-                },
-            });
+            return Err(Self::why_not_swapped(&mut tx, name, expected).await?);
         }
         let row = sqlx::query(&format!(
             "SELECT {NAMESPACE_COLUMNS} FROM namespaces WHERE name = $1"
@@ -483,18 +491,7 @@ impl Store for SqliteStore {
                 .await?
                 .rows_affected();
         if deleted == 0 {
-            let actual = Self::current_version(&mut tx, name).await?;
-            return Err(match actual {
-                None => StoreError::NotFound {
-                    kind: "namespace",
-                    name: name.to_owned(),
-                },
-                Some(actual) => StoreError::Conflict {
-                    name: name.to_owned(),
-                    expected,
-                    actual,
-                },
-            });
+            return Err(Self::why_not_swapped(&mut tx, name, expected).await?);
         }
         // Namespace admins lose their grant with the namespace: a namespace created later
         // under the same name must not inherit them.
