@@ -64,6 +64,30 @@ pub const ROUTES: &[(&str, &str, Access, &str, Option<&str>)] = &[
     ("get", "/metrics", Access::AnyUser, "Prometheus metrics (text format); namespace admins see their namespaces", None),
 ];
 
+/// The query parameters a route takes.
+fn query_parameters(method: &str, path: &str) -> &'static [(&'static str, &'static str)] {
+    match (method, path) {
+        ("delete", "/api/v1/namespaces/{namespace}")
+        | ("delete", "/api/v1/namespaces/{namespace}/certificate-filters") => &[
+            (
+                "resourceVersion",
+                "only if the namespace is still at this version",
+            ),
+            ("requestId", "idempotency key"),
+        ],
+        ("get", "/api/v1/audit") => &[
+            ("namespace", "only this namespace's events"),
+            ("before", "page: events older than this id"),
+            ("limit", "page size (1-1000, default 50)"),
+        ],
+        ("get", "/api/v1/apikeys") => &[("userId", "this user's keys (admins)")],
+        ("get", "/api/v1/expirations") => {
+            &[("within", "only certificates expiring within, e.g. 30d")]
+        }
+        _ => &[],
+    }
+}
+
 /// The document.
 pub fn openapi_document() -> Value {
     let mut paths = serde_json::Map::new();
@@ -95,6 +119,17 @@ pub fn openapi_document() -> Value {
             }
         });
         op["responses"][success] = json!({ "description": "OK" });
+        let mut params: Vec<serde_json::Value> = path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+            .collect();
+        for (name, description) in query_parameters(method, path) {
+            params.push(json!({ "name": name, "in": "query", "required": false, "description": description, "schema": { "type": "string" } }));
+        }
+        if !params.is_empty() {
+            op["parameters"] = json!(params);
+        }
         if !matches!(access, Access::Public) {
             op["security"] = json!([{ "apiKey": [] }]);
         }

@@ -223,6 +223,22 @@ async fn every_documented_route_exists_and_needs_a_key() {
         .map(|p| p.as_object().unwrap().len())
         .sum();
     assert_eq!(documented, ROUTES.len());
+    // Every path parameter is declared.
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for op in ops.as_object().unwrap().values() {
+            for seg in path.split('/').filter(|s| s.starts_with('{')) {
+                let name = seg.trim_matches(|c| c == '{' || c == '}');
+                assert!(
+                    op["parameters"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|p| p["name"] == name && p["in"] == "path"),
+                    "{path}: parameter {name} not declared"
+                );
+            }
+        }
+    }
 }
 
 #[tokio::test]
