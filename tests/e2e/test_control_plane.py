@@ -285,7 +285,7 @@ def test_schemathesis_finds_no_server_errors(server):
          server.url + "/api/v1/openapi.json", "-H", f"Authorization: Bearer {server.token}",
          "--checks", "not_a_server_error", "--max-examples", "25", "--seed", "20261122",
          "--exclude-path", "/api/v1/apikeys/{id}"],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True, text=True, timeout=600, cwd=server.workdir,
     )
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
     assert "passed" in p.stdout
