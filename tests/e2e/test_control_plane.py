@@ -100,6 +100,8 @@ def test_first_start_bootstraps_an_owner_key_that_is_never_printed(server):
     key_file = server.data / "admin.key"
     assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(server.data).st_mode) == 0o700
+    for f in server.data.glob("gatehouse.db*"):
+        assert stat.S_IMODE(os.stat(f).st_mode) == 0o600, f
     token = server.token
     assert token.startswith("ghk_")
     assert token not in server.log.read_text()

@@ -152,8 +152,20 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path` and applies migrations.
+    /// Opens (creating if needed) the database at `path` and applies migrations. A new database
+    /// file is created 0600 (SQLite gives its -wal and -shm files the same mode): it holds the
+    /// key hashes and the audit log.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        #[cfg(unix)]
+        if !path.exists() {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| StoreError::Database(format!("{}: {e}", path.display())))?;
+        }
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
