@@ -159,7 +159,7 @@ pub(crate) fn validate_spec(
         .map_err(|e| ApiError::rule(StatusCode::BAD_REQUEST, e.rule.id(), e.message))?;
     let bundle = CaBundle::from_submitted_pem(&new.accepted_client_ca)
         .map_err(|f| ApiError::findings(&f))?;
-    let existing: Vec<Fingerprint> = old
+    let stored: Vec<Fingerprint> = old
         .map(|o| {
             parse_certificates(o.accepted_client_ca.as_bytes(), "bundle")
                 .unwrap_or_default()
@@ -168,25 +168,9 @@ pub(crate) fn validate_spec(
                 .collect()
         })
         .unwrap_or_default();
-    let errors: Vec<Finding> = bundle
-        .lint(!filters.is_empty(), now)
-        .into_iter()
-        .filter(|f| f.is_error())
-        .filter(|f| {
-            let aged = matches!(f.rule, Rule::CertExpired | Rule::CertNotYetValid);
-            let kept = f
-                .certificate
-                .as_ref()
-                .and_then(|c| Fingerprint::parse(&c.fingerprint))
-                .is_some_and(|fp| existing.contains(&fp));
-            !(aged && kept)
-        })
-        .collect();
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::findings(&errors))
-    }
+    bundle
+        .validate_update(&stored, !filters.is_empty(), now)
+        .map_err(|errors| ApiError::findings(&errors))
 }
 
 /// The `requestId` / `resourceVersion` pair every write may carry.

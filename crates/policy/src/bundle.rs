@@ -220,10 +220,48 @@ impl CaBundle {
     /// expired CA (and removing it must still work, unlike tcld #406); it cannot come to hold a
     /// non-CA or a SHA-1 signature.
     pub fn structural_errors(&self, has_filters: bool, now: OffsetDateTime) -> Vec<Finding> {
+        self.errors_excluding_age_of(|_| true, has_filters, now)
+    }
+
+    /// The rules for a namespace's bundle after a change: every error, except that certificates
+    /// already stored (`stored`) are not refused for having expired since — so a CA can be
+    /// added or removed while another one has expired (tcld #406), but an expired CA can never
+    /// be added.
+    pub fn validate_update(
+        &self,
+        stored: &[Fingerprint],
+        has_filters: bool,
+        now: OffsetDateTime,
+    ) -> Result<(), Vec<Finding>> {
+        let errors = self.errors_excluding_age_of(
+            |fp| fp.is_some_and(|fp| stored.contains(&fp)),
+            has_filters,
+            now,
+        );
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Error findings, leaving out expiry / not-yet-valid findings about certificates `exempt`
+    /// accepts.
+    fn errors_excluding_age_of(
+        &self,
+        exempt: impl Fn(Option<Fingerprint>) -> bool,
+        has_filters: bool,
+        now: OffsetDateTime,
+    ) -> Vec<Finding> {
         self.lint(has_filters, now)
             .into_iter()
             .filter(|f| {
-                f.is_error() && !matches!(f.rule, Rule::CertExpired | Rule::CertNotYetValid)
+                let aged = matches!(f.rule, Rule::CertExpired | Rule::CertNotYetValid);
+                let fp = f
+                    .certificate
+                    .as_ref()
+                    .and_then(|c| Fingerprint::parse(&c.fingerprint));
+                f.is_error() && !(aged && exempt(fp))
             })
             .collect()
     }
