@@ -147,6 +147,18 @@ pub(crate) fn new_id(prefix: &str) -> Result<String, StoreError> {
     }))
 }
 
+/// A unique-key violation as "already exists"; any other error as a database error.
+fn already_exists(e: sqlx::Error, kind: &'static str, name: &str) -> StoreError {
+    if is_unique_violation(&e) {
+        StoreError::AlreadyExists {
+            kind,
+            name: name.to_owned(),
+        }
+    } else {
+        e.into()
+    }
+}
+
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
 }
@@ -434,16 +446,7 @@ impl Store for SqliteStore {
         .bind(ts(now))
         .execute(&mut *tx)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::AlreadyExists {
-                    kind: "namespace",
-                    name: name.to_owned(),
-                }
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(|e| already_exists(e, "namespace", name))?;
         Self::record_request(&mut tx, &change, &ns.name, Some(&ns), now).await?;
         Self::audit(&mut tx, now, Some(name), &change).await?;
         tx.commit().await?;
@@ -594,16 +597,7 @@ impl Store for SqliteStore {
         .bind(ts(now))
         .execute(&mut *tx)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::AlreadyExists {
-                    kind: "user",
-                    name: email.to_owned(),
-                }
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(|e| already_exists(e, "user", email))?;
         Self::audit(&mut tx, now, None, &change).await?;
         tx.commit().await?;
         Ok(user)
