@@ -42,6 +42,8 @@ impl BundleCertificate {
 #[derive(Clone, Debug, Default)]
 pub struct CaBundle {
     certs: Vec<BundleCertificate>,
+    /// The certificates webpki can use as trust anchors, built once (not per handshake).
+    anchors: Vec<TrustAnchor<'static>>,
     pem_bytes: usize,
 }
 
@@ -78,10 +80,18 @@ impl CaBundle {
 
     /// A bundle from already parsed certificates; `pem_bytes` is the size of its PEM text.
     pub fn from_certificates(certs: Vec<CertificateInfo>, pem_bytes: usize) -> Self {
+        let certs: Vec<BundleCertificate> = certs.into_iter().map(BundleCertificate::new).collect();
+        let anchors = certs.iter().filter_map(|c| c.anchor.clone()).collect();
         Self {
-            certs: certs.into_iter().map(BundleCertificate::new).collect(),
+            certs,
+            anchors,
             pem_bytes,
         }
+    }
+
+    /// The trust anchors for path building.
+    pub(crate) fn anchors(&self) -> &[TrustAnchor<'static>] {
+        &self.anchors
     }
 
     /// The certificates, in bundle order.

@@ -282,11 +282,6 @@ fn build_path<'a>(
 ) -> Result<Vec<(&'a CertificateInfo, CertRef)>, Finding> {
     let leaf = &chain[0];
     let leaf_at = CertRef::new(chain_position(0), leaf);
-    let anchors: Vec<_> = bundle
-        .certificates()
-        .iter()
-        .filter_map(|c| c.anchor.clone())
-        .collect();
     let intermediates: Vec<CertificateDer<'_>> = chain[1..].iter().map(|c| c.der.clone()).collect();
     let ee = webpki::EndEntityCert::try_from(&leaf.der)
         .map_err(|e| webpki_finding(&e, leaf, &leaf_at, chain, bundle))?;
@@ -300,7 +295,7 @@ fn build_path<'a>(
     };
     let result = ee.verify_for_usage(
         SIGNATURE_ALGORITHMS,
-        &anchors,
+        bundle.anchors(),
         &intermediates,
         unix_time(at),
         webpki::KeyUsage::client_auth(),
