@@ -38,7 +38,13 @@ pub struct AppState {
     pub watch: Arc<dyn WatchStore>,
     /// The time source; tests pin it.
     pub clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sync>,
+    /// Components that add to `/metrics` (the gateway, when it runs in this process).
+    pub metrics: Vec<MetricsSource>,
 }
+
+/// Prometheus text a component appends to `/metrics`; the second argument says whether the
+/// caller may see a namespace.
+pub type MetricsSource = Arc<dyn Fn(&mut String, &dyn Fn(&str) -> bool) + Send + Sync>;
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -55,6 +61,7 @@ impl AppState {
             watch: store.clone(),
             store,
             clock: Arc::new(OffsetDateTime::now_utc),
+            metrics: Vec::new(),
         }
     }
 }
@@ -159,6 +166,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/apikeys/{id}",
             axum::routing::delete(users::revoke_key),
         )
+        .route("/api/v1/namespaces/{namespace}/usage", get(watch::usage))
         .route("/api/v1/audit", get(users::audit))
         .route("/api/v1/tickets", get(watch::tickets))
         .route("/api/v1/expirations", get(watch::expiry_report))

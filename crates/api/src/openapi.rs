@@ -50,6 +50,7 @@ pub const ROUTES: &[(&str, &str, Access, &str, Option<&str>)] = &[
     ("put", "/api/v1/namespaces/{namespace}/certificate-filters", Access::NamespaceWrite, "Import (replace) the certificate filters", Some("FiltersChange")),
     ("post", "/api/v1/namespaces/{namespace}/certificate-filters", Access::NamespaceWrite, "Add certificate filters", Some("FiltersChange")),
     ("delete", "/api/v1/namespaces/{namespace}/certificate-filters", Access::NamespaceWrite, "Clear the certificate filters (refused while a well-known CA needs them)", None),
+    ("get", "/api/v1/namespaces/{namespace}/usage", Access::NamespaceRead, "Gateway traffic per accepted CA (last handshake, handshakes, open connections) and per client leaf", None),
     ("get", "/api/v1/users", Access::Admin, "List users", None),
     ("post", "/api/v1/users", Access::Admin, "Create a user (only owners create owners)", Some("User")),
     ("get", "/api/v1/users/{id}", Access::AnyUser, "One user by id or email (yourself, or any as admin)", None),

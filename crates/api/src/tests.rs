@@ -132,6 +132,7 @@ async fn world() -> World {
         store: store.clone(),
         watch: store.clone(),
         clock: Arc::new(|| NOW),
+        metrics: Vec::new(),
     };
     let mut t = tokens.into_iter();
     let mut next = || t.next().unwrap();
@@ -901,6 +902,7 @@ async fn expired_cas_do_not_block_removal_but_cannot_be_added() {
         store: w.store.clone(),
         watch: w.store.clone(),
         clock: Arc::new(|| NOW + Duration::days(10)),
+        metrics: Vec::new(),
     };
     let app = router(later);
     let v3 = ca("Acme A Root v3");

@@ -7,7 +7,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Json;
 use gatehouse_notify::{expirations, LEAF_SEEN_WINDOW};
-use gatehouse_pki::{parse_certificates, ValidityPeriod};
+use gatehouse_pki::{parse_certificates, rfc3339, ValidityPeriod};
 use gatehouse_store::Role;
 use serde::Deserialize;
 use serde_json::json;
@@ -64,7 +64,7 @@ pub(crate) async fn expiry_report(
         .collect();
     let leaves: Vec<_> = state
         .watch
-        .observed_leaves(time::OffsetDateTime::UNIX_EPOCH)
+        .observed_leaves(time::OffsetDateTime::UNIX_EPOCH, None)
         .await?
         .into_iter()
         .filter(|l| visible(&caller, &l.namespace))
@@ -108,7 +108,11 @@ pub(crate) async fn metrics(
             );
         }
     }
-    for l in state.watch.observed_leaves(now - LEAF_SEEN_WINDOW).await? {
+    for l in state
+        .watch
+        .observed_leaves(now - LEAF_SEEN_WINDOW, None)
+        .await?
+    {
         if !visible(&caller, &l.namespace) {
             continue;
         }
@@ -146,11 +150,94 @@ pub(crate) async fn metrics(
             s.pending
         );
     }
+    for source in &state.metrics {
+        source(&mut out, &|ns: &str| visible(&caller, ns));
+    }
     Ok((
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
         out,
+    ))
+}
+
+/// How long a gateway instance's open-connection counts stay current without a new flush.
+const USAGE_FRESH: time::Duration = time::Duration::seconds(30);
+
+/// `GET /api/v1/namespaces/{namespace}/usage`: what the gateway saw, per accepted CA and per
+/// client leaf. What answers "has traffic on the old CA stopped?" during a rotation.
+pub(crate) async fn usage(
+    State(state): State<AppState>,
+    caller: Caller,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let ns = crate::namespaces::get(
+        State(state.clone()),
+        caller,
+        axum::extract::Path(name.clone()),
+    )
+    .await?
+    .0;
+    let now = (state.clock)();
+    let leaves = state
+        .watch
+        .observed_leaves(time::OffsetDateTime::UNIX_EPOCH, Some(&name))
+        .await?;
+    let open = state
+        .watch
+        .open_connections(&name, now - USAGE_FRESH)
+        .await?;
+    // Every CA in the bundle, then any CA that traffic used but the bundle no longer holds.
+    let mut order: Vec<(String, Option<String>)> = ns
+        .accepted_client_cas
+        .iter()
+        .map(|c| (c.sha256.clone(), Some(c.subject.clone())))
+        .collect();
+    for l in &leaves {
+        if !order.iter().any(|(fp, _)| *fp == l.ca_fingerprint) {
+            order.push((l.ca_fingerprint.clone(), None));
+        }
+    }
+    let cas: Vec<_> = order
+        .iter()
+        .map(|(fp, subject)| {
+            let mine = leaves.iter().filter(|l| l.ca_fingerprint == *fp);
+            let last_handshake = mine.clone().filter_map(|l| l.last_handshake).max();
+            let last_seen = mine.clone().map(|l| l.last_seen).max();
+            let handshakes: i64 = mine.clone().map(|l| l.connections).sum();
+            let requests: i64 = mine.map(|l| l.requests).sum();
+            let open_connections: i64 =
+                open.iter().filter(|(ca, _)| ca == fp).map(|(_, n)| n).sum();
+            json!({
+                "sha256": fp,
+                "subject": subject,
+                "inBundle": subject.is_some(),
+                "lastHandshake": last_handshake.map(rfc3339),
+                "lastSeen": last_seen.map(rfc3339),
+                "handshakes": handshakes,
+                "requests": requests,
+                "openConnections": open_connections,
+            })
+        })
+        .collect();
+    let leaves: Vec<_> = leaves
+        .iter()
+        .map(|l| {
+            json!({
+                "sha256": l.leaf_fingerprint,
+                "subject": l.leaf_subject,
+                "notAfter": rfc3339(l.leaf_not_after),
+                "caSha256": l.ca_fingerprint,
+                "firstSeen": rfc3339(l.first_seen),
+                "lastSeen": rfc3339(l.last_seen),
+                "lastHandshake": l.last_handshake.map(rfc3339),
+                "handshakes": l.connections,
+                "requests": l.requests,
+            })
+        })
+        .collect();
+    Ok(Json(
+        json!({ "namespace": name, "cas": cas, "leaves": leaves }),
     ))
 }

@@ -69,6 +69,8 @@ pub(crate) enum Command {
     Verify(VerifyArgs),
     /// Run the control plane: the REST API on the embedded SQLite store
     Serve(crate::serve::ServeArgs),
+    /// Run the mTLS gateway alone against a data dir's store (serve --upstream runs it too)
+    Gateway(crate::gateway::GatewayCommandArgs),
     /// Namespaces, their accepted client CAs and certificate filters (tcld's `namespace`)
     #[command(
         alias = "n",

@@ -4,6 +4,7 @@ mod args;
 mod check;
 mod client;
 mod fail;
+mod gateway;
 mod gen;
 mod serve;
 mod watch;
@@ -22,6 +23,7 @@ fn main() -> ExitCode {
         Command::Lint(args) => check::lint(args),
         Command::Verify(args) => check::verify(args),
         Command::Serve(args) => serve::run(args),
+        Command::Gateway(args) => gateway::run(args),
         Command::Namespace { server, command } => {
             client::namespace(&server, cli.auto_confirm, command)
         }

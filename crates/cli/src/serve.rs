@@ -1,5 +1,5 @@
-//! `gatehouse serve`: the control plane API and the expiry watch on the embedded SQLite store
-//! (the gateway joins this process in a later release).
+//! `gatehouse serve`: the control plane API, the expiry watch and (with `--upstream`) the mTLS
+//! gateway, on the embedded SQLite store.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -20,7 +20,8 @@ use crate::fail::Failure;
     written to <data-dir>/admin.key (mode 0600) and never printed. The CLI uses that file when no \
     --api-key is given.\n\nExamples:\n  \
     gatehouse serve\n  \
-    gatehouse serve --data-dir /var/lib/gatehouse --api-listen 0.0.0.0:8080 --admin-email ops@acme.io"
+    gatehouse serve --data-dir /var/lib/gatehouse --api-listen 0.0.0.0:8080 --admin-email ops@acme.io\n  \
+    gatehouse serve --upstream 127.0.0.1:7233 --gateway-listen 0.0.0.0:7443 --gateway-domain gw.acme.io"
 )]
 pub(crate) struct ServeArgs {
     /// Where the database and admin.key live
@@ -37,6 +38,8 @@ pub(crate) struct ServeArgs {
     pub(crate) notify_interval: String,
     #[command(flatten)]
     pub(crate) notify: crate::watch::NotifyArgs,
+    #[command(flatten)]
+    pub(crate) gateway: crate::gateway::GatewayArgs,
 }
 
 /// The database file inside a data dir.
@@ -119,7 +122,7 @@ async fn bootstrap(store: &SqliteStore, data_dir: &Path, email: &str) -> Result<
     Ok(())
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -205,11 +208,37 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, Failure> {
                 }
             }
         });
-        let app = router(AppState::new(store));
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let gateway =
+            crate::gateway::start(&args.gateway, &args.data_dir, store.clone(), stop_rx.clone())
+                .await?;
+        if gateway.is_none() {
+            tracing::info!("no --upstream: the gateway is not running (the API and expiry watch are)");
+        }
+        let mut state = AppState::new(store);
+        if let Some((gw, _)) = &gateway {
+            let metrics = gw.metrics();
+            state
+                .metrics
+                .push(Arc::new(move |out: &mut String, visible: &dyn Fn(&str) -> bool| {
+                    metrics.render(out, visible)
+                }));
+        }
+        let app = router(state);
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            let _ = stop_tx.send(true);
+        });
+        let mut api_stop = stop_rx;
         axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
+            .with_graceful_shutdown(async move {
+                let _ = api_stop.wait_for(|s| *s).await;
+            })
             .await
             .map_err(|e| Failure::Internal(format!("server error: {e}")))?;
+        if let Some((_, task)) = gateway {
+            let _ = task.await;
+        }
         // Let a send in progress finish and be recorded, so a restart does not repeat it.
         stop.store(true, std::sync::atomic::Ordering::SeqCst);
         if tokio::time::timeout(std::time::Duration::from_secs(30), watcher)

@@ -1,281 +1,537 @@
-//! Gatehouse mTLS front door — **in progress** (issue #4). What exists: the TLS handshake
-//! layer. The SNI `<namespace>.<domain>` picks the namespace; its client-certificate verifier
-//! applies `gatehouse-policy` to the presented chain (path to a bundle certificate, Temporal's
-//! chain rules on the verified path, the bundle certificate's own validity, the filters).
-//! Not yet: the gRPC proxy, namespace checks on requests, hot reload from the store, CA usage.
-//! Nothing here is wired into `gatehouse serve`.
+//! Gatehouse's mTLS front door: a gRPC gateway in front of a Temporal frontend.
+//!
+//! - The SNI `<namespace>.<domain>` picks the namespace; its verifier applies
+//!   `gatehouse-policy` to the client chain (see [`tls`]).
+//! - Every call must stay inside that namespace (see `namespace_check`, driven by a table
+//!   generated from the Temporal API descriptors), then is proxied upstream over pooled HTTP/2.
+//! - Bundle and filter changes are polled from the store and swapped in; connections the new
+//!   state no longer admits get GOAWAY and close after their in-flight calls.
+//! - CA usage is counted in memory and flushed to the store in batches; metrics render as
+//!   Prometheus text.
 
-use std::collections::HashMap;
-use std::fmt;
-use std::sync::{Arc, RwLock};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use gatehouse_pki::CertificateInfo;
-use gatehouse_policy::{verify_client, CaBundle, CertificateFilters, Rule};
-use rustls::client::danger::HandshakeSignatureValid;
-use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
-use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
-use rustls::{
-    CertificateError, DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureScheme,
-};
+use gatehouse_policy::{CaBundle, CertificateFilters};
+use gatehouse_store::{Namespace, Store, WatchStore};
+use http::Uri;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use time::OffsetDateTime;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
 
-/// The namespace an SNI names under `domain` (`payments.gw.acme.io` → `payments` for domain
-/// `gw.acme.io`); names may contain dots. Case-insensitive, as DNS is.
-pub fn namespace_from_sni<'a>(sni: &'a str, domain: &str) -> Option<&'a str> {
-    let sni_l = sni.to_ascii_lowercase();
-    let suffix = format!(".{}", domain.to_ascii_lowercase().trim_end_matches('.'));
-    if sni_l.len() > suffix.len() && sni_l.ends_with(&suffix) {
-        Some(&sni[..sni.len() - suffix.len()])
-    } else {
-        None
-    }
-}
+mod api_table;
+mod grpc;
+mod metrics;
+mod namespace_check;
+mod proxy;
+pub mod tls;
+mod usage;
 
-/// The rustls error a refusal becomes (and so the TLS alert the client sees).
-fn tls_error(rule: Rule) -> rustls::Error {
-    let e = match rule {
-        Rule::CertExpired => CertificateError::Expired,
-        Rule::CertNotYetValid => CertificateError::NotValidYet,
-        Rule::ChainUntrusted => CertificateError::UnknownIssuer,
-        Rule::ChainSignature => CertificateError::BadSignature,
-        _ => CertificateError::ApplicationVerificationFailure,
-    };
-    rustls::Error::InvalidCertificate(e)
-}
+pub use grpc::{Code, ResponseBody, Status};
+pub use metrics::Metrics;
+pub use tls::{namespace_from_sni, Identity, NamespacePolicy, Refusal, Registry};
 
-/// A namespace's client-certificate verifier: the policy crate, on the presented chain.
-pub struct PolicyVerifier {
-    namespace: String,
-    bundle: CaBundle,
-    filters: CertificateFilters,
-    hints: Vec<DistinguishedName>,
-    provider: Arc<CryptoProvider>,
-}
-
-impl fmt::Debug for PolicyVerifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PolicyVerifier")
-            .field("namespace", &self.namespace)
-            .field("bundle", &self.bundle.certificates().len())
-            .finish_non_exhaustive()
-    }
-}
-
-impl PolicyVerifier {
-    pub fn new(namespace: &str, bundle: CaBundle, filters: CertificateFilters) -> Self {
-        let hints = bundle
-            .certificates()
-            .iter()
-            .filter_map(|c| subject_der(&c.info.der).map(DistinguishedName::from))
-            .collect();
-        Self {
-            namespace: namespace.to_owned(),
-            bundle,
-            filters,
-            hints,
-            provider: Arc::new(rustls::crypto::aws_lc_rs::default_provider()),
-        }
-    }
-}
-
-/// The DER of a certificate's subject Name (for the CertificateRequest's CA hints).
-fn subject_der(der: &[u8]) -> Option<Vec<u8>> {
-    use x509_parser::prelude::FromDer;
-    let (_, cert) = x509_parser::certificate::X509Certificate::from_der(der).ok()?;
-    Some(cert.subject().as_raw().to_vec())
-}
-
-impl ClientCertVerifier for PolicyVerifier {
-    fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        &self.hints
-    }
-
-    fn verify_client_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        now: UnixTime,
-    ) -> Result<ClientCertVerified, rustls::Error> {
-        let mut chain = Vec::with_capacity(1 + intermediates.len());
-        for der in std::iter::once(end_entity).chain(intermediates) {
-            let info = CertificateInfo::from_der(der).map_err(|e| {
-                tracing::info!(namespace = %self.namespace, rule = "chain.invalid", error = %e, "client refused: unreadable certificate");
-                rustls::Error::InvalidCertificate(CertificateError::BadEncoding)
-            })?;
-            chain.push(info);
-        }
-        let at =
-            OffsetDateTime::from_unix_timestamp(i64::try_from(now.as_secs()).unwrap_or(i64::MAX))
-                .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-        match verify_client(&chain, &self.bundle, &self.filters, at) {
-            Ok(v) => {
-                tracing::debug!(namespace = %self.namespace, leaf = %v.leaf.fingerprint, ca = %v.anchor.fingerprint, "client admitted");
-                Ok(ClientCertVerified::assertion())
-            }
-            Err(r) => {
-                let cert = r.reason.certificate.as_ref();
-                tracing::info!(
-                    namespace = %self.namespace,
-                    rule = r.reason.rule.id(),
-                    certificate = cert.map(|c| c.fingerprint.as_str()).unwrap_or("-"),
-                    subject = cert.map(|c| c.subject.as_str()).unwrap_or("-"),
-                    reason = %r.reason.message,
-                    "client refused"
-                );
-                Err(tls_error(r.reason.rule))
-            }
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
-
-/// The gateway's server identity.
+/// The mTLS settings for a TLS upstream.
 #[derive(Debug)]
-pub struct ServerIdentity {
-    pub chain: Vec<CertificateDer<'static>>,
-    pub key: PrivateKeyDer<'static>,
+pub struct UpstreamTls {
+    /// CA certificates that sign the upstream's server certificate (PEM).
+    pub ca: Vec<CertificateDer<'static>>,
+    /// The gateway's client certificate and key, if the upstream requires mTLS.
+    pub client: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
+    /// The name to verify (and send as SNI); default: the upstream's host.
+    pub server_name: Option<String>,
 }
 
-impl Clone for ServerIdentity {
-    fn clone(&self) -> Self {
-        Self {
-            chain: self.chain.clone(),
-            key: self.key.clone_key(),
-        }
-    }
-}
-
-/// Every namespace's TLS configuration, swapped whole on change: a handshake reads one
-/// consistent snapshot and never waits for a writer (O(1) lookup by name).
+/// Gateway settings.
 #[derive(Debug)]
-pub struct Registry {
-    domain: String,
-    identity: ServerIdentity,
-    configs: RwLock<Arc<HashMap<String, Arc<ServerConfig>>>>,
+pub struct Config {
+    /// SNI is `<namespace>.<domain>`.
+    pub domain: String,
+    /// The Temporal frontend, `host:port`.
+    pub upstream: String,
+    pub upstream_tls: Option<UpstreamTls>,
+    /// Largest request message accepted (after decompression).
+    pub max_message_bytes: usize,
+    /// How often the store is polled for bundle and filter changes.
+    pub reload_interval: Duration,
+    /// How often usage is flushed to the store.
+    pub usage_flush_interval: Duration,
+    /// This gateway instance's name in the usage table.
+    pub instance: String,
 }
 
-impl Registry {
-    pub fn new(domain: &str, identity: ServerIdentity) -> Self {
-        Self {
-            domain: domain.to_owned(),
-            identity,
-            configs: RwLock::new(Arc::new(HashMap::new())),
-        }
+type Client = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<HttpConnector>,
+    proxy::CheckedBody,
+>;
+
+/// What connections and requests share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) client: Client,
+    pub(crate) upstream_base: Uri,
+}
+
+/// Errors starting the gateway.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GatewayError {
+    #[error("TLS configuration: {0}")]
+    Tls(#[from] rustls::Error),
+    #[error("store: {0}")]
+    Store(#[from] gatehouse_store::StoreError),
+    #[error("--upstream {0:?}: {1}")]
+    Upstream(String, String),
+}
+
+/// The gateway: registry, shared state, and its background loops.
+#[derive(Debug)]
+pub struct Gateway {
+    shared: Arc<Shared>,
+    registry: Arc<Registry>,
+    usage: Arc<usage::Usage>,
+    store: Arc<dyn Store>,
+    watch: Arc<dyn WatchStore>,
+    generation: watch::Sender<u64>,
+    /// The last audit event applied.
+    position: std::sync::atomic::AtomicI64,
+}
+
+fn policy_of(ns: &Namespace) -> Result<NamespacePolicy, String> {
+    let bundle = CaBundle::from_pem(
+        ns.spec.accepted_client_ca.as_bytes(),
+        "accepted client CA bundle",
+    )
+    .map_err(|e| e.to_string())?;
+    let filters =
+        CertificateFilters::new(ns.spec.certificate_filters.clone()).map_err(|e| e.to_string())?;
+    Ok(NamespacePolicy {
+        name: Arc::from(ns.name.as_str()),
+        bundle,
+        filters,
+    })
+}
+
+impl Gateway {
+    /// Builds the gateway and loads every namespace from the store.
+    pub async fn new(
+        config: Config,
+        identity: Identity,
+        store: Arc<dyn Store>,
+        watch_store: Arc<dyn WatchStore>,
+    ) -> Result<Arc<Self>, GatewayError> {
+        let metrics = Arc::new(Metrics::default());
+        let registry = Arc::new(Registry::new(&config.domain, identity, metrics.clone())?);
+        let (client, upstream_base) = upstream_client(&config)?;
+        let shared = Arc::new(Shared {
+            config,
+            metrics,
+            client,
+            upstream_base,
+        });
+        let gateway = Arc::new(Self {
+            shared,
+            registry,
+            usage: Arc::default(),
+            store,
+            watch: watch_store,
+            generation: watch::Sender::new(0),
+            position: std::sync::atomic::AtomicI64::new(0),
+        });
+        // The change-log position first: a change made during the load is applied again.
+        let position = gateway.last_audit_id().await?;
+        gateway.reload_all().await?;
+        gateway
+            .position
+            .store(position, std::sync::atomic::Ordering::SeqCst);
+        Ok(gateway)
     }
 
-    /// Builds every namespace's configuration, then swaps them in at once.
-    pub fn replace(
-        &self,
-        namespaces: Vec<(String, CaBundle, CertificateFilters)>,
-    ) -> Result<(), rustls::Error> {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let mut next = HashMap::new();
-        for (name, bundle, filters) in namespaces {
-            let verifier = Arc::new(PolicyVerifier::new(&name, bundle, filters));
-            let mut config = ServerConfig::builder_with_provider(provider.clone())
-                .with_safe_default_protocol_versions()?
-                .with_client_cert_verifier(verifier)
-                .with_single_cert(self.identity.chain.clone(), self.identity.key.clone_key())?;
-            config.alpn_protocols = vec![b"h2".to_vec()];
-            next.insert(name.to_ascii_lowercase(), Arc::new(config));
+    /// The gateway's metrics (for `/metrics`).
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.shared.metrics.clone()
+    }
+
+    /// The handshake registry.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    async fn reload_all(&self) -> Result<(), GatewayError> {
+        let mut policies = Vec::new();
+        for ns in self.store.list_namespaces().await? {
+            match policy_of(&ns) {
+                Ok(p) => policies.push(p),
+                Err(e) => {
+                    tracing::error!(namespace = %ns.name, error = %e, "namespace not served: its stored bundle or filters do not load")
+                }
+            }
         }
-        let mut slot = self
-            .configs
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        *slot = Arc::new(next);
+        let n = policies.len();
+        self.registry.replace_all(policies)?;
+        self.generation.send_modify(|g| *g += 1);
+        tracing::info!(namespaces = n, "gateway loaded namespaces");
         Ok(())
     }
 
-    /// The namespace and configuration an SNI selects.
-    pub fn select(&self, sni: Option<&str>) -> Result<(String, Arc<ServerConfig>), Refusal> {
-        let sni = sni.ok_or(Refusal::NoSni)?;
-        let ns = namespace_from_sni(sni, &self.domain)
-            .ok_or_else(|| Refusal::UnknownNamespace(sni.to_owned()))?
-            .to_ascii_lowercase();
-        let configs = self
-            .configs
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
-        configs
-            .get(&ns)
-            .map(|c| (ns.clone(), c.clone()))
-            .ok_or(Refusal::UnknownNamespace(sni.to_owned()))
+    async fn last_audit_id(&self) -> Result<i64, GatewayError> {
+        Ok(self.store.namespace_changes_since(0).await?.0)
     }
 
-    /// Accepts one TLS connection: SNI first, then that namespace's handshake.
-    pub async fn accept<IO>(
-        &self,
-        io: IO,
-    ) -> Result<(String, tokio_rustls::server::TlsStream<IO>), Refusal>
-    where
-        IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-    {
-        let start = tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), io)
-            .await
-            .map_err(|e| Refusal::Handshake(e.to_string()))?;
-        let (namespace, config) = self.select(start.client_hello().server_name())?;
-        let stream = start
-            .into_stream(config)
-            .await
-            .map_err(|e| Refusal::Handshake(e.to_string()))?;
-        Ok((namespace, stream))
+    /// Applies the namespaces changed since audit event `after`; returns the new position.
+    async fn reload_changed(&self, after: i64) -> Result<i64, GatewayError> {
+        let (position, names) = self.store.namespace_changes_since(after).await?;
+        if names.is_empty() {
+            return Ok(position.max(after));
+        }
+        let mut changes = Vec::with_capacity(names.len());
+        for name in names {
+            let policy = match self.store.get_namespace(&name).await? {
+                Some(ns) => match policy_of(&ns) {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        tracing::error!(namespace = %name, error = %e, "namespace no longer served: its stored bundle or filters do not load");
+                        None
+                    }
+                },
+                None => None,
+            };
+            tracing::info!(namespace = %name, removed = policy.is_none(), "namespace reloaded");
+            changes.push((name, policy));
+        }
+        self.registry.apply(changes)?;
+        self.generation.send_modify(|g| *g += 1);
+        Ok(position)
     }
-}
 
-/// Why a connection was not accepted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Refusal {
-    NoSni,
-    UnknownNamespace(String),
-    Handshake(String),
-}
+    /// Serves connections from `listener` until `shutdown` completes, then asks every
+    /// connection to finish its calls (GOAWAY) and waits up to `drain` for them.
+    pub async fn serve(
+        self: Arc<Self>,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send,
+        drain: Duration,
+    ) {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let reload = tokio::spawn(self.clone().reload_loop(stop_rx.clone()));
+        let flush = tokio::spawn(self.clone().flush_loop(stop_rx.clone()));
+        let tracker = tokio_util_tracker::Tracker::default();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                accepted = listener.accept() => {
+                    let (tcp, peer) = match accepted {
+                        Ok(a) => a,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "accept failed");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    };
+                    let gw = self.clone();
+                    let stop = stop_rx.clone();
+                    let guard = tracker.guard();
+                    tokio::spawn(async move {
+                        gw.connection(tcp, peer, stop).await;
+                        drop(guard);
+                    });
+                }
+            }
+        }
+        let _ = stop_tx.send(true);
+        let _ = tokio::time::timeout(drain, tracker.wait()).await;
+        let _ = reload.await;
+        let _ = flush.await;
+        self.flush().await;
+    }
 
-impl fmt::Display for Refusal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::NoSni => f.write_str("no SNI: connect to <namespace>.<gateway domain>"),
-            Self::UnknownNamespace(s) => write!(f, "SNI {s:?} names no namespace of this gateway"),
-            Self::Handshake(e) => write!(f, "TLS handshake failed: {e}"),
+    async fn reload_loop(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        let mut position = self.position.load(std::sync::atomic::Ordering::SeqCst);
+        let mut tick = tokio::time::interval(self.shared.config.reload_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stop.changed() => return,
+                _ = tick.tick() => {}
+            }
+            match self.reload_changed(position).await {
+                Ok(p) => position = p,
+                Err(e) => tracing::warn!(error = %e, "reload failed; will retry"),
+            }
+        }
+    }
+
+    async fn flush_loop(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(self.shared.config.usage_flush_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stop.changed() => return,
+                _ = tick.tick() => self.flush().await,
+            }
+        }
+    }
+
+    async fn flush(&self) {
+        let batch = self.usage.take_batch(&self.shared.config.instance);
+        if let Err(e) = self
+            .watch
+            .record_usage(&batch, OffsetDateTime::now_utc())
+            .await
+        {
+            tracing::warn!(error = %e, "usage flush failed; counts kept for the next one");
+            self.usage.restore(&batch);
+        }
+    }
+
+    async fn connection(
+        self: Arc<Self>,
+        tcp: tokio::net::TcpStream,
+        peer: SocketAddr,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let _ = tcp.set_nodelay(true);
+        let metrics = &self.shared.metrics;
+        let accepted =
+            tokio::time::timeout(Duration::from_secs(10), self.registry.accept(tcp)).await;
+        let (endpoint, tls) = match accepted {
+            Ok(Ok(a)) => a,
+            Ok(Err(refusal)) => {
+                // Certificate refusals were logged and counted by the verifier, with their rule.
+                if !matches!(refusal, Refusal::Certificate(_)) {
+                    tracing::info!(peer = %peer, rule = refusal.rule(), reason = %refusal, "connection refused");
+                    metrics.handshake("", false, refusal.rule());
+                }
+                return;
+            }
+            Err(_) => {
+                tracing::info!(peer = %peer, rule = "tls.timeout", "connection refused: no handshake within 10 s");
+                metrics.handshake("", false, "tls.timeout");
+                return;
+            }
+        };
+        let namespace = endpoint.policy.name.clone();
+        let chain: Vec<CertificateInfo> = tls
+            .get_ref()
+            .1
+            .peer_certificates()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|c| CertificateInfo::from_der(c).ok())
+            .collect();
+        let Some(leaf) = chain.first() else { return };
+        let verified = match self.registry.admissions.take(&leaf.der) {
+            Some(v) => Some(v),
+            None => endpoint
+                .policy
+                .verify(&chain, OffsetDateTime::now_utc())
+                .ok()
+                .map(Arc::new),
+        };
+        let Some(verified) = verified else { return };
+        metrics.handshake(&namespace, true, "");
+        metrics.connection_opened(&namespace);
+        let cell = self.usage.admitted(
+            &namespace,
+            &verified.anchor_fingerprint.to_string(),
+            &leaf.fingerprint.to_string(),
+            &leaf.subject,
+            leaf.not_after,
+        );
+        tracing::debug!(namespace = %namespace, peer = %peer, leaf = %leaf.fingerprint, ca = %verified.anchor_fingerprint, "connection admitted");
+        let ctx = Arc::new(proxy::ConnCtx {
+            shared: self.shared.clone(),
+            namespace: namespace.clone(),
+            usage: cell.clone(),
+            peer: peer.to_string(),
+        });
+        let service = hyper::service::service_fn(move |req| proxy::handle(ctx.clone(), req));
+        let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+        builder
+            .timer(TokioTimer::new())
+            .max_concurrent_streams(1000)
+            .keep_alive_interval(Some(Duration::from_secs(30)))
+            .keep_alive_timeout(Duration::from_secs(20))
+            .max_send_buf_size(1 << 20);
+        let conn = builder.serve_connection(TokioIo::new(tls), service);
+        tokio::pin!(conn);
+        let mut generation = self.generation.subscribe();
+        let mut recheck = tokio::time::interval(Duration::from_secs(30));
+        recheck.reset();
+        let mut draining = false;
+        loop {
+            tokio::select! {
+                r = conn.as_mut() => {
+                    if let Err(e) = r {
+                        tracing::debug!(namespace = %namespace, peer = %peer, error = %e, "connection ended with an error");
+                    }
+                    break;
+                }
+                changed = generation.changed(), if !draining => {
+                    if changed.is_err() { continue; }
+                    if let Some(why) = self.no_longer_admitted(&namespace, &chain) {
+                        tracing::info!(namespace = %namespace, peer = %peer, leaf = %leaf.fingerprint, reason = %why, "closing connection (GOAWAY): no longer admitted");
+                        metrics.closed_on_reload();
+                        conn.as_mut().graceful_shutdown();
+                        draining = true;
+                    }
+                }
+                _ = recheck.tick(), if !draining => {
+                    if let Some(why) = self.no_longer_admitted(&namespace, &chain) {
+                        tracing::info!(namespace = %namespace, peer = %peer, leaf = %leaf.fingerprint, reason = %why, "closing connection (GOAWAY): no longer admitted");
+                        metrics.closed_on_reload();
+                        conn.as_mut().graceful_shutdown();
+                        draining = true;
+                    }
+                }
+                _ = stop.changed(), if !draining => {
+                    conn.as_mut().graceful_shutdown();
+                    draining = true;
+                }
+            }
+        }
+        cell.closed();
+        metrics.connection_closed(&namespace);
+    }
+
+    /// Why the current state would no longer admit this connection's chain, if it would not.
+    fn no_longer_admitted(&self, namespace: &str, chain: &[CertificateInfo]) -> Option<String> {
+        let Some(endpoint) = self.registry.get(namespace) else {
+            return Some(format!("namespace {namespace:?} is no longer served"));
+        };
+        match endpoint.policy.verify(chain, OffsetDateTime::now_utc()) {
+            Ok(_) => None,
+            Err(r) => Some(format!("{}: {}", r.reason.rule.id(), r.reason.message)),
         }
     }
 }
 
+/// The pooled HTTP/2 client to the upstream, and the base URI requests are sent to.
+fn upstream_client(config: &Config) -> Result<(Client, Uri), GatewayError> {
+    let bad = |why: String| GatewayError::Upstream(config.upstream.clone(), why);
+    let scheme = if config.upstream_tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let base: Uri = format!("{scheme}://{}/", config.upstream)
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| bad(e.to_string()))?;
+    if base.port_u16().is_none() {
+        return Err(bad("give host:port".into()));
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = hyper_rustls::HttpsConnectorBuilder::new();
+    let connector = match &config.upstream_tls {
+        None => {
+            let tls = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()?
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth();
+            let mut http = HttpConnector::new();
+            http.set_nodelay(true);
+            http.enforce_http(false);
+            builder
+                .with_tls_config(tls)
+                .https_or_http()
+                .enable_http2()
+                .wrap_connector(http)
+        }
+        Some(t) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in &t.ca {
+                roots
+                    .add(c.clone())
+                    .map_err(|e| bad(format!("--upstream-ca: {e}")))?;
+            }
+            let b = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()?
+                .with_root_certificates(roots);
+            let mut tls = match &t.client {
+                Some((chain, key)) => b.with_client_auth_cert(chain.clone(), key.clone_key())?,
+                None => b.with_no_client_auth(),
+            };
+            tls.alpn_protocols = vec![b"h2".to_vec()];
+            let mut http = HttpConnector::new();
+            http.set_nodelay(true);
+            http.enforce_http(false);
+            let b = builder.with_tls_config(tls).https_only();
+            let b = match &t.server_name {
+                Some(name) => {
+                    let name = rustls::pki_types::ServerName::try_from(name.clone())
+                        .map_err(|e| bad(format!("--upstream-server-name: {e}")))?;
+                    b.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(name))
+                }
+                None => b,
+            };
+            b.enable_http2().wrap_connector(http)
+        }
+    };
+    let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .timer(TokioTimer::new())
+        .pool_timer(TokioTimer::new())
+        .http2_keep_alive_interval(Some(Duration::from_secs(30)))
+        .http2_keep_alive_while_idle(true)
+        .build(connector);
+    Ok((client, base))
+}
+
+/// Counts live connection tasks so shutdown can wait for them.
+mod tokio_util_tracker {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use tokio::sync::Notify;
+
+    #[derive(Debug, Default)]
+    struct Inner {
+        live: AtomicUsize,
+        idle: Notify,
+    }
+
+    #[derive(Debug, Default, Clone)]
+    pub(crate) struct Tracker(Arc<Inner>);
+
+    #[derive(Debug)]
+    pub(crate) struct Guard(Arc<Inner>);
+
+    impl Tracker {
+        pub(crate) fn guard(&self) -> Guard {
+            self.0.live.fetch_add(1, Ordering::SeqCst);
+            Guard(self.0.clone())
+        }
+
+        pub(crate) async fn wait(&self) {
+            loop {
+                let notified = self.0.idle.notified();
+                if self.0.live.load(Ordering::SeqCst) == 0 {
+                    return;
+                }
+                notified.await;
+            }
+        }
+    }
+
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            if self.0.live.fetch_sub(1, Ordering::SeqCst) == 1 {
+                self.0.idle.notify_waiters();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod api_table_gen;
 #[cfg(test)]
 mod tests;

@@ -192,7 +192,10 @@ impl Notifier {
     pub async fn dry_run(&self, now: OffsetDateTime) -> Result<Plan, NotifyError> {
         let namespaces = self.store.list_namespaces().await?;
         let users = self.store.list_users().await?;
-        let leaves = self.watch.observed_leaves(now - LEAF_SEEN_WINDOW).await?;
+        let leaves = self
+            .watch
+            .observed_leaves(now - LEAF_SEEN_WINDOW, None)
+            .await?;
         Ok(plan(&namespaces, &users, &leaves, &self.channels(), now))
     }
 

@@ -363,8 +363,11 @@ mod tests {
             leaf_fingerprint: fp.into(),
             leaf_subject: "CN=worker".into(),
             leaf_not_after: now + Duration::days(days),
+            first_seen: now - Duration::days(30),
             last_seen: now - Duration::days(seen_days_ago),
+            last_handshake: Some(now - Duration::days(seen_days_ago)),
             connections: 3,
+            requests: 7,
         };
         let users = [
             user("owner@a.io", Role::AccountOwner, &[]),

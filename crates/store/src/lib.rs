@@ -18,7 +18,8 @@ pub use model::{
 };
 pub use sqlite::SqliteStore;
 pub use watch::{
-    NewNotification, NewTicket, Notification, NotificationStat, ObservedLeaf, Ticket, WatchStore,
+    LeafDelta, NewNotification, NewTicket, Notification, NotificationStat, ObservedLeaf, Ticket,
+    UsageBatch, WatchStore,
 };
 
 /// Why a store operation failed.
@@ -168,6 +169,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<Option<Principal>, StoreError>;
 
     // --- audit ---
+    /// Which namespaces changed (were created, updated or deleted) after audit event `after`:
+    /// the last event id seen, and the names. What the gateway polls to hot-reload.
+    async fn namespace_changes_since(&self, after: i64) -> Result<(i64, Vec<String>), StoreError>;
     async fn list_audit(&self, query: AuditQuery) -> Result<Vec<AuditEvent>, StoreError>;
     /// Appends an audit event on its own (for events that change no other table).
     async fn append_audit(&self, now: OffsetDateTime, change: Change) -> Result<(), StoreError>;

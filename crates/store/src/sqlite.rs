@@ -104,6 +104,20 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (namespace, fingerprint)
     );
     "#,
+    // 2: what the gateway aggregates per namespace and CA: handshakes and the last one per
+    // observed leaf, requests, and each gateway instance's open connections.
+    r#"
+    ALTER TABLE ca_usage ADD COLUMN last_handshake TEXT NOT NULL DEFAULT '';
+    ALTER TABLE ca_usage ADD COLUMN requests INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE ca_open_connections (
+        instance TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        ca_fingerprint TEXT NOT NULL,
+        open_connections INTEGER NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (instance, namespace, ca_fingerprint)
+    );
+    "#,
 ];
 
 /// SQLite-backed [`Store`].
@@ -838,6 +852,22 @@ impl Store for SqliteStore {
         }
         let user = Self::user_from_row(&row)?;
         Ok(Some(Principal { user, key }))
+    }
+
+    async fn namespace_changes_since(&self, after: i64) -> Result<(i64, Vec<String>), StoreError> {
+        let rows = sqlx::query(
+            "SELECT MAX(id) AS id, namespace FROM audit_events WHERE id > $1 AND namespace IS NOT NULL GROUP BY namespace",
+        )
+        .bind(after)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut last = after;
+        let mut names = Vec::with_capacity(rows.len());
+        for row in &rows {
+            last = last.max(row.try_get::<i64, _>("id")?);
+            names.push(row.try_get::<String, _>("namespace")?);
+        }
+        Ok((last, names))
     }
 
     async fn list_audit(&self, q: AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {

@@ -77,8 +77,40 @@ pub struct ObservedLeaf {
     #[serde(with = "time::serde::rfc3339")]
     pub leaf_not_after: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
+    pub first_seen: OffsetDateTime,
+    /// The last handshake or request.
+    #[serde(with = "time::serde::rfc3339")]
     pub last_seen: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_handshake: Option<OffsetDateTime>,
+    /// Handshakes (connections opened).
     pub connections: i64,
+    pub requests: i64,
+}
+
+/// What a gateway instance observed since its last flush: per-leaf deltas, and a full snapshot
+/// of its open connections per namespace and CA.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UsageBatch {
+    /// Which gateway instance this is (its open-connection rows are replaced as a whole).
+    pub instance: String,
+    pub leaves: Vec<LeafDelta>,
+    /// (namespace, CA fingerprint, open connections).
+    pub open: Vec<(String, String, i64)>,
+}
+
+/// A leaf's activity since the last flush.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeafDelta {
+    pub namespace: String,
+    pub ca_fingerprint: String,
+    pub leaf_fingerprint: String,
+    pub leaf_subject: String,
+    pub leaf_not_after: OffsetDateTime,
+    pub last_seen: OffsetDateTime,
+    pub last_handshake: Option<OffsetDateTime>,
+    pub handshakes: i64,
+    pub requests: i64,
 }
 
 /// Counts for the notifications metric.
@@ -133,11 +165,22 @@ pub trait WatchStore: Send + Sync + std::fmt::Debug {
     async fn list_notifications(&self) -> Result<Vec<Notification>, StoreError>;
     async fn notification_stats(&self) -> Result<Vec<NotificationStat>, StoreError>;
     async fn list_tickets(&self) -> Result<Vec<Ticket>, StoreError>;
-    /// Records that the gateway saw a client leaf (called by the gateway, batched).
-    async fn record_leaf(&self, leaf: &ObservedLeaf) -> Result<(), StoreError>;
-    /// Leaves seen since `since`.
-    async fn observed_leaves(&self, since: OffsetDateTime)
-        -> Result<Vec<ObservedLeaf>, StoreError>;
+    /// Records a gateway's usage batch in one transaction.
+    async fn record_usage(&self, batch: &UsageBatch, now: OffsetDateTime)
+        -> Result<(), StoreError>;
+    /// Leaves seen since `since` (all namespaces, or one).
+    async fn observed_leaves(
+        &self,
+        since: OffsetDateTime,
+        namespace: Option<&str>,
+    ) -> Result<Vec<ObservedLeaf>, StoreError>;
+    /// Open connections per CA of a namespace, summed over gateway instances that flushed
+    /// since `fresh_since` (an instance that stopped flushing no longer counts).
+    async fn open_connections(
+        &self,
+        namespace: &str,
+        fresh_since: OffsetDateTime,
+    ) -> Result<Vec<(String, i64)>, StoreError>;
 }
 
 const NOTIFICATION_COLUMNS: &str = "id, namespace, fingerprint, kind, threshold, channel, recipient, payload, status, attempts, last_error, sent_at";
@@ -377,48 +420,113 @@ impl WatchStore for SqliteStore {
         rows.iter().map(ticket_from_row).collect()
     }
 
-    async fn record_leaf(&self, leaf: &ObservedLeaf) -> Result<(), StoreError> {
+    async fn record_usage(
+        &self,
+        batch: &UsageBatch,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for leaf in &batch.leaves {
+            sqlx::query(
+                "INSERT INTO ca_usage (namespace, ca_fingerprint, leaf_fingerprint, leaf_subject, leaf_not_after, first_seen, last_seen, connections, last_handshake, requests) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9) \
+                 ON CONFLICT (namespace, ca_fingerprint, leaf_fingerprint) DO UPDATE SET \
+                   last_seen = MAX(last_seen, excluded.last_seen), \
+                   last_handshake = MAX(last_handshake, excluded.last_handshake), \
+                   connections = connections + excluded.connections, \
+                   requests = requests + excluded.requests",
+            )
+            .bind(&leaf.namespace)
+            .bind(&leaf.ca_fingerprint)
+            .bind(&leaf.leaf_fingerprint)
+            .bind(&leaf.leaf_subject)
+            .bind(ts(leaf.leaf_not_after))
+            .bind(ts(leaf.last_seen))
+            .bind(leaf.handshakes)
+            .bind(leaf.last_handshake.map(ts).unwrap_or_default())
+            .bind(leaf.requests)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("DELETE FROM ca_open_connections WHERE instance = $1")
+            .bind(&batch.instance)
+            .execute(&mut *tx)
+            .await?;
+        for (namespace, ca, open) in &batch.open {
+            sqlx::query(
+                "INSERT INTO ca_open_connections (instance, namespace, ca_fingerprint, open_connections, updated_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&batch.instance)
+            .bind(namespace)
+            .bind(ca)
+            .bind(open)
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await?;
+        }
+        // The instance's heartbeat, so that zero open connections is still fresh.
         sqlx::query(
-            "INSERT INTO ca_usage (namespace, ca_fingerprint, leaf_fingerprint, leaf_subject, leaf_not_after, first_seen, last_seen, connections) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6, $7) \
-             ON CONFLICT (namespace, ca_fingerprint, leaf_fingerprint) DO UPDATE SET \
-               last_seen = MAX(last_seen, excluded.last_seen), connections = connections + excluded.connections",
+            "INSERT INTO ca_open_connections (instance, namespace, ca_fingerprint, open_connections, updated_at) VALUES ($1, '', '', 0, $2)",
         )
-        .bind(&leaf.namespace)
-        .bind(&leaf.ca_fingerprint)
-        .bind(&leaf.leaf_fingerprint)
-        .bind(&leaf.leaf_subject)
-        .bind(ts(leaf.leaf_not_after))
-        .bind(ts(leaf.last_seen))
-        .bind(leaf.connections)
-        .execute(&self.pool)
+        .bind(&batch.instance)
+        .bind(ts(now))
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
     async fn observed_leaves(
         &self,
         since: OffsetDateTime,
+        namespace: Option<&str>,
     ) -> Result<Vec<ObservedLeaf>, StoreError> {
         let rows = sqlx::query(
-            "SELECT namespace, ca_fingerprint, leaf_fingerprint, leaf_subject, leaf_not_after, last_seen, connections \
-             FROM ca_usage WHERE last_seen >= $1 ORDER BY leaf_not_after",
+            "SELECT namespace, ca_fingerprint, leaf_fingerprint, leaf_subject, leaf_not_after, first_seen, last_seen, last_handshake, connections, requests \
+             FROM ca_usage WHERE last_seen >= $1 AND ($2 IS NULL OR namespace = $2) ORDER BY leaf_not_after",
         )
         .bind(ts(since))
+        .bind(namespace)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|row| {
+                let last_handshake: String = row.try_get("last_handshake")?;
                 Ok(ObservedLeaf {
                     namespace: row.try_get("namespace")?,
                     ca_fingerprint: row.try_get("ca_fingerprint")?,
                     leaf_fingerprint: row.try_get("leaf_fingerprint")?,
                     leaf_subject: row.try_get("leaf_subject")?,
                     leaf_not_after: parse_ts(&row.try_get::<String, _>("leaf_not_after")?)?,
+                    first_seen: parse_ts(&row.try_get::<String, _>("first_seen")?)?,
                     last_seen: parse_ts(&row.try_get::<String, _>("last_seen")?)?,
+                    last_handshake: if last_handshake.is_empty() {
+                        None
+                    } else {
+                        Some(parse_ts(&last_handshake)?)
+                    },
                     connections: row.try_get("connections")?,
+                    requests: row.try_get("requests")?,
                 })
             })
+            .collect()
+    }
+
+    async fn open_connections(
+        &self,
+        namespace: &str,
+        fresh_since: OffsetDateTime,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT ca_fingerprint, SUM(open_connections) AS open FROM ca_open_connections \
+             WHERE namespace = $1 AND updated_at >= $2 GROUP BY ca_fingerprint ORDER BY ca_fingerprint",
+        )
+        .bind(namespace)
+        .bind(ts(fresh_since))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("ca_fingerprint")?, row.try_get("open")?)))
             .collect()
     }
 }

@@ -1,0 +1,288 @@
+//! The gateway's command-line settings (shared by `gatehouse serve` and `gatehouse gateway`),
+//! its server identity, and `gatehouse gateway` itself.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use gatehouse_gateway::{Config, Gateway, Identity, UpstreamTls};
+use gatehouse_pki::{
+    read_input_file, write_files, CaParams, CertificateAuthority, CertificateInfo, FileKind,
+    KeyAlgorithm, OutputFile, PrivateKey, ValidityPeriod,
+};
+use gatehouse_store::SqliteStore;
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use time::OffsetDateTime;
+
+use crate::fail::Failure;
+
+#[derive(Debug, Args)]
+pub(crate) struct GatewayArgs {
+    /// The Temporal frontend the gateway proxies to, host:port (serve runs no gateway without it)
+    #[arg(long, env = "GATEHOUSE_UPSTREAM")]
+    pub(crate) upstream: Option<String>,
+    /// Address the gateway listens on for mTLS clients
+    #[arg(long, default_value = "0.0.0.0:7233")]
+    pub(crate) gateway_listen: SocketAddr,
+    /// Clients connect to <namespace>.<domain> (the SNI picks the namespace)
+    #[arg(long, default_value = "localhost")]
+    pub(crate) gateway_domain: String,
+    /// The gateway's server certificate chain (PEM). Default: a gateway CA in the data dir
+    /// issues each <namespace>.<domain> its own certificate
+    #[arg(long, requires = "gateway_key")]
+    pub(crate) gateway_cert: Option<PathBuf>,
+    /// The key of --gateway-cert
+    #[arg(long, requires = "gateway_cert")]
+    pub(crate) gateway_key: Option<PathBuf>,
+    /// CA certificates (PEM) that sign the upstream's server certificate: the upstream speaks TLS
+    #[arg(long)]
+    pub(crate) upstream_ca: Option<PathBuf>,
+    /// Client certificate the gateway presents to an mTLS upstream
+    #[arg(long, requires = "upstream_key", requires = "upstream_ca")]
+    pub(crate) upstream_cert: Option<PathBuf>,
+    /// The key of --upstream-cert
+    #[arg(long, requires = "upstream_cert")]
+    pub(crate) upstream_key: Option<PathBuf>,
+    /// The name the upstream's certificate must carry (default: the --upstream host)
+    #[arg(long, requires = "upstream_ca")]
+    pub(crate) upstream_server_name: Option<String>,
+    /// Largest request message accepted, in bytes (after decompression)
+    #[arg(long, default_value_t = 4 * 1024 * 1024)]
+    pub(crate) max_message_bytes: usize,
+}
+
+/// Files of the generated gateway CA inside a data dir.
+pub(crate) fn gateway_ca_paths(data_dir: &Path) -> (PathBuf, PathBuf) {
+    (
+        data_dir.join("gateway-ca.pem"),
+        data_dir.join("gateway-ca.key"),
+    )
+}
+
+fn certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, Failure> {
+    let bytes = read_input_file(path).map_err(|e| Failure::Input(e.to_string()))?;
+    let certs: Vec<_> = CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<_, _>>()
+        .map_err(|e| Failure::Input(format!("{}: {e}", path.display())))?;
+    if certs.is_empty() {
+        return Err(Failure::Input(format!(
+            "{}: no PEM certificate in it",
+            path.display()
+        )));
+    }
+    Ok(certs)
+}
+
+fn key(path: &Path) -> Result<PrivateKeyDer<'static>, Failure> {
+    let bytes = read_input_file(path).map_err(|e| Failure::Input(e.to_string()))?;
+    PrivateKeyDer::from_pem_slice(&bytes)
+        .map_err(|e| Failure::Input(format!("{}: not a PEM private key: {e}", path.display())))
+}
+
+/// The gateway CA in the data dir, generated (once) if absent.
+fn gateway_ca(data_dir: &Path) -> Result<(CertificateAuthority, PathBuf), Failure> {
+    let (cert_path, key_path) = gateway_ca_paths(data_dir);
+    let now = OffsetDateTime::now_utc();
+    if !cert_path.exists() && !key_path.exists() {
+        let issued = CaParams {
+            organization: "Gatehouse".into(),
+            common_name: Some(format!("Gatehouse gateway CA {}", now.unix_timestamp())),
+            validity: ValidityPeriod::parse("365d")
+                .map_err(|e| Failure::Internal(e.to_string()))?,
+            algorithm: KeyAlgorithm::EcdsaP384,
+            now,
+        }
+        .self_signed()?;
+        let key = issued
+            .key
+            .as_ref()
+            .ok_or_else(|| Failure::Internal("CA generated without a key".into()))?;
+        write_files(
+            &[
+                OutputFile {
+                    path: &key_path,
+                    contents: key.to_pkcs8_pem().as_bytes(),
+                    kind: FileKind::PrivateKey,
+                },
+                OutputFile {
+                    path: &cert_path,
+                    contents: issued.pem.as_bytes(),
+                    kind: FileKind::Public,
+                },
+            ],
+            &[],
+            false,
+        )?;
+        tracing::info!(ca = %cert_path.display(), "generated the gateway CA");
+    }
+    let cert = read_input_file(&cert_path).map_err(|e| Failure::Input(e.to_string()))?;
+    let info = gatehouse_pki::parse_certificates(&cert, &cert_path.display().to_string())
+        .map_err(|e| Failure::Input(e.to_string()))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Failure::Input(format!("{}: empty", cert_path.display())))?;
+    let key_pem = read_input_file(&key_path).map_err(|e| Failure::Input(e.to_string()))?;
+    let key = PrivateKey::from_pem(&key_pem)
+        .map_err(|e| Failure::Input(format!("{}: {e}", key_path.display())))?;
+    warn_expiry(&info, &cert_path, now);
+    let ca = CertificateAuthority::new(info, key, now)?;
+    Ok((ca, cert_path))
+}
+
+fn warn_expiry(info: &CertificateInfo, path: &Path, now: OffsetDateTime) {
+    let left = info.not_after - now;
+    if left < time::Duration::days(30) {
+        tracing::warn!(ca = %path.display(), days_left = left.whole_days(), "the gateway CA expires soon; replace it (and give clients the new one) or pass --gateway-cert");
+    }
+}
+
+impl GatewayArgs {
+    /// The gateway's configuration, or None when no --upstream was given.
+    pub(crate) fn config(&self, data_dir: &Path) -> Result<Option<(Config, Identity)>, Failure> {
+        let Some(upstream) = &self.upstream else {
+            return Ok(None);
+        };
+        let identity = match (&self.gateway_cert, &self.gateway_key) {
+            (Some(c), Some(k)) => Identity::Fixed {
+                chain: certs(c)?,
+                key: key(k)?,
+            },
+            _ => {
+                let (ca, path) = gateway_ca(data_dir)?;
+                tracing::info!(
+                    ca = %path.display(),
+                    "gateway server certificates are issued by the gateway CA: give clients --tls-ca-path {}",
+                    path.display()
+                );
+                Identity::Issuing(ca)
+            }
+        };
+        let upstream_tls = match &self.upstream_ca {
+            None => None,
+            Some(ca) => Some(UpstreamTls {
+                ca: certs(ca)?,
+                client: match (&self.upstream_cert, &self.upstream_key) {
+                    (Some(c), Some(k)) => Some((certs(c)?, key(k)?)),
+                    _ => None,
+                },
+                server_name: self.upstream_server_name.clone(),
+            }),
+        };
+        if self.max_message_bytes < 1024 {
+            return Err(Failure::Input(
+                "--max-message-bytes must be at least 1024".into(),
+            ));
+        }
+        Ok(Some((
+            Config {
+                domain: self.gateway_domain.trim_end_matches('.').to_owned(),
+                upstream: upstream.clone(),
+                upstream_tls,
+                max_message_bytes: self.max_message_bytes,
+                reload_interval: Duration::from_millis(250),
+                usage_flush_interval: Duration::from_secs(2),
+                instance: format!(
+                    "{}:{}",
+                    std::env::var("HOSTNAME").unwrap_or_else(|_| "gateway".into()),
+                    std::process::id()
+                ),
+            },
+            identity,
+        )))
+    }
+}
+
+/// Starts the gateway on its listener; returns its handle and the task serving it.
+pub(crate) async fn start(
+    args: &GatewayArgs,
+    data_dir: &Path,
+    store: Arc<SqliteStore>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> Result<Option<(Arc<Gateway>, tokio::task::JoinHandle<()>)>, Failure> {
+    let Some((config, identity)) = args.config(data_dir)? else {
+        return Ok(None);
+    };
+    let domain = config.domain.clone();
+    let upstream = config.upstream.clone();
+    let gateway = Gateway::new(config, identity, store.clone(), store)
+        .await
+        .map_err(|e| Failure::Input(e.to_string()))?;
+    let listener = tokio::net::TcpListener::bind(args.gateway_listen)
+        .await
+        .map_err(|e| {
+            Failure::Input(format!(
+                "cannot listen on {} (--gateway-listen): {e}",
+                args.gateway_listen
+            ))
+        })?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| Failure::Internal(e.to_string()))?;
+    tracing::info!(gateway = %local, sni = %format!("<namespace>.{domain}"), upstream = %upstream, "gateway serving");
+    let mut stop = shutdown;
+    let task = tokio::spawn(gateway.clone().serve(
+        listener,
+        async move {
+            let _ = stop.wait_for(|s| *s).await;
+        },
+        Duration::from_secs(30),
+    ));
+    Ok(Some((gateway, task)))
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Runs the gateway alone against the data dir's store (as `gatehouse serve \
+    --upstream` does beside the API); bundle and filter changes made through any API reach it \
+    within a second.\n\nExamples:\n  \
+    gatehouse gateway --upstream 127.0.0.1:7233 --gateway-listen 0.0.0.0:7443 --gateway-domain gw.acme.io\n  \
+    gatehouse gateway --upstream temporal.internal:7233 --upstream-ca frontend-ca.pem \
+    --upstream-cert gw.pem --upstream-key gw.key --gateway-cert gw-server.pem --gateway-key gw-server.key"
+)]
+pub(crate) struct GatewayCommandArgs {
+    /// Where the database lives (the same as `gatehouse serve`'s)
+    #[arg(long, env = "GATEHOUSE_DATA_DIR", default_value = "./gatehouse-data")]
+    pub(crate) data_dir: PathBuf,
+    #[command(flatten)]
+    pub(crate) gateway: GatewayArgs,
+}
+
+pub(crate) fn run(args: GatewayCommandArgs) -> Result<ExitCode, Failure> {
+    crate::serve::init_tracing();
+    if args.gateway.upstream.is_none() {
+        return Err(Failure::Input(
+            "--upstream host:port (the Temporal frontend) is required".into(),
+        ));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Internal(format!("cannot start the runtime: {e}")))?;
+    runtime.block_on(async move {
+        let db = crate::serve::database_path(&args.data_dir);
+        if !db.exists() {
+            return Err(Failure::Input(format!(
+                "{}: no database; start `gatehouse serve` with this --data-dir first",
+                db.display()
+            )));
+        }
+        let store = Arc::new(
+            SqliteStore::open(&db)
+                .await
+                .map_err(|e| Failure::Input(format!("{}: {e}", db.display())))?,
+        );
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let started = start(&args.gateway, &args.data_dir, store, rx).await?;
+        let Some((_, task)) = started else {
+            return Ok(ExitCode::SUCCESS);
+        };
+        crate::serve::shutdown_signal().await;
+        let _ = tx.send(true);
+        let _ = task.await;
+        Ok(ExitCode::SUCCESS)
+    })
+}

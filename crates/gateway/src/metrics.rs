@@ -1,0 +1,183 @@
+//! The gateway's Prometheus metrics: handshakes by namespace, result and rule; open
+//! connections; requests by namespace, method and grpc-status; proxy latency; upstream errors.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+/// Latency buckets, seconds.
+const BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0,
+];
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    handshakes: Mutex<HashMap<(Arc<str>, &'static str, String), u64>>,
+    open: Mutex<HashMap<Arc<str>, i64>>,
+    requests: Mutex<HashMap<(Arc<str>, &'static str, &'static str), u64>>,
+    latency_buckets: [AtomicU64; BUCKETS.len()],
+    latency_count: AtomicU64,
+    latency_sum_micros: AtomicU64,
+    upstream_errors: AtomicU64,
+    closed_on_reload: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Metrics {
+    /// A handshake's outcome: `rule` is the refusing rule id, or "" when admitted.
+    pub(crate) fn handshake(&self, namespace: &str, admitted: bool, rule: &str) {
+        let result = if admitted { "admitted" } else { "refused" };
+        *lock(&self.handshakes)
+            .entry((Arc::from(namespace), result, rule.to_owned()))
+            .or_default() += 1;
+    }
+
+    pub(crate) fn connection_opened(&self, namespace: &Arc<str>) {
+        *lock(&self.open).entry(namespace.clone()).or_default() += 1;
+    }
+
+    pub(crate) fn connection_closed(&self, namespace: &Arc<str>) {
+        let mut open = lock(&self.open);
+        if let Some(n) = open.get_mut(namespace) {
+            *n -= 1;
+        }
+    }
+
+    pub(crate) fn closed_on_reload(&self) {
+        self.closed_on_reload.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn request(
+        &self,
+        namespace: &Arc<str>,
+        method: &'static str,
+        status: &'static str,
+        elapsed: Duration,
+    ) {
+        *lock(&self.requests)
+            .entry((namespace.clone(), method, status))
+            .or_default() += 1;
+        let secs = elapsed.as_secs_f64();
+        for (i, le) in BUCKETS.iter().enumerate() {
+            if secs <= *le {
+                self.latency_buckets[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.latency_count.fetch_add(1, Ordering::Relaxed);
+        self.latency_sum_micros.fetch_add(
+            u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
+    pub(crate) fn upstream_error(&self) {
+        self.upstream_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Appends the Prometheus text for the namespaces `visible` allows (connections refused
+    /// before a namespace was known are shown to everyone who sees all namespaces, i.e. when
+    /// `visible("")` is true).
+    pub fn render(&self, out: &mut String, visible: &dyn Fn(&str) -> bool) {
+        out.push_str("# HELP gatehouse_gateway_handshakes_total TLS handshakes by namespace, result and refusing rule.\n");
+        out.push_str("# TYPE gatehouse_gateway_handshakes_total counter\n");
+        let mut rows: Vec<_> = lock(&self.handshakes)
+            .iter()
+            .filter(|((ns, _, _), _)| visible(ns))
+            .map(|((ns, r, rule), n)| (ns.clone(), *r, rule.clone(), *n))
+            .collect();
+        rows.sort();
+        for (ns, result, rule, n) in rows {
+            let _ = writeln!(
+                out,
+                "gatehouse_gateway_handshakes_total{{namespace=\"{}\",result=\"{result}\",rule=\"{}\"}} {n}",
+                label(&ns),
+                label(&rule)
+            );
+        }
+        out.push_str(
+            "# HELP gatehouse_gateway_open_connections Admitted client connections now open.\n",
+        );
+        out.push_str("# TYPE gatehouse_gateway_open_connections gauge\n");
+        let mut rows: Vec<_> = lock(&self.open)
+            .iter()
+            .filter(|(ns, _)| visible(ns))
+            .map(|(ns, n)| (ns.clone(), *n))
+            .collect();
+        rows.sort();
+        for (ns, n) in rows {
+            let _ = writeln!(
+                out,
+                "gatehouse_gateway_open_connections{{namespace=\"{}\"}} {n}",
+                label(&ns)
+            );
+        }
+        out.push_str("# HELP gatehouse_gateway_requests_total gRPC calls by namespace, method and grpc-status.\n");
+        out.push_str("# TYPE gatehouse_gateway_requests_total counter\n");
+        let mut rows: Vec<_> = lock(&self.requests)
+            .iter()
+            .filter(|((ns, _, _), _)| visible(ns))
+            .map(|((ns, m, s), n)| (ns.clone(), *m, *s, *n))
+            .collect();
+        rows.sort();
+        for (ns, method, status, n) in rows {
+            let _ = writeln!(
+                out,
+                "gatehouse_gateway_requests_total{{namespace=\"{}\",method=\"{}\",grpc_status=\"{status}\"}} {n}",
+                label(&ns),
+                label(method)
+            );
+        }
+        if !visible("") {
+            return;
+        }
+        out.push_str("# HELP gatehouse_gateway_request_duration_seconds Time from a call's arrival to the end of its response.\n");
+        out.push_str("# TYPE gatehouse_gateway_request_duration_seconds histogram\n");
+        for (i, le) in BUCKETS.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "gatehouse_gateway_request_duration_seconds_bucket{{le=\"{le}\"}} {}",
+                self.latency_buckets[i].load(Ordering::Relaxed)
+            );
+        }
+        let count = self.latency_count.load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "gatehouse_gateway_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
+        let _ = writeln!(
+            out,
+            "gatehouse_gateway_request_duration_seconds_sum {}",
+            self.latency_sum_micros.load(Ordering::Relaxed) as f64 / 1e6
+        );
+        let _ = writeln!(
+            out,
+            "gatehouse_gateway_request_duration_seconds_count {count}"
+        );
+        out.push_str("# HELP gatehouse_gateway_upstream_errors_total Calls that could not reach the Temporal frontend, or broke off.\n");
+        out.push_str("# TYPE gatehouse_gateway_upstream_errors_total counter\n");
+        let _ = writeln!(
+            out,
+            "gatehouse_gateway_upstream_errors_total {}",
+            self.upstream_errors.load(Ordering::Relaxed)
+        );
+        out.push_str("# HELP gatehouse_gateway_connections_closed_on_reload_total Connections sent GOAWAY because a bundle or filter change no longer admits them.\n");
+        out.push_str("# TYPE gatehouse_gateway_connections_closed_on_reload_total counter\n");
+        let _ = writeln!(
+            out,
+            "gatehouse_gateway_connections_closed_on_reload_total {}",
+            self.closed_on_reload.load(Ordering::Relaxed)
+        );
+    }
+}
+
+/// Escapes a Prometheus label value.
+fn label(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}

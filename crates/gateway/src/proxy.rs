@@ -1,0 +1,389 @@
+//! The per-request path: keep the call inside the connection's namespace, then forward it to
+//! the Temporal frontend over a pooled HTTP/2 client, streaming both ways.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode, Uri};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt as _;
+use hyper::body::Incoming;
+
+use crate::grpc::{status_name, BoxError, Code, Encoding, Framer, ResponseBody, Status};
+use crate::metrics::Metrics;
+use crate::namespace_check::{check_message, classify, Access, Method};
+use crate::usage::LeafCell;
+use crate::Shared;
+
+/// What a connection's requests share.
+#[derive(Debug)]
+pub(crate) struct ConnCtx {
+    pub(crate) shared: Arc<Shared>,
+    /// The namespace the SNI selected (its canonical name).
+    pub(crate) namespace: Arc<str>,
+    pub(crate) usage: Arc<LeafCell>,
+    pub(crate) peer: String,
+}
+
+/// A request body on its way upstream: messages pass one at a time, each checked first.
+#[derive(Debug)]
+pub(crate) struct CheckedBody {
+    first: Option<Bytes>,
+    inner: Incoming,
+    framer: Framer,
+    check: Option<(usize, Arc<str>)>,
+}
+
+impl CheckedBody {
+    /// The next checked message frame, or the end of the body.
+    fn next_checked(&mut self) -> Result<Option<Bytes>, Status> {
+        match self.framer.next()? {
+            Some(m) => {
+                if let Some((request, ns)) = &self.check {
+                    check_message(*request, &m.payload, ns).map_err(|v| {
+                        Status::new(
+                            Code::PermissionDenied,
+                            format!("this connection is for namespace {ns:?}: {v}"),
+                        )
+                    })?;
+                }
+                Ok(Some(m.frame))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Reads until the first message is complete and checked; it is then held to be sent first.
+    async fn read_first(&mut self) -> Result<(), Status> {
+        loop {
+            if let Some(frame) = self.next_checked()? {
+                self.first = Some(frame);
+                return Ok(());
+            }
+            match self.inner.frame().await {
+                Some(Ok(f)) => {
+                    if let Ok(data) = f.into_data() {
+                        self.framer.push(data);
+                    }
+                }
+                Some(Err(e)) => {
+                    return Err(Status::new(Code::Cancelled, format!("request body: {e}")))
+                }
+                None => {
+                    return Err(Status::new(
+                        Code::InvalidArgument,
+                        "the request ended before its first message",
+                    ))
+                }
+            }
+        }
+    }
+}
+
+impl Body for CheckedBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        if let Some(first) = this.first.take() {
+            return Poll::Ready(Some(Ok(Frame::data(first))));
+        }
+        loop {
+            match this.next_checked() {
+                Ok(Some(frame)) => return Poll::Ready(Some(Ok(Frame::data(frame)))),
+                Ok(None) => {}
+                Err(s) => {
+                    tracing::info!(namespace = %this.check.as_ref().map(|c| &*c.1).unwrap_or("-"), reason = %s.message, "request stream refused mid-call");
+                    return Poll::Ready(Some(Err(s.message.into())));
+                }
+            }
+            match Pin::new(&mut this.inner).poll_frame(cx) {
+                Poll::Ready(Some(Ok(f))) => match f.into_data() {
+                    Ok(data) => this.framer.push(data),
+                    Err(trailers) => return Poll::Ready(Some(Ok(trailers))),
+                },
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e.into()))),
+                Poll::Ready(None) => {
+                    return Poll::Ready(if this.framer.is_empty() {
+                        None
+                    } else {
+                        Some(Err("request body ended inside a message".into()))
+                    })
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.first.is_none() && self.framer.is_empty() && self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::default()
+    }
+}
+
+/// The upstream's response body, passed through as it streams; records the call's grpc-status
+/// and latency when it ends (or `CANCELLED` if the client goes away first).
+#[derive(Debug)]
+pub struct ObservedBody {
+    inner: Incoming,
+    record: Option<Record>,
+}
+
+#[derive(Debug)]
+struct Record {
+    metrics: Arc<Metrics>,
+    namespace: Arc<str>,
+    method: &'static str,
+    start: Instant,
+    /// grpc-status from the headers (a trailers-only response).
+    header_status: Option<&'static str>,
+}
+
+impl Record {
+    fn finish(self, status: &'static str) {
+        self.metrics
+            .request(&self.namespace, self.method, status, self.start.elapsed());
+    }
+}
+
+impl Drop for ObservedBody {
+    fn drop(&mut self) {
+        if let Some(r) = self.record.take() {
+            r.finish("CANCELLED");
+        }
+    }
+}
+
+impl Body for ObservedBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(t) = frame.trailers_ref() {
+                    let status = t
+                        .get("grpc-status")
+                        .and_then(|v| v.to_str().ok())
+                        .map_or("UNKNOWN", status_name);
+                    if let Some(r) = this.record.take() {
+                        r.finish(status);
+                    }
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                if let Some(r) = this.record.take() {
+                    this_upstream_error(&r.metrics);
+                    r.finish("UNAVAILABLE");
+                }
+                Poll::Ready(Some(Err(e.into())))
+            }
+            Poll::Ready(None) => {
+                if let Some(r) = this.record.take() {
+                    let s = r.header_status.unwrap_or("UNKNOWN");
+                    r.finish(s);
+                }
+                Poll::Ready(None)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+fn this_upstream_error(m: &Metrics) {
+    m.upstream_error();
+}
+
+/// Handles one gRPC call on an admitted connection.
+pub(crate) async fn handle(
+    ctx: Arc<ConnCtx>,
+    req: Request<Incoming>,
+) -> Result<Response<ResponseBody>, Infallible> {
+    let start = Instant::now();
+    ctx.usage.touch();
+    let (method, access) = match classify(req.uri().path()) {
+        Method::Known(path, access) => (path, Some(access)),
+        Method::Unknown => ("unknown", None),
+    };
+    let path = req.uri().path().to_owned();
+    let refuse = |status: Status, http: StatusCode| {
+        tracing::info!(
+            namespace = %ctx.namespace,
+            peer = %ctx.peer,
+            method = %path,
+            code = status.code.name(),
+            reason = %status.message,
+            "call refused"
+        );
+        ctx.shared
+            .metrics
+            .request(&ctx.namespace, method, status.code.name(), start.elapsed());
+        Ok(status.response(http))
+    };
+    if let Some(why) = misdirected(&ctx, &req) {
+        return refuse(
+            Status::new(Code::PermissionDenied, why),
+            StatusCode::MISDIRECTED_REQUEST,
+        );
+    }
+    if let Some(h) = req.headers().get("temporal-namespace") {
+        if h.as_bytes() != ctx.namespace.as_bytes() {
+            return refuse(
+                Status::new(
+                    Code::PermissionDenied,
+                    format!(
+                        "this connection is for namespace {:?}; the temporal-namespace header says {:?}",
+                        ctx.namespace,
+                        String::from_utf8_lossy(h.as_bytes())
+                    ),
+                ),
+                StatusCode::OK,
+            );
+        }
+    }
+    let check = match access {
+        None => {
+            return refuse(
+                Status::new(
+                    Code::PermissionDenied,
+                    format!(
+                        "{} is not a Temporal WorkflowService, OperatorService or health method; a namespace endpoint does not serve it",
+                        req.uri().path()
+                    ),
+                ),
+                StatusCode::OK,
+            )
+        }
+        Some(Access::Refused(why)) => {
+            return refuse(
+                Status::new(
+                    Code::PermissionDenied,
+                    format!(
+                        "{} is refused on a namespace endpoint: it {why}",
+                        short(method)
+                    ),
+                ),
+                StatusCode::OK,
+            )
+        }
+        Some(Access::Open) => None,
+        Some(Access::Namespaced(request)) => Some((request, ctx.namespace.clone())),
+    };
+    let encoding = match Encoding::from_headers(req.headers()) {
+        Ok(e) => e,
+        Err(s) => return refuse(s, StatusCode::OK),
+    };
+    let (parts, inner) = req.into_parts();
+    let mut body = CheckedBody {
+        first: None,
+        inner,
+        framer: Framer::new(ctx.shared.config.max_message_bytes, encoding),
+        check,
+    };
+    if body.check.is_some() {
+        if let Err(s) = body.read_first().await {
+            return refuse(s, StatusCode::OK);
+        }
+    }
+    let uri = match upstream_uri(&ctx.shared.upstream_base, &parts.uri) {
+        Some(u) => u,
+        None => {
+            return refuse(
+                Status::new(Code::Internal, "cannot form the upstream URI"),
+                StatusCode::OK,
+            )
+        }
+    };
+    let mut up = Request::new(body);
+    *up.method_mut() = parts.method;
+    *up.uri_mut() = uri;
+    *up.headers_mut() = parts.headers;
+    up.headers_mut().remove(http::header::HOST);
+    match ctx.shared.client.request(up).await {
+        Ok(resp) => {
+            let (parts, inner) = resp.into_parts();
+            let header_status = parts
+                .headers
+                .get("grpc-status")
+                .and_then(|v| v.to_str().ok())
+                .map(status_name);
+            let body = ObservedBody {
+                inner,
+                record: Some(Record {
+                    metrics: ctx.shared.metrics.clone(),
+                    namespace: ctx.namespace.clone(),
+                    method,
+                    start,
+                    header_status,
+                }),
+            };
+            Ok(Response::from_parts(parts, ResponseBody::Upstream(body)))
+        }
+        Err(e) => {
+            ctx.shared.metrics.upstream_error();
+            let mut source: &dyn std::error::Error = &e;
+            let mut detail = e.to_string();
+            while let Some(s) = source.source() {
+                detail = format!("{detail}: {s}");
+                source = s;
+            }
+            tracing::warn!(namespace = %ctx.namespace, upstream = %ctx.shared.upstream_base, error = %detail, "upstream unavailable");
+            let status = Status::new(
+                Code::Unavailable,
+                format!("the Temporal frontend behind the gateway is unavailable: {detail}"),
+            );
+            ctx.shared
+                .metrics
+                .request(&ctx.namespace, method, status.code.name(), start.elapsed());
+            Ok(status.response(StatusCode::OK))
+        }
+    }
+}
+
+/// `WorkflowService/ListNamespaces` from a full method path.
+fn short(path: &str) -> &str {
+    path.rsplit_once('.').map_or(path, |(_, s)| s)
+}
+
+/// Why the request's `:authority` names another namespace's endpoint than the SNI did.
+fn misdirected(ctx: &ConnCtx, req: &Request<Incoming>) -> Option<String> {
+    let host = req.uri().authority().map(|a| a.host())?;
+    let other = crate::tls::namespace_from_sni(host, &ctx.shared.config.domain)?;
+    if other.eq_ignore_ascii_case(&ctx.namespace) {
+        return None;
+    }
+    Some(format!(
+        "misdirected request: :authority {host:?} names namespace {other:?}, but this connection's SNI is for namespace {:?}",
+        ctx.namespace
+    ))
+}
+
+fn upstream_uri(base: &Uri, req: &Uri) -> Option<Uri> {
+    let mut parts = base.clone().into_parts();
+    parts.path_and_query = req.path_and_query().cloned();
+    Uri::from_parts(parts).ok()
+}

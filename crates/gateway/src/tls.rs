@@ -1,0 +1,531 @@
+//! The handshake: the SNI `<namespace>.<domain>` picks the namespace, and that namespace's
+//! client-certificate verifier applies `gatehouse-policy` to the presented chain (path to a
+//! bundle certificate, Temporal's chain rules on the verified path, the bundle certificate's
+//! own validity, the filters).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use gatehouse_pki::{CertificateAuthority, CertificateInfo, ServerParams, ValidityPeriod};
+use gatehouse_policy::{verify_client, CaBundle, CertificateFilters, Rule, VerifiedClient};
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use rustls::{
+    CertificateError, DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureScheme,
+};
+use time::OffsetDateTime;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+use crate::metrics::Metrics;
+
+/// The namespace an SNI names under `domain` (`payments.gw.acme.io` → `payments` for domain
+/// `gw.acme.io`); names may contain dots. Case-insensitive, as DNS is.
+pub fn namespace_from_sni<'a>(sni: &'a str, domain: &str) -> Option<&'a str> {
+    let domain = domain.trim_end_matches('.');
+    let sni_trim = sni.trim_end_matches('.');
+    if sni_trim.len() <= domain.len() + 1 {
+        return None;
+    }
+    let split = sni_trim.len() - domain.len();
+    let (head, tail) = (sni_trim.get(..split - 1)?, sni_trim.get(split..)?);
+    if sni_trim.as_bytes().get(split - 1) == Some(&b'.') && tail.eq_ignore_ascii_case(domain) {
+        Some(head)
+    } else {
+        None
+    }
+}
+
+pub(crate) fn now_utc(now: UnixTime) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(i64::try_from(now.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// The rustls error a refusal becomes (and so the TLS alert the client sees).
+fn tls_error(rule: Rule) -> rustls::Error {
+    let e = match rule {
+        Rule::CertExpired => CertificateError::Expired,
+        Rule::CertNotYetValid => CertificateError::NotValidYet,
+        Rule::ChainUntrusted => CertificateError::UnknownIssuer,
+        Rule::ChainSignature => CertificateError::BadSignature,
+        _ => CertificateError::ApplicationVerificationFailure,
+    };
+    rustls::Error::InvalidCertificate(e)
+}
+
+/// A namespace's admission policy: its bundle and filters.
+#[derive(Debug)]
+pub struct NamespacePolicy {
+    pub name: Arc<str>,
+    pub bundle: CaBundle,
+    pub filters: CertificateFilters,
+}
+
+impl NamespacePolicy {
+    pub(crate) fn verify(
+        &self,
+        chain: &[CertificateInfo],
+        now: OffsetDateTime,
+    ) -> Result<VerifiedClient, gatehouse_policy::Rejection> {
+        verify_client(chain, &self.bundle, &self.filters, now)
+    }
+}
+
+/// Verified results, from the verifier to the connection that asked (keyed by leaf DER).
+#[derive(Debug, Default)]
+pub(crate) struct Admissions(Mutex<HashMap<Vec<u8>, Arc<VerifiedClient>>>);
+
+impl Admissions {
+    fn put(&self, leaf: &[u8], v: VerifiedClient) {
+        let mut m = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        // Entries are taken right after their handshake; one that failed later is dropped here.
+        if m.len() > 4096 {
+            m.clear();
+        }
+        m.insert(leaf.to_vec(), Arc::new(v));
+    }
+
+    pub(crate) fn take(&self, leaf: &[u8]) -> Option<Arc<VerifiedClient>> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(leaf)
+    }
+}
+
+/// A namespace's client-certificate verifier: the policy crate, on the presented chain.
+pub struct PolicyVerifier {
+    policy: Arc<NamespacePolicy>,
+    hints: Vec<DistinguishedName>,
+    provider: Arc<CryptoProvider>,
+    metrics: Arc<Metrics>,
+    admissions: Arc<Admissions>,
+}
+
+impl fmt::Debug for PolicyVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PolicyVerifier")
+            .field("namespace", &self.policy.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The DER of a certificate's subject Name (for the CertificateRequest's CA hints).
+fn subject_der(der: &[u8]) -> Option<Vec<u8>> {
+    use x509_parser::prelude::FromDer;
+    let (_, cert) = x509_parser::certificate::X509Certificate::from_der(der).ok()?;
+    Some(cert.subject().as_raw().to_vec())
+}
+
+impl ClientCertVerifier for PolicyVerifier {
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &self.hints
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        let ns = &self.policy.name;
+        let mut chain = Vec::with_capacity(1 + intermediates.len());
+        for der in std::iter::once(end_entity).chain(intermediates) {
+            let info = CertificateInfo::from_der(der).map_err(|e| {
+                tracing::info!(namespace = %ns, rule = "chain.invalid", error = %e, "client refused: unreadable certificate");
+                self.metrics.handshake(ns, false, "chain.invalid");
+                rustls::Error::InvalidCertificate(CertificateError::BadEncoding)
+            })?;
+            chain.push(info);
+        }
+        match self.policy.verify(&chain, now_utc(now)) {
+            Ok(v) => {
+                tracing::debug!(namespace = %ns, leaf = %v.leaf.fingerprint, ca = %v.anchor.fingerprint, "client certificate admitted");
+                self.admissions.put(end_entity.as_ref(), v);
+                Ok(ClientCertVerified::assertion())
+            }
+            Err(r) => {
+                let cert = r.reason.certificate.as_ref();
+                tracing::info!(
+                    namespace = %ns,
+                    rule = r.reason.rule.id(),
+                    certificate = cert.map(|c| c.fingerprint.as_str()).unwrap_or("-"),
+                    subject = cert.map(|c| c.subject.as_str()).unwrap_or("-"),
+                    leaf = %chain[0].fingerprint,
+                    reason = %r.reason.message,
+                    "client refused"
+                );
+                self.metrics.handshake(ns, false, r.reason.rule.id());
+                Err(tls_error(r.reason.rule))
+            }
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// The gateway's server certificate.
+#[derive(Debug)]
+pub enum Identity {
+    /// One certificate (chain and key) for every namespace: `--gateway-cert/--gateway-key`.
+    Fixed {
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+    },
+    /// A gateway CA that issues each namespace endpoint its own certificate on first use (so
+    /// dotted namespace names, which a wildcard cannot cover, work too).
+    Issuing(CertificateAuthority),
+}
+
+/// Resolves the server certificate for an SNI.
+#[derive(Debug)]
+struct ServerCerts {
+    fixed: Option<Arc<CertifiedKey>>,
+    issuing: Option<CertificateAuthority>,
+    issued: Mutex<HashMap<String, (Arc<CertifiedKey>, OffsetDateTime)>>,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCerts {
+    fn new(identity: Identity, provider: Arc<CryptoProvider>) -> Result<Self, rustls::Error> {
+        Ok(match identity {
+            Identity::Fixed { chain, key } => Self {
+                fixed: Some(Arc::new(CertifiedKey::from_der(chain, key, &provider)?)),
+                issuing: None,
+                issued: Mutex::default(),
+                provider,
+            },
+            Identity::Issuing(ca) => Self {
+                fixed: None,
+                issuing: Some(ca),
+                issued: Mutex::default(),
+                provider,
+            },
+        })
+    }
+
+    fn issue(
+        &self,
+        ca: &CertificateAuthority,
+        name: &str,
+    ) -> Option<(Arc<CertifiedKey>, OffsetDateTime)> {
+        let now = OffsetDateTime::now_utc();
+        let validity = if ca.certificate().not_after - now > time::Duration::days(31) {
+            ValidityPeriod::parse("30d").ok()
+        } else {
+            None
+        };
+        let issued = ServerParams {
+            common_name: None,
+            organization: None,
+            dns_names: vec![name.to_owned()],
+            ip_addresses: vec![],
+            internode: false,
+            validity,
+            now,
+        }
+        .signed_by(ca)
+        .map_err(|e| tracing::error!(sni = name, error = %e, "cannot issue the gateway's server certificate"))
+        .ok()?;
+        let key = issued.key.as_ref()?;
+        let key = {
+            use rustls::pki_types::pem::PemObject as _;
+            PrivateKeyDer::from_pem_slice(key.to_pkcs8_pem().as_bytes()).ok()?
+        };
+        let cert = CertificateDer::from(issued.certificate.der.clone());
+        let ck = CertifiedKey::from_der(vec![cert], key, &self.provider)
+            .map_err(
+                |e| tracing::error!(sni = name, error = %e, "issued server certificate unusable"),
+            )
+            .ok()?;
+        Some((Arc::new(ck), issued.certificate.not_after))
+    }
+}
+
+impl ResolvesServerCert for ServerCerts {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        if let Some(f) = &self.fixed {
+            return Some(f.clone());
+        }
+        let ca = self.issuing.as_ref()?;
+        let name = hello.server_name()?.to_ascii_lowercase();
+        let now = OffsetDateTime::now_utc();
+        let mut issued = self.issued.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((ck, not_after)) = issued.get(&name) {
+            if *not_after - now > time::Duration::days(7) {
+                return Some(ck.clone());
+            }
+        }
+        let (ck, not_after) = self.issue(ca, &name)?;
+        issued.insert(name, (ck.clone(), not_after));
+        Some(ck)
+    }
+}
+
+/// A namespace as the gateway holds it.
+#[derive(Debug)]
+pub struct Endpoint {
+    pub policy: Arc<NamespacePolicy>,
+    config: Arc<ServerConfig>,
+}
+
+/// Every namespace's TLS configuration. Changes swap in a new map: a handshake reads one
+/// consistent snapshot and never waits for a writer (O(1) lookup by name).
+#[derive(Debug)]
+pub struct Registry {
+    domain: String,
+    certs: Arc<ServerCerts>,
+    provider: Arc<CryptoProvider>,
+    metrics: Arc<Metrics>,
+    pub(crate) admissions: Arc<Admissions>,
+    endpoints: RwLock<Arc<HashMap<String, Arc<Endpoint>>>>,
+}
+
+/// The TLS alert record for `unrecognized_name` (fatal), sent when the SNI names no namespace.
+const UNRECOGNIZED_NAME: [u8; 7] = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 112];
+
+impl Registry {
+    pub fn new(
+        domain: &str,
+        identity: Identity,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, rustls::Error> {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        Ok(Self {
+            domain: domain.trim_end_matches('.').to_owned(),
+            certs: Arc::new(ServerCerts::new(identity, provider.clone())?),
+            provider,
+            metrics,
+            admissions: Arc::default(),
+            endpoints: RwLock::new(Arc::default()),
+        })
+    }
+
+    fn endpoint(&self, policy: NamespacePolicy) -> Result<Endpoint, rustls::Error> {
+        let policy = Arc::new(policy);
+        let hints = policy
+            .bundle
+            .certificates()
+            .iter()
+            .filter_map(|c| subject_der(&c.info.der).map(DistinguishedName::from))
+            .collect();
+        let verifier = Arc::new(PolicyVerifier {
+            policy: policy.clone(),
+            hints,
+            provider: self.provider.clone(),
+            metrics: self.metrics.clone(),
+            admissions: self.admissions.clone(),
+        });
+        let mut config = ServerConfig::builder_with_provider(self.provider.clone())
+            .with_safe_default_protocol_versions()?
+            .with_client_cert_verifier(verifier)
+            .with_cert_resolver(self.certs.clone());
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        Ok(Endpoint {
+            policy,
+            config: Arc::new(config),
+        })
+    }
+
+    /// Applies changes: `Some(policy)` adds or replaces a namespace, `None` removes it. The new
+    /// map is swapped in at once.
+    pub fn apply(
+        &self,
+        changes: Vec<(String, Option<NamespacePolicy>)>,
+    ) -> Result<(), rustls::Error> {
+        let mut built = Vec::with_capacity(changes.len());
+        for (name, policy) in changes {
+            let endpoint = policy.map(|p| self.endpoint(p)).transpose()?;
+            built.push((name.to_ascii_lowercase(), endpoint));
+        }
+        let mut slot = self
+            .endpoints
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut next = (**slot).clone();
+        for (name, endpoint) in built {
+            match endpoint {
+                Some(e) => {
+                    next.insert(name, Arc::new(e));
+                }
+                None => {
+                    next.remove(&name);
+                }
+            }
+        }
+        *slot = Arc::new(next);
+        Ok(())
+    }
+
+    /// Replaces every namespace at once.
+    pub fn replace_all(&self, policies: Vec<NamespacePolicy>) -> Result<(), rustls::Error> {
+        let mut next = HashMap::with_capacity(policies.len());
+        for p in policies {
+            let name = p.name.to_ascii_lowercase();
+            next.insert(name, Arc::new(self.endpoint(p)?));
+        }
+        *self
+            .endpoints
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(next);
+        Ok(())
+    }
+
+    /// The endpoint of a namespace (by its name, case-insensitively).
+    pub(crate) fn get(&self, namespace: &str) -> Option<Arc<Endpoint>> {
+        self.endpoints
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&namespace.to_ascii_lowercase())
+            .cloned()
+    }
+
+    /// The endpoint an SNI selects.
+    pub(crate) fn select(&self, sni: Option<&str>) -> Result<Arc<Endpoint>, Refusal> {
+        let sni = sni.ok_or(Refusal::NoSni)?;
+        let ns = namespace_from_sni(sni, &self.domain)
+            .ok_or_else(|| Refusal::UnknownNamespace(sni.to_owned()))?;
+        self.get(ns)
+            .ok_or_else(|| Refusal::UnknownNamespace(sni.to_owned()))
+    }
+
+    /// Accepts one TLS connection: SNI first, then that namespace's handshake.
+    pub async fn accept(
+        &self,
+        mut tcp: tokio::net::TcpStream,
+    ) -> Result<
+        (
+            Arc<Endpoint>,
+            tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+        ),
+        Refusal,
+    > {
+        let mut acceptor = rustls::server::Acceptor::default();
+        let mut buf = vec![0u8; 16 * 1024];
+        let accepted = loop {
+            let n = tcp
+                .read(&mut buf)
+                .await
+                .map_err(|e| Refusal::Handshake(e.to_string()))?;
+            if n == 0 {
+                return Err(Refusal::Handshake(
+                    "connection closed before ClientHello".into(),
+                ));
+            }
+            let mut rd = &buf[..n];
+            while !rd.is_empty() {
+                acceptor
+                    .read_tls(&mut rd)
+                    .map_err(|e| Refusal::Handshake(e.to_string()))?;
+            }
+            match acceptor.accept() {
+                Ok(Some(a)) => break a,
+                Ok(None) => continue,
+                Err((e, mut alert)) => {
+                    let mut out = Vec::new();
+                    let _ = alert.write_all(&mut out);
+                    let _ = tcp.write_all(&out).await;
+                    return Err(Refusal::Handshake(e.to_string()));
+                }
+            }
+        };
+        let endpoint = match self.select(accepted.client_hello().server_name()) {
+            Ok(e) => e,
+            Err(r) => {
+                let _ = tcp.write_all(&UNRECOGNIZED_NAME).await;
+                let _ = tcp.shutdown().await;
+                return Err(r);
+            }
+        };
+        let stream = tokio_rustls::StartHandshake::from_parts(accepted, tcp)
+            .into_stream(endpoint.config.clone())
+            .await
+            .map_err(|e| Refusal::from_io(&e))?;
+        Ok((endpoint, stream))
+    }
+}
+
+/// Why a connection was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Refusal {
+    NoSni,
+    UnknownNamespace(String),
+    /// The client certificate was refused (already logged and counted with its rule).
+    Certificate(String),
+    /// The client sent no certificate.
+    NoClientCertificate,
+    Handshake(String),
+}
+
+impl Refusal {
+    fn from_io(e: &std::io::Error) -> Self {
+        match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+            Some(rustls::Error::InvalidCertificate(c)) => Self::Certificate(format!("{c:?}")),
+            Some(rustls::Error::NoCertificatesPresented) => Self::NoClientCertificate,
+            Some(other) => Self::Handshake(other.to_string()),
+            None => Self::Handshake(e.to_string()),
+        }
+    }
+
+    /// The id counted and logged for this refusal (certificate refusals carry the policy's).
+    pub fn rule(&self) -> &'static str {
+        match self {
+            Self::NoSni => "sni.missing",
+            Self::UnknownNamespace(_) => "sni.unknown-namespace",
+            Self::Certificate(_) => "certificate",
+            Self::NoClientCertificate => "tls.no-client-certificate",
+            Self::Handshake(_) => "tls.handshake",
+        }
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoSni => f.write_str("no SNI: connect to <namespace>.<gateway domain>"),
+            Self::UnknownNamespace(s) => write!(f, "SNI {s:?} names no namespace of this gateway"),
+            Self::Certificate(e) => write!(f, "client certificate refused: {e}"),
+            Self::NoClientCertificate => {
+                f.write_str("the client sent no certificate (mTLS is required)")
+            }
+            Self::Handshake(e) => write!(f, "TLS handshake failed: {e}"),
+        }
+    }
+}
