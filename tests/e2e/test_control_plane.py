@@ -35,10 +35,11 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = None
         self.log = workdir / "serve.log"
+        self.extra = []
 
     def start(self):
         self.proc = subprocess.Popen(
-            [GATEHOUSE, "serve", "--data-dir", str(self.data), "--api-listen", f"127.0.0.1:{self.port}"],
+            [GATEHOUSE, "serve", "--data-dir", str(self.data), "--api-listen", f"127.0.0.1:{self.port}", *self.extra],
             stdout=open(self.log, "ab"), stderr=subprocess.STDOUT, cwd=self.workdir,
         )
         deadline = time.time() + 20

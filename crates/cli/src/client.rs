@@ -184,6 +184,14 @@ pub(crate) enum NamespaceCommand {
         #[command(flatten)]
         ns: NamespaceFlag,
     },
+    /// Gateway traffic per accepted CA and per client certificate (is the old CA still used?)
+    #[command(
+        after_help = "Examples:\n  gatehouse namespace usage -n payments"
+    )]
+    Usage {
+        #[command(flatten)]
+        ns: NamespaceFlag,
+    },
     /// Delete a namespace (asks first)
     #[command(after_help = "Examples:\n  gatehouse namespace delete -n payments --auto-confirm")]
     Delete {
@@ -488,6 +496,7 @@ pub(crate) fn namespace(
         }
         NamespaceCommand::List => print(&c.get("/api/v1/namespaces")?),
         NamespaceCommand::Get { ns } => print(&c.get(&ns_path(&ns.namespace, ""))?),
+        NamespaceCommand::Usage { ns } => print(&c.get(&ns_path(&ns.namespace, "/usage"))?),
         NamespaceCommand::Delete { ns, write } => {
             c.confirm(&format!("Delete namespace {:?}", ns.namespace))?;
             c.call(
@@ -508,7 +517,19 @@ fn ca_command(c: &Client, command: CaCommand) -> Result<ExitCode, Failure> {
     match command {
         CaCommand::List { ns } => {
             let v = c.get(&ns_path(&ns.namespace, "/accepted-client-ca"))?;
-            print(&v["acceptedClientCas"])
+            let usage = c.get(&ns_path(&ns.namespace, "/usage"))?;
+            // tcld's fields, plus when the gateway last saw traffic on each CA.
+            let mut cas = v["acceptedClientCas"].clone();
+            if let Some(list) = cas.as_array_mut() {
+                for ca in list {
+                    let seen = usage["cas"]
+                        .as_array()
+                        .and_then(|u| u.iter().find(|u| u["sha256"] == ca["sha256"]));
+                    ca["lastUsed"] = seen.map_or(serde_json::Value::Null, |u| u["lastSeen"].clone());
+                    ca["openConnections"] = seen.map_or(json!(0), |u| u["openConnections"].clone());
+                }
+            }
+            print(&cas)
         }
         CaCommand::Add { ns, ca, write } => {
             let mut body = json!({ "caCertificate": ca.required()? });

@@ -211,7 +211,7 @@ fn gunzip(data: &[u8], max: usize) -> Result<Bytes, Status> {
     if out.len() > max {
         return Err(Status::new(
             Code::ResourceExhausted,
-            format!("request message inflates past the gateway's limit of {max} bytes"),
+            format!("request message inflates past the gateway's limit of {max} bytes (--max-message-bytes)"),
         ));
     }
     Ok(Bytes::from(out))

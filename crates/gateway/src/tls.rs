@@ -100,7 +100,6 @@ impl Admissions {
 /// A namespace's client-certificate verifier: the policy crate, on the presented chain.
 pub struct PolicyVerifier {
     policy: Arc<NamespacePolicy>,
-    hints: Vec<DistinguishedName>,
     provider: Arc<CryptoProvider>,
     metrics: Arc<Metrics>,
     admissions: Arc<Admissions>,
@@ -114,16 +113,13 @@ impl fmt::Debug for PolicyVerifier {
     }
 }
 
-/// The DER of a certificate's subject Name (for the CertificateRequest's CA hints).
-fn subject_der(der: &[u8]) -> Option<Vec<u8>> {
-    use x509_parser::prelude::FromDer;
-    let (_, cert) = x509_parser::certificate::X509Certificate::from_der(der).ok()?;
-    Some(cert.subject().as_raw().to_vec())
-}
-
 impl ClientCertVerifier for PolicyVerifier {
+    /// No CA names in the CertificateRequest: they would tell any unauthenticated caller the
+    /// subjects of each namespace's CAs, and clients such as Go's then send no certificate at
+    /// all when theirs is from another CA, so the gateway could only log "no certificate"
+    /// instead of naming the certificate and the rule (`chain.untrusted`).
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        &self.hints
+        &[]
     }
 
     fn verify_client_cert(
@@ -339,15 +335,8 @@ impl Registry {
 
     fn endpoint(&self, policy: NamespacePolicy) -> Result<Endpoint, rustls::Error> {
         let policy = Arc::new(policy);
-        let hints = policy
-            .bundle
-            .certificates()
-            .iter()
-            .filter_map(|c| subject_der(&c.info.der).map(DistinguishedName::from))
-            .collect();
         let verifier = Arc::new(PolicyVerifier {
             policy: policy.clone(),
-            hints,
             provider: self.provider.clone(),
             metrics: self.metrics.clone(),
             admissions: self.admissions.clone(),

