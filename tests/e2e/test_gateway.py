@@ -204,24 +204,28 @@ def test_valid_clients_work_and_every_refusal_is_explained(gateway, tmp_path):
 
     refusals = {}
 
-    def refused(name, p, log_pattern):
+    def refused(name, p, log_pattern, client_sees):
         assert p.returncode != 0, f"{name}: admitted\n{p.stdout}"
         refusals[name] = (p.stderr.strip().splitlines() or [""])[-1]
+        # The TLS alert (or gRPC status) reaches the real CLI, not a reset connection.
+        assert client_sees in p.stderr, (name, p.stderr)
         gateway.wait_log(log_pattern)
 
     refused("CA not in the bundle", gateway.temporal("a", *x1, "workflow", "list"),
-            r'rule="chain.untrusted".*|namespace=a rule="chain.untrusted"')
+            r'namespace=a rule="chain.untrusted"', "tls: unknown certificate authority")
     refused("a's certificate on b's SNI", gateway.temporal("b", *a1, "workflow", "list"),
-            r'namespace=b rule="chain.untrusted"')
-    refused("expired leaf", gateway.temporal("a", *old, "workflow", "list"), r'namespace=a rule="cert.expired"')
+            r'namespace=b rule="chain.untrusted"', "tls: unknown certificate authority")
+    refused("expired leaf", gateway.temporal("a", *old, "workflow", "list"), r'namespace=a rule="cert.expired"',
+            "tls: expired certificate")
     refused("no client certificate", gateway.temporal("a", None, None, "workflow", "list"),
-            r'rule="tls.no-client-certificate"')
+            r'rule="tls.no-client-certificate"', "requires client certificates")
     refused("unknown namespace in SNI", gateway.temporal("c", *a1, "workflow", "list"),
-            r'rule="sni.unknown-namespace" reason=SNI "c.gw.test"')
+            r'rule="sni.unknown-namespace" reason=SNI "c.gw.test"', "tls: unrecognized name")
     refused("namespace b over a's SNI (header and body)",
-            gateway.temporal("b", *a1, "workflow", "list", sni=f"a.{DOMAIN}"), r'temporal-namespace header says "b"')
+            gateway.temporal("b", *a1, "workflow", "list", sni=f"a.{DOMAIN}"), r'temporal-namespace header says "b"',
+            'the temporal-namespace header says "b"')
     refused("ListNamespaces", gateway.temporal("a", *a1, "operator", "namespace", "list"),
-            r'ListNamespaces is refused on a namespace endpoint')
+            r'ListNamespaces is refused on a namespace endpoint', "ListNamespaces is refused")
 
     # What the SDKs will not send, over raw HTTP/2: the body alone naming b (the server reads
     # the body, so the header proves nothing), gzip-compressed messages, a foreign :authority.
@@ -249,7 +253,8 @@ def test_valid_clients_work_and_every_refusal_is_explained(gateway, tmp_path):
     # Filters: a mismatch is refused at the handshake; a matching wildcard admits.
     gateway.cli("n", "cf", "import", "-n", "a", "--input", '{"filters":[{"commonName":"payments-*"}]}', "--auto-confirm", check=0)
     time.sleep(1.0)
-    refused("filter mismatch", gateway.temporal("a", *a1, "workflow", "list"), r'namespace=a rule="filter.no-match"')
+    refused("filter mismatch", gateway.temporal("a", *a1, "workflow", "list"), r'namespace=a rule="filter.no-match"',
+            "tls: access denied")
     gateway.cli("n", "cf", "add", "-n", "a", "--input", '{"filters":[{"commonName":"worker-*"}]}', check=0)
     time.sleep(1.0)
     ok = gateway.temporal("a", *a1, "workflow", "list")

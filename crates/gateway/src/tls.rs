@@ -458,16 +458,41 @@ impl Registry {
             Ok(e) => e,
             Err(r) => {
                 let _ = tcp.write_all(&UNRECOGNIZED_NAME).await;
-                let _ = tcp.shutdown().await;
+                linger(tcp).await;
                 return Err(r);
             }
         };
-        let stream = tokio_rustls::StartHandshake::from_parts(accepted, tcp)
+        match tokio_rustls::StartHandshake::from_parts(accepted, tcp)
             .into_stream(endpoint.config.clone())
+            .into_fallible()
             .await
-            .map_err(|e| Refusal::from_io(&e))?;
-        Ok((endpoint, stream))
+        {
+            Ok(stream) => Ok((endpoint, stream)),
+            Err((e, tcp)) => {
+                linger(tcp).await;
+                Err(Refusal::from_io(&e))
+            }
+        }
     }
+}
+
+/// Closes a refused connection so the client reads the alert: a TLS 1.3 client has already
+/// sent its Finished (and often its first request) when the alert comes, and closing a socket
+/// with unread data makes the kernel send a reset, which the client reports as "broken pipe"
+/// instead of the alert. So: send FIN, then read and discard until the client closes (bounded).
+async fn linger(mut tcp: tokio::net::TcpStream) {
+    let _ = tcp.shutdown().await;
+    let mut sink = [0u8; 4096];
+    let mut budget = 1 << 20;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+        while budget > 0 {
+            match tcp.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => budget -= n.min(budget),
+            }
+        }
+    })
+    .await;
 }
 
 /// Why a connection was not accepted.
