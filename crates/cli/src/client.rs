@@ -185,9 +185,7 @@ pub(crate) enum NamespaceCommand {
         ns: NamespaceFlag,
     },
     /// Gateway traffic per accepted CA and per client certificate (is the old CA still used?)
-    #[command(
-        after_help = "Examples:\n  gatehouse namespace usage -n payments"
-    )]
+    #[command(after_help = "Examples:\n  gatehouse namespace usage -n payments")]
     Usage {
         #[command(flatten)]
         ns: NamespaceFlag,
@@ -525,7 +523,8 @@ fn ca_command(c: &Client, command: CaCommand) -> Result<ExitCode, Failure> {
                     let seen = usage["cas"]
                         .as_array()
                         .and_then(|u| u.iter().find(|u| u["sha256"] == ca["sha256"]));
-                    ca["lastUsed"] = seen.map_or(serde_json::Value::Null, |u| u["lastSeen"].clone());
+                    ca["lastUsed"] =
+                        seen.map_or(serde_json::Value::Null, |u| u["lastSeen"].clone());
                     ca["openConnections"] = seen.map_or(json!(0), |u| u["openConnections"].clone());
                 }
             }

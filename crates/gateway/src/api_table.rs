@@ -151,1049 +151,763 @@ pub(crate) static MESSAGES: &[MessageType] = &[
     MessageType {
         name: "temporal.api.command.v1.Command",
         fields: &[
-            Field {
-                number: 12,
-                name: "start_child_workflow_execution_command_attributes",
-                kind: Kind::Message(3),
-            },
-            Field {
-                number: 13,
-                name: "signal_external_workflow_execution_command_attributes",
-                kind: Kind::Message(2),
-            },
-            Field {
-                number: 9,
-                name: "request_cancel_external_workflow_execution_command_attributes",
-                kind: Kind::Message(1),
-            },
+            Field { number: 12, name: "start_child_workflow_execution_command_attributes", kind: Kind::Message(3) },
+            Field { number: 13, name: "signal_external_workflow_execution_command_attributes", kind: Kind::Message(2) },
+            Field { number: 9, name: "request_cancel_external_workflow_execution_command_attributes", kind: Kind::Message(1) },
         ],
     },
     MessageType {
         name: "temporal.api.command.v1.RequestCancelExternalWorkflowExecutionCommandAttributes",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.command.v1.SignalExternalWorkflowExecutionCommandAttributes",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.command.v1.StartChildWorkflowExecutionCommandAttributes",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.operatorservice.v1.AddSearchAttributesRequest",
-        fields: &[Field {
-            number: 2,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 2, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.operatorservice.v1.ListSearchAttributesRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.operatorservice.v1.RemoveSearchAttributesRequest",
-        fields: &[Field {
-            number: 2,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 2, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.CountActivityExecutionsRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.CountNexusOperationExecutionsRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.CountSchedulesRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.CountWorkersRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.CountWorkflowExecutionsRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.CreateScheduleRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.CreateWorkerDeploymentRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.CreateWorkerDeploymentVersionRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.CreateWorkflowRuleRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.DeleteActivityExecutionRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.DeleteNexusOperationExecutionRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.DeleteScheduleRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.DeleteWorkerDeploymentRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.DeleteWorkerDeploymentVersionRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.DeleteWorkflowExecutionRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.DeleteWorkflowRuleRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.DeprecateNamespaceRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.DescribeActivityExecutionRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.DescribeBatchOperationRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.DescribeDeploymentRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.DescribeNamespaceRequest",
         fields: &[
-            Field {
-                number: 1,
-                name: "namespace",
-                kind: Kind::Namespace,
-            },
-            Field {
-                number: 2,
-                name: "id",
-                kind: Kind::NamespaceId,
-            },
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+            Field { number: 2, name: "id", kind: Kind::NamespaceId },
         ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.DescribeNexusOperationExecutionRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.DescribeScheduleRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.DescribeTaskQueueRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.DescribeWorkerDeploymentRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.DescribeWorkerDeploymentVersionRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.DescribeWorkerRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.DescribeWorkflowExecutionRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.DescribeWorkflowRuleRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.ExecuteMultiOperationRequest",
         fields: &[
-            Field {
-                number: 1,
-                name: "namespace",
-                kind: Kind::Namespace,
-            },
-            Field {
-                number: 2,
-                name: "operations",
-                kind: Kind::Message(37),
-            },
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+            Field { number: 2, name: "operations", kind: Kind::Message(37) },
         ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.ExecuteMultiOperationRequest.Operation",
         fields: &[
-            Field {
-                number: 1,
-                name: "start_workflow",
-                kind: Kind::Message(104),
-            },
-            Field {
-                number: 2,
-                name: "update_workflow",
-                kind: Kind::Message(124),
-            },
+            Field { number: 1, name: "start_workflow", kind: Kind::Message(104) },
+            Field { number: 2, name: "update_workflow", kind: Kind::Message(124) },
         ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.FetchWorkerConfigRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.GetCurrentDeploymentRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.GetDeploymentReachabilityRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.GetWorkerBuildIdCompatibilityRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.GetWorkerTaskReachabilityRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.GetWorkerVersioningRulesRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.GetWorkflowExecutionHistoryRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.GetWorkflowExecutionHistoryReverseRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.ListActivityExecutionsRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.ListArchivedWorkflowExecutionsRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.ListBatchOperationsRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.ListClosedWorkflowExecutionsRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.ListDeploymentsRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.ListNexusOperationExecutionsRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.ListOpenWorkflowExecutionsRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.ListScheduleMatchingTimesRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.ListSchedulesRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.ListTaskQueuePartitionsRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.ListWorkerDeploymentsRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.ListWorkersRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.ListWorkflowExecutionsRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.ListWorkflowRulesRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.PatchScheduleRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.PauseActivityExecutionRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.PauseActivityRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.PauseWorkflowExecutionRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.PollActivityExecutionRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.PollActivityTaskQueueRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.PollNexusOperationExecutionRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.PollNexusTaskQueueRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.PollWorkflowExecutionTimeSkippingRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.PollWorkflowExecutionUpdateRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.PollWorkflowTaskQueueRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.QueryWorkflowRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.RecordActivityTaskHeartbeatByIdRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.RecordActivityTaskHeartbeatRequest",
-        fields: &[Field {
-            number: 4,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 4, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.RecordWorkerHeartbeatRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.RequestCancelActivityExecutionRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.RequestCancelNexusOperationExecutionRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.RequestCancelWorkflowExecutionRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.ResetActivityExecutionRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.ResetActivityRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.ResetStickyTaskQueueRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.ResetWorkflowExecutionRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.RespondActivityTaskCanceledByIdRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.RespondActivityTaskCanceledRequest",
-        fields: &[Field {
-            number: 4,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 4, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.RespondActivityTaskCompletedByIdRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.RespondActivityTaskCompletedRequest",
-        fields: &[Field {
-            number: 4,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 4, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.RespondActivityTaskFailedByIdRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.RespondActivityTaskFailedRequest",
-        fields: &[Field {
-            number: 4,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 4, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.RespondNexusTaskCompletedRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.RespondNexusTaskFailedRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.RespondQueryTaskCompletedRequest",
-        fields: &[Field {
-            number: 6,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 6, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.RespondWorkflowTaskCompletedRequest",
         fields: &[
-            Field {
-                number: 2,
-                name: "commands",
-                kind: Kind::Message(0),
-            },
-            Field {
-                number: 9,
-                name: "namespace",
-                kind: Kind::Namespace,
-            },
+            Field { number: 2, name: "commands", kind: Kind::Message(0) },
+            Field { number: 9, name: "namespace", kind: Kind::Namespace },
         ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.RespondWorkflowTaskFailedRequest",
-        fields: &[Field {
-            number: 6,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 6, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.ScanWorkflowExecutionsRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.SetCurrentDeploymentRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.SetWorkerDeploymentCurrentVersionRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.SetWorkerDeploymentManagerRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.SetWorkerDeploymentRampingVersionRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.ShutdownWorkerRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.SignalWithStartWorkflowExecutionRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.SignalWorkflowExecutionRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.StartActivityExecutionRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.StartBatchOperationRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.StartNexusOperationExecutionRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.StartWorkflowExecutionRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.StopBatchOperationRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.TerminateActivityExecutionRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.TerminateNexusOperationExecutionRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.TerminateWorkflowExecutionRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.TriggerWorkflowRuleRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.UnpauseActivityExecutionRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.UnpauseActivityRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.UnpauseWorkflowExecutionRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.UpdateActivityExecutionOptionsRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.UpdateActivityOptionsRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.UpdateNamespaceRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.UpdateScheduleRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.UpdateTaskQueueConfigRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.UpdateWorkerBuildIdCompatibilityRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.UpdateWorkerConfigRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.UpdateWorkerDeploymentVersionComputeConfigRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.UpdateWorkerDeploymentVersionMetadataRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.UpdateWorkerVersioningRulesRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.UpdateWorkflowExecutionOptionsRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.UpdateWorkflowExecutionRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
     MessageType {
         name: "temporal.api.workflowservice.v1.ValidateWorkerDeploymentVersionComputeConfigRequest",
-        fields: &[Field {
-            number: 1,
-            name: "namespace",
-            kind: Kind::Namespace,
-        }],
+        fields: &[
+            Field { number: 1, name: "namespace", kind: Kind::Namespace },
+        ],
     },
 ];

@@ -25,6 +25,7 @@ use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+#[rustfmt::skip]
 mod api_table;
 mod grpc;
 mod metrics;
@@ -533,5 +534,7 @@ mod tokio_util_tracker {
 
 #[cfg(test)]
 mod api_table_gen;
+#[cfg(test)]
+mod check_tests;
 #[cfg(test)]
 mod tests;
