@@ -158,7 +158,7 @@ impl GatewayArgs {
                     "gateway server certificates are issued by the gateway CA: give clients --tls-ca-path {}",
                     path.display()
                 );
-                Identity::Issuing(ca)
+                Identity::Issuing(Box::new(ca))
             }
         };
         let upstream_tls = match &self.upstream_ca {

@@ -12,11 +12,16 @@ const BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0,
 ];
 
+/// (namespace, result, rule).
+type HandshakeKey = (Arc<str>, &'static str, String);
+/// (namespace, method, grpc-status).
+type RequestKey = (Arc<str>, &'static str, &'static str);
+
 #[derive(Debug, Default)]
 pub struct Metrics {
-    handshakes: Mutex<HashMap<(Arc<str>, &'static str, String), u64>>,
+    handshakes: Mutex<HashMap<HandshakeKey, u64>>,
     open: Mutex<HashMap<Arc<str>, i64>>,
-    requests: Mutex<HashMap<(Arc<str>, &'static str, &'static str), u64>>,
+    requests: Mutex<HashMap<RequestKey, u64>>,
     latency_buckets: [AtomicU64; BUCKETS.len()],
     latency_count: AtomicU64,
     latency_sum_micros: AtomicU64,

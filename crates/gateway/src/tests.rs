@@ -81,7 +81,7 @@ async fn gateway(namespaces: Vec<(&str, CaBundle, CertificateFilters)>) -> Gatew
     let registry = Arc::new(
         Registry::new(
             "gw.test",
-            Identity::Issuing(server_ca.authority),
+            Identity::Issuing(Box::new(server_ca.authority)),
             Arc::default(),
         )
         .unwrap(),

@@ -206,7 +206,7 @@ pub enum Identity {
     },
     /// A gateway CA that issues each namespace endpoint its own certificate on first use (so
     /// dotted namespace names, which a wildcard cannot cover, work too).
-    Issuing(CertificateAuthority),
+    Issuing(Box<CertificateAuthority>),
 }
 
 /// Resolves the server certificate for an SNI.
@@ -229,7 +229,7 @@ impl ServerCerts {
             },
             Identity::Issuing(ca) => Self {
                 fixed: None,
-                issuing: Some(ca),
+                issuing: Some(*ca),
                 issued: Mutex::default(),
                 provider,
             },
@@ -264,7 +264,7 @@ impl ServerCerts {
             use rustls::pki_types::pem::PemObject as _;
             PrivateKeyDer::from_pem_slice(key.to_pkcs8_pem().as_bytes()).ok()?
         };
-        let cert = CertificateDer::from(issued.certificate.der.clone());
+        let cert = issued.certificate.der.clone();
         let ck = CertifiedKey::from_der(vec![cert], key, &self.provider)
             .map_err(
                 |e| tracing::error!(sni = name, error = %e, "issued server certificate unusable"),
