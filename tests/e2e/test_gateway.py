@@ -373,3 +373,63 @@ def test_large_payloads_limits_and_an_upstream_that_comes_back(tmp_path, tempora
             t.stop()
     finally:
         g.stop()
+
+
+def test_mtls_upstream_and_a_standalone_gateway_on_the_same_store(tmp_path, temporal):
+    """Gateway A proxies to an mTLS upstream (gateway B, in front of Temporal), presenting its
+    own client certificate; `gatehouse gateway` runs alone on A's store and hot-reloads changes
+    made through A's API."""
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a").mkdir()
+    up_ca = gen_ca(tmp_path, "upstream-ca")
+    up_leaf = gen_leaf(tmp_path, up_ca, "gateway-a")
+    b = Gateway(tmp_path / "b", temporal.port).start()
+    a = None
+    alone = None
+    try:
+        b.cli("namespace", "create", "-n", "a", "-f", up_ca[0], check=0)
+        a = Gateway(tmp_path / "a", 1)
+        a.extra[1] = f"127.0.0.1:{b.gw_port}"
+        a.extra += ["--upstream-ca", str(b.ca), "--upstream-cert", str(up_leaf[0]), "--upstream-key",
+                    str(up_leaf[1]), "--upstream-server-name", f"a.{DOMAIN}"]
+        a.start()
+        ca = gen_ca(tmp_path, "client-ca")
+        leaf = gen_leaf(tmp_path, ca, "worker")
+        a.cli("namespace", "create", "-n", "a", "-f", ca[0], check=0)
+        time.sleep(1.0)
+        p = a.temporal("a", *leaf, "workflow", "list")
+        assert p.returncode == 0, p.stderr + a.log.read_text()[-2000:]
+        # B saw A's client certificate, not the end client's.
+        time.sleep(2.5)
+        seen_by_b = b.usage("a")["leaves"]
+        assert seen_by_b and all("gateway-a" in l["subject"] for l in seen_by_b), seen_by_b
+
+        # The gateway alone, on A's data dir and store.
+        port = free_port()
+        log = tmp_path / "alone.log"
+        alone = subprocess.Popen(
+            [GATEHOUSE, "gateway", "--data-dir", str(a.data), "--upstream", f"127.0.0.1:{temporal.port}",
+             "--gateway-listen", f"127.0.0.1:{port}", "--gateway-domain", DOMAIN],
+            stdout=open(log, "ab"), stderr=subprocess.STDOUT)
+        deadline = time.time() + 20
+        while "gateway serving" not in log.read_text():
+            assert time.time() < deadline and alone.poll() is None, log.read_text()
+            time.sleep(0.05)
+        via = dict(vars(a))
+        standalone = Gateway.__new__(Gateway)
+        standalone.__dict__.update(via, gw_port=port)
+        assert standalone.temporal("a", *leaf, "workflow", "list").returncode == 0
+        # A change through A's API reaches the standalone gateway without a restart.
+        other = gen_ca(tmp_path, "other-ca")
+        a.cli("namespace", "accepted-client-ca", "set", "-n", "a", "-f", other[0], "--auto-confirm", check=0)
+        time.sleep(1.0)
+        p = standalone.temporal("a", *leaf, "workflow", "list")
+        assert p.returncode != 0 and "unknown certificate authority" in p.stderr, p.stderr
+        assert 'rule="chain.untrusted"' in log.read_text()
+    finally:
+        if alone:
+            alone.terminate()
+            assert alone.wait(timeout=30) == 0
+        if a:
+            a.stop()
+        b.stop()

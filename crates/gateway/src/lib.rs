@@ -457,11 +457,11 @@ fn upstream_client(config: &Config) -> Result<(Client, Uri), GatewayError> {
             let b = rustls::ClientConfig::builder_with_provider(provider)
                 .with_safe_default_protocol_versions()?
                 .with_root_certificates(roots);
-            let mut tls = match &t.client {
+            // ALPN h2 is set by the connector builder (it refuses a config that has one).
+            let tls = match &t.client {
                 Some((chain, key)) => b.with_client_auth_cert(chain.clone(), key.clone_key())?,
                 None => b.with_no_client_auth(),
             };
-            tls.alpn_protocols = vec![b"h2".to_vec()];
             let mut http = HttpConnector::new();
             http.set_nodelay(true);
             http.enforce_http(false);
