@@ -405,11 +405,12 @@ def test_mtls_upstream_and_a_standalone_gateway_on_the_same_store(tmp_path, temp
         assert seen_by_b and all("gateway-a" in l["subject"] for l in seen_by_b), seen_by_b
 
         # The gateway alone, on A's data dir and store.
-        port = free_port()
+        port, metrics_port = free_port(), free_port()
         log = tmp_path / "alone.log"
         alone = subprocess.Popen(
             [GATEHOUSE, "gateway", "--data-dir", str(a.data), "--upstream", f"127.0.0.1:{temporal.port}",
-             "--gateway-listen", f"127.0.0.1:{port}", "--gateway-domain", DOMAIN],
+             "--gateway-listen", f"127.0.0.1:{port}", "--gateway-domain", DOMAIN,
+             "--metrics-listen", f"127.0.0.1:{metrics_port}"],
             stdout=open(log, "ab"), stderr=subprocess.STDOUT)
         deadline = time.time() + 20
         while "gateway serving" not in log.read_text():
@@ -426,6 +427,9 @@ def test_mtls_upstream_and_a_standalone_gateway_on_the_same_store(tmp_path, temp
         p = standalone.temporal("a", *leaf, "workflow", "list")
         assert p.returncode != 0 and "unknown certificate authority" in p.stderr, p.stderr
         assert 'rule="chain.untrusted"' in log.read_text()
+        m = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
+        assert re.search(r'gatehouse_gateway_handshakes_total{namespace="a",result="refused",rule="chain.untrusted"} [1-9]', m), m
+        assert re.search(r'gatehouse_gateway_handshakes_total{namespace="a",result="admitted",rule=""} 1', m), m
     finally:
         if alone:
             alone.terminate()

@@ -67,7 +67,7 @@ pub(crate) enum Command {
         gatehouse verify --ca-bundle ca.pem --cert chain.pem --filters filters.json --at 2027-01-01T00:00:00Z"
     )]
     Verify(VerifyArgs),
-    /// Run the control plane: the REST API on the embedded SQLite store
+    /// Run the control plane (REST API, expiry watch) and, with --upstream, the mTLS gateway
     Serve(crate::serve::ServeArgs),
     /// Run the mTLS gateway alone against a data dir's store (serve --upstream runs it too)
     Gateway(crate::gateway::GatewayCommandArgs),

@@ -239,7 +239,8 @@ pub(crate) async fn start(
     after_help = "Runs the gateway alone against the data dir's store (as `gatehouse serve \
     --upstream` does beside the API); bundle and filter changes made through any API reach it \
     within a second.\n\nExamples:\n  \
-    gatehouse gateway --upstream 127.0.0.1:7233 --gateway-listen 0.0.0.0:7443 --gateway-domain gw.acme.io\n  \
+    gatehouse gateway --upstream 127.0.0.1:7233 --gateway-listen 0.0.0.0:7443 --gateway-domain gw.acme.io \
+    --metrics-listen 127.0.0.1:9464\n  \
     gatehouse gateway --upstream temporal.internal:7233 --upstream-ca frontend-ca.pem \
     --upstream-cert gw.pem --upstream-key gw.key --gateway-cert gw-server.pem --gateway-key gw-server.key"
 )]
@@ -249,6 +250,10 @@ pub(crate) struct GatewayCommandArgs {
     pub(crate) data_dir: PathBuf,
     #[command(flatten)]
     pub(crate) gateway: GatewayArgs,
+    /// Serve the gateway's Prometheus metrics at http://<addr>/metrics (unauthenticated: bind
+    /// it to a private address)
+    #[arg(long)]
+    pub(crate) metrics_listen: Option<std::net::SocketAddr>,
 }
 
 pub(crate) fn run(args: GatewayCommandArgs) -> Result<ExitCode, Failure> {
@@ -277,9 +282,36 @@ pub(crate) fn run(args: GatewayCommandArgs) -> Result<ExitCode, Failure> {
         );
         let (tx, rx) = tokio::sync::watch::channel(false);
         let started = start(&args.gateway, &args.data_dir, store, rx).await?;
-        let Some((_, task)) = started else {
+        let Some((gateway, task)) = started else {
             return Ok(ExitCode::SUCCESS);
         };
+        if let Some(addr) = args.metrics_listen {
+            let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                Failure::Input(format!("cannot listen on {addr} (--metrics-listen): {e}"))
+            })?;
+            let metrics = gateway.metrics();
+            let app = axum::Router::new().route(
+                "/metrics",
+                axum::routing::get(move || {
+                    let metrics = metrics.clone();
+                    async move {
+                        let mut out = String::new();
+                        metrics.render(&mut out, &|_: &str| true);
+                        (
+                            [(
+                                axum::http::header::CONTENT_TYPE,
+                                "text/plain; version=0.0.4; charset=utf-8",
+                            )],
+                            out,
+                        )
+                    }
+                }),
+            );
+            tracing::info!(metrics = %format!("http://{addr}/metrics"), "gateway metrics serving");
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, app).await;
+            });
+        }
         crate::serve::shutdown_signal().await;
         let _ = tx.send(true);
         let _ = task.await;
