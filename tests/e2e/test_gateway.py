@@ -246,6 +246,17 @@ def test_valid_clients_work_and_every_refusal_is_explained(gateway, tmp_path):
         assert code == "7" and 'namespace is "b"' in message, (code, message)
     refusals["body namespace b under header a (raw HTTP/2)"] = message
     gateway.wait_log(r'reason=this connection is for namespace "a": namespace is "b"')
+    # grpc-timeout reaches the server: a long poll (up to a minute) ends at the caller's deadline.
+    from temporalio.api.workflowservice.v1 import PollWorkflowTaskQueueRequest
+    from temporalio.api.taskqueue.v1 import TaskQueue
+    poll = PollWorkflowTaskQueueRequest(namespace="a", task_queue=TaskQueue(name="nobody-polls-this"),
+                                        identity="e2e").SerializeToString()
+    started = time.monotonic()
+    status, code, message, _ = grpc_raw.call(
+        "127.0.0.1", gateway.gw_port, f"a.{DOMAIN}", gateway.ca, *a1,
+        "/temporal.api.workflowservice.v1.WorkflowService/PollWorkflowTaskQueue", poll,
+        headers=[("grpc-timeout", "4S")], timeout=30)
+    assert code in ("0", "4") and time.monotonic() - started < 10, (code, message, time.monotonic() - started)
     status, code, message, _ = raw("a", authority=f"b.{DOMAIN}")
     assert status == 421 and "misdirected" in message, (status, message)
     refusals[":authority names b over a's SNI (raw HTTP/2)"] = message

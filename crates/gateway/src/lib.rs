@@ -321,6 +321,7 @@ impl Gateway {
             }
         };
         let namespace = endpoint.policy.name.clone();
+        let mut admitted_by = endpoint.clone();
         let chain: Vec<CertificateInfo> = tls
             .get_ref()
             .1
@@ -330,7 +331,7 @@ impl Gateway {
             .filter_map(|c| CertificateInfo::from_der(c).ok())
             .collect();
         let Some(leaf) = chain.first() else { return };
-        let verified = match self.registry.admissions.take(&leaf.der) {
+        let verified = match self.registry.admissions.take(&namespace, &leaf.der) {
             Some(v) => Some(v),
             None => endpoint
                 .policy
@@ -379,6 +380,14 @@ impl Gateway {
                 }
                 changed = generation.changed(), if !draining => {
                     if changed.is_err() { continue; }
+                    // Only connections whose namespace changed are verified again.
+                    let current = self.registry.get(&namespace);
+                    if current.as_ref().is_some_and(|c| Arc::ptr_eq(c, &admitted_by)) {
+                        continue;
+                    }
+                    if let Some(e) = current {
+                        admitted_by = e;
+                    }
                     if let Some(why) = self.no_longer_admitted(&namespace, &chain) {
                         tracing::info!(namespace = %namespace, peer = %peer, leaf = %leaf.fingerprint, reason = %why, "closing connection (GOAWAY): no longer admitted");
                         metrics.closed_on_reload();

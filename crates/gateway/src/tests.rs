@@ -114,13 +114,22 @@ async fn gateway(namespaces: Vec<(&str, CaBundle, CertificateFilters)>) -> Gatew
 
 /// Connects with `client` (cert, key) to `sni`; returns the namespace the gateway reported.
 async fn connect(g: &Gateway, sni: &str, client: Option<(&str, &str)>) -> Result<String, String> {
+    connect_with(g, sni, client, rustls::DEFAULT_VERSIONS).await
+}
+
+async fn connect_with(
+    g: &Gateway,
+    sni: &str,
+    client: Option<(&str, &str)>,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Result<String, String> {
     let mut roots = rustls::RootCertStore::empty();
     roots
         .add(CertificateDer::from_pem_slice(g.server_ca.as_bytes()).unwrap())
         .unwrap();
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .unwrap()
         .with_root_certificates(roots);
     let config = match client {
@@ -289,4 +298,26 @@ async fn a_bundle_change_reaches_the_next_handshake() {
         "a"
     );
     let _ = (&old.info, &old.key_pem);
+}
+
+#[tokio::test]
+async fn tls_1_2_clients_are_verified_the_same_way() {
+    let now = OffsetDateTime::now_utc();
+    let a = ca("Acme A", "30d", now);
+    let other = ca("Other", "30d", now);
+    let g = gateway(vec![("a", bundle(&[&a.pem]), CertificateFilters::none())]).await;
+    let (cert, key) = leaf(&a, "worker", None, now);
+    let (stranger, stranger_key) = leaf(&other, "worker", None, now);
+    let tls12 = &[&rustls::version::TLS12];
+    assert_eq!(
+        connect_with(&g, "a.gw.test", Some((&cert, &key)), tls12)
+            .await
+            .unwrap(),
+        "a"
+    );
+    let e = connect_with(&g, "a.gw.test", Some((&stranger, &stranger_key)), tls12)
+        .await
+        .unwrap_err();
+    assert!(e.contains("UnknownCA") || e.contains("unknown"), "{e}");
+    assert!(connect_with(&g, "a.gw.test", None, tls12).await.is_err());
 }

@@ -75,25 +75,26 @@ impl NamespacePolicy {
     }
 }
 
-/// Verified results, from the verifier to the connection that asked (keyed by leaf DER).
+/// Verified results, from the verifier to the connection that asked (keyed by namespace and
+/// leaf DER), so the handshake's path is not verified twice.
 #[derive(Debug, Default)]
-pub(crate) struct Admissions(Mutex<HashMap<Vec<u8>, Arc<VerifiedClient>>>);
+pub(crate) struct Admissions(Mutex<HashMap<(Arc<str>, Vec<u8>), Arc<VerifiedClient>>>);
 
 impl Admissions {
-    fn put(&self, leaf: &[u8], v: VerifiedClient) {
+    fn put(&self, namespace: &Arc<str>, leaf: &[u8], v: VerifiedClient) {
         let mut m = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         // Entries are taken right after their handshake; one that failed later is dropped here.
         if m.len() > 4096 {
             m.clear();
         }
-        m.insert(leaf.to_vec(), Arc::new(v));
+        m.insert((namespace.clone(), leaf.to_vec()), Arc::new(v));
     }
 
-    pub(crate) fn take(&self, leaf: &[u8]) -> Option<Arc<VerifiedClient>> {
+    pub(crate) fn take(&self, namespace: &Arc<str>, leaf: &[u8]) -> Option<Arc<VerifiedClient>> {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .remove(leaf)
+            .remove(&(namespace.clone(), leaf.to_vec()))
     }
 }
 
@@ -141,7 +142,7 @@ impl ClientCertVerifier for PolicyVerifier {
         match self.policy.verify(&chain, now_utc(now)) {
             Ok(v) => {
                 tracing::debug!(namespace = %ns, leaf = %v.leaf.fingerprint, ca = %v.anchor.fingerprint, "client certificate admitted");
-                self.admissions.put(end_entity.as_ref(), v);
+                self.admissions.put(ns, end_entity.as_ref(), v);
                 Ok(ClientCertVerified::assertion())
             }
             Err(r) => {
@@ -439,9 +440,12 @@ impl Registry {
             }
             let mut rd = &buf[..n];
             while !rd.is_empty() {
-                acceptor
+                let used = acceptor
                     .read_tls(&mut rd)
                     .map_err(|e| Refusal::Handshake(e.to_string()))?;
+                if used == 0 {
+                    return Err(Refusal::Handshake("ClientHello does not fit".into()));
+                }
             }
             match acceptor.accept() {
                 Ok(Some(a)) => break a,
