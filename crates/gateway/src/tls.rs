@@ -78,7 +78,10 @@ impl NamespacePolicy {
 /// Verified results, from the verifier to the connection that asked (keyed by namespace and
 /// leaf DER), so the handshake's path is not verified twice.
 #[derive(Debug, Default)]
-pub(crate) struct Admissions(Mutex<HashMap<(Arc<str>, Vec<u8>), Arc<VerifiedClient>>>);
+pub(crate) struct Admissions(Mutex<HashMap<AdmissionKey, Arc<VerifiedClient>>>);
+
+/// (namespace, leaf DER).
+type AdmissionKey = (Arc<str>, Vec<u8>);
 
 impl Admissions {
     fn put(&self, namespace: &Arc<str>, leaf: &[u8], v: VerifiedClient) {
