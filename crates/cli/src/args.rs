@@ -71,6 +71,8 @@ pub(crate) enum Command {
     Serve(crate::serve::ServeArgs),
     /// Run the mTLS gateway alone against a data dir's store (serve --upstream runs it too)
     Gateway(crate::gateway::GatewayCommandArgs),
+    /// Try it: a Temporal dev server, the API and the gateway on loopback, with a demo namespace
+    Dev(crate::dev::DevArgs),
     /// Namespaces, their accepted client CAs and certificate filters (tcld's `namespace`)
     #[command(
         alias = "n",

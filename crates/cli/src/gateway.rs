@@ -196,13 +196,21 @@ impl GatewayArgs {
     }
 }
 
-/// Starts the gateway on its listener; returns its handle and the task serving it.
+/// A running gateway.
+#[derive(Debug)]
+pub(crate) struct Running {
+    pub(crate) gateway: Arc<Gateway>,
+    pub(crate) addr: SocketAddr,
+    pub(crate) task: tokio::task::JoinHandle<()>,
+}
+
+/// Starts the gateway on its listener (None without --upstream).
 pub(crate) async fn start(
     args: &GatewayArgs,
     data_dir: &Path,
     store: Arc<SqliteStore>,
     shutdown: tokio::sync::watch::Receiver<bool>,
-) -> Result<Option<(Arc<Gateway>, tokio::task::JoinHandle<()>)>, Failure> {
+) -> Result<Option<Running>, Failure> {
     let Some((config, identity)) = args.config(data_dir)? else {
         return Ok(None);
     };
@@ -214,9 +222,10 @@ pub(crate) async fn start(
     let listener = tokio::net::TcpListener::bind(args.gateway_listen)
         .await
         .map_err(|e| {
-            Failure::Input(format!(
-                "cannot listen on {} (--gateway-listen): {e}",
-                args.gateway_listen
+            Failure::Input(crate::serve::listen_error(
+                args.gateway_listen,
+                "--gateway-listen",
+                &e,
             ))
         })?;
     let local = listener
@@ -231,7 +240,11 @@ pub(crate) async fn start(
         },
         Duration::from_secs(30),
     ));
-    Ok(Some((gateway, task)))
+    Ok(Some(Running {
+        gateway,
+        addr: local,
+        task,
+    }))
 }
 
 #[derive(Debug, Args)]
@@ -282,7 +295,7 @@ pub(crate) fn run(args: GatewayCommandArgs) -> Result<ExitCode, Failure> {
         );
         let (tx, rx) = tokio::sync::watch::channel(false);
         let started = start(&args.gateway, &args.data_dir, store, rx).await?;
-        let Some((gateway, task)) = started else {
+        let Some(Running { gateway, task, .. }) = started else {
             return Ok(ExitCode::SUCCESS);
         };
         if let Some(addr) = args.metrics_listen {

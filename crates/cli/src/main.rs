@@ -3,6 +3,7 @@
 mod args;
 mod check;
 mod client;
+mod dev;
 mod fail;
 mod gateway;
 mod gen;
@@ -24,6 +25,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => check::verify(args),
         Command::Serve(args) => serve::run(args),
         Command::Gateway(args) => gateway::run(args),
+        Command::Dev(args) => dev::run(args),
         Command::Namespace { server, command } => {
             client::namespace(&server, cli.auto_confirm, command)
         }

