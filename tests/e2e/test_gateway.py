@@ -224,6 +224,9 @@ def test_valid_clients_work_and_every_refusal_is_explained(gateway, tmp_path):
     refused("namespace b over a's SNI (header and body)",
             gateway.temporal("b", *a1, "workflow", "list", sni=f"a.{DOMAIN}"), r'temporal-namespace header says "b"',
             'the temporal-namespace header says "b"')
+    refused("UpdateNamespace (could set the state to deleted)",
+            gateway.temporal("a", *a1, "operator", "namespace", "update", "--retention", "72h"),
+            r'UpdateNamespace is refused on a namespace endpoint', "UpdateNamespace is refused")
     refused("ListNamespaces", gateway.temporal("a", *a1, "operator", "namespace", "list"),
             r'ListNamespaces is refused on a namespace endpoint', "ListNamespaces is refused")
 

@@ -25,8 +25,8 @@ const OPEN: &[&str] = &[
     "/grpc.health.v1.Health/Watch",
 ];
 
-/// Methods that name a namespace but change which namespaces exist: a namespace's client
-/// certificate must not create or delete namespaces.
+/// Methods that name a namespace but act beyond it: a namespace's client certificate must not
+/// create, delete, deprecate or reconfigure namespaces, or change what all namespaces share.
 const LIFECYCLE: &[(&str, &str)] = &[
     (
         "/temporal.api.workflowservice.v1.WorkflowService/RegisterNamespace",
@@ -35,6 +35,22 @@ const LIFECYCLE: &[(&str, &str)] = &[
     (
         "/temporal.api.operatorservice.v1.OperatorService/DeleteNamespace",
         "deletes a namespace; namespaces are deleted by the cluster's operators, not through a namespace endpoint",
+    ),
+    (
+        "/temporal.api.workflowservice.v1.WorkflowService/UpdateNamespace",
+        "changes the namespace itself (its state, including deleted, replication and failover); that is the cluster operators' job, not a namespace endpoint's",
+    ),
+    (
+        "/temporal.api.workflowservice.v1.WorkflowService/DeprecateNamespace",
+        "deprecates the namespace; that is the cluster operators' job, not a namespace endpoint's",
+    ),
+    (
+        "/temporal.api.operatorservice.v1.OperatorService/AddSearchAttributes",
+        "changes search attributes, which with Elasticsearch visibility are cluster-wide (every namespace's)",
+    ),
+    (
+        "/temporal.api.operatorservice.v1.OperatorService/RemoveSearchAttributes",
+        "changes search attributes, which with Elasticsearch visibility are cluster-wide (every namespace's)",
     ),
 ];
 

@@ -50,9 +50,22 @@ fn methods_are_classified_from_the_descriptors() {
         Method::Known(_, Access::Refused(_))
     ));
     assert!(matches!(
-        classify("/temporal.api.operatorservice.v1.OperatorService/AddSearchAttributes"),
+        classify("/temporal.api.operatorservice.v1.OperatorService/ListSearchAttributes"),
         Method::Known(_, Access::Namespaced(_))
     ));
+    // Namespaced, but acting beyond the namespace.
+    for m in [
+        "/temporal.api.workflowservice.v1.WorkflowService/UpdateNamespace",
+        "/temporal.api.workflowservice.v1.WorkflowService/DeprecateNamespace",
+        "/temporal.api.operatorservice.v1.OperatorService/DeleteNamespace",
+        "/temporal.api.operatorservice.v1.OperatorService/AddSearchAttributes",
+        "/temporal.api.operatorservice.v1.OperatorService/RemoveSearchAttributes",
+    ] {
+        assert!(
+            matches!(classify(m), Method::Known(_, Access::Refused(_))),
+            "{m}"
+        );
+    }
     assert_eq!(
         classify("/temporal.server.api.adminservice.v1.AdminService/DescribeCluster"),
         Method::Unknown
@@ -256,7 +269,7 @@ fn the_framer_holds_one_message_and_inflates_gzip_within_the_limit() {
     .encode_to_vec();
     let wire = frame(&msg);
     // Split across arbitrary chunks.
-    let mut f = Framer::new(1024, Encoding::Identity);
+    let mut f = Framer::new(1024, Encoding::Identity, budget());
     for b in wire.iter() {
         assert!(f.next().unwrap().is_none());
         f.push(Bytes::copy_from_slice(&[*b]));
@@ -266,7 +279,7 @@ fn the_framer_holds_one_message_and_inflates_gzip_within_the_limit() {
     assert_eq!(m.frame, wire);
     assert!(f.is_empty());
     // Too large: refused from the 5-byte prefix, before the body arrives.
-    let mut f = Framer::new(16, Encoding::Identity);
+    let mut f = Framer::new(16, Encoding::Identity, budget());
     f.push(Bytes::from_static(&[0, 0, 0, 1, 0]));
     assert_eq!(f.next().unwrap_err().code, Code::ResourceExhausted);
     // gzip: checked after inflating; a bomb stops at the limit.
@@ -279,17 +292,48 @@ fn the_framer_holds_one_message_and_inflates_gzip_within_the_limit() {
         out.extend(body);
         Bytes::from(out)
     };
-    let mut f = Framer::new(1024, Encoding::Gzip);
+    let mut f = Framer::new(1024, Encoding::Gzip, budget());
     f.push(gz(&msg));
     assert_eq!(&f.next().unwrap().unwrap().payload[..], &msg[..]);
-    let mut f = Framer::new(1024, Encoding::Gzip);
+    // Two gzip members: Go (and so Temporal) inflates both; so must the check, or it would
+    // see namespace "a" while the server, keeping the last value, sees "b".
+    let mut two = gz(&msg).to_vec();
+    let second = gz(&ListWorkflowExecutionsRequest {
+        namespace: "b".into(),
+        ..Default::default()
+    }
+    .encode_to_vec());
+    two.extend_from_slice(&second[5..]);
+    let len = u32::try_from(two.len() - 5).unwrap();
+    two[1..5].copy_from_slice(&len.to_be_bytes());
+    let mut f = Framer::new(1024, Encoding::Gzip, budget());
+    f.push(Bytes::from(two));
+    let m = f.next().unwrap().unwrap();
+    assert!(check_message(request("ListWorkflowExecutions"), &m.payload, "a").is_err());
+    let mut f = Framer::new(1024, Encoding::Gzip, budget());
     f.push(gz(&vec![0u8; 1 << 20]));
     assert_eq!(f.next().unwrap_err().code, Code::ResourceExhausted);
+    // The gateway-wide budget: a message that does not fit waits for nobody, it is refused.
+    let small = std::sync::Arc::new(tokio::sync::Semaphore::new(100));
+    let mut f = Framer::new(1024, Encoding::Identity, small.clone());
+    f.push(Bytes::from_static(&[0, 0, 0, 0, 200, 1]));
+    assert_eq!(f.next().unwrap_err().code, Code::ResourceExhausted);
+    let mut f = Framer::new(1024, Encoding::Identity, small.clone());
+    f.push(Bytes::from_static(&[0, 0, 0, 0, 50, 1]));
+    assert!(f.next().unwrap().is_none());
+    assert_eq!(small.available_permits(), 50);
+    f.push(Bytes::from(vec![0u8; 49]));
+    assert!(f.next().unwrap().is_some());
+    assert_eq!(small.available_permits(), 100);
     // A compressed flag without grpc-encoding, or garbage gzip.
-    let mut f = Framer::new(1024, Encoding::Identity);
+    let mut f = Framer::new(1024, Encoding::Identity, budget());
     f.push(gz(&msg));
     assert_eq!(f.next().unwrap_err().code, Code::Internal);
-    let mut f = Framer::new(1024, Encoding::Gzip);
+    let mut f = Framer::new(1024, Encoding::Gzip, budget());
     f.push(Bytes::from_static(&[1, 0, 0, 0, 3, 1, 2, 3]));
     assert_eq!(f.next().unwrap_err().code, Code::Internal);
+}
+
+fn budget() -> std::sync::Arc<tokio::sync::Semaphore> {
+    std::sync::Arc::new(tokio::sync::Semaphore::new(1 << 24))
 }

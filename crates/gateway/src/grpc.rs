@@ -3,11 +3,13 @@
 
 use std::io::Read as _;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use http_body::{Body, Frame, SizeHint};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// gRPC status codes the gateway produces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,20 +135,25 @@ pub(crate) struct Message {
     pub(crate) payload: Bytes,
 }
 
-/// Splits a request body into messages, holding at most one message at a time.
+/// Splits a request body into messages, holding at most one message at a time. Bytes held
+/// for a message being received count against the gateway-wide `budget`.
 #[derive(Debug)]
 pub(crate) struct Framer {
     buf: BytesMut,
     max: usize,
     encoding: Encoding,
+    budget: Arc<Semaphore>,
+    held: Option<OwnedSemaphorePermit>,
 }
 
 impl Framer {
-    pub(crate) fn new(max: usize, encoding: Encoding) -> Self {
+    pub(crate) fn new(max: usize, encoding: Encoding, budget: Arc<Semaphore>) -> Self {
         Self {
             buf: BytesMut::new(),
             max,
             encoding,
+            budget,
+            held: None,
         }
     }
 
@@ -175,10 +182,25 @@ impl Framer {
             ));
         }
         if self.buf.len() < 5 + len {
-            // Reserve once, so a large message is not copied repeatedly as it arrives.
-            self.buf.reserve(5 + len - self.buf.len());
+            if self.held.is_none() {
+                let permits = u32::try_from(len).unwrap_or(u32::MAX);
+                self.held = Some(
+                    self.budget
+                        .clone()
+                        .try_acquire_many_owned(permits)
+                        .map_err(|_| {
+                            Status::new(
+                                Code::ResourceExhausted,
+                                "the gateway is holding too many large messages; retry shortly",
+                            )
+                        })?,
+                );
+                // Grow with the data, not ahead of it: a prefix costs its sender nothing.
+                self.buf.reserve((5 + len - self.buf.len()).min(64 * 1024));
+            }
             return Ok(None);
         }
+        self.held = None;
         let frame = self.buf.split_to(5 + len).freeze();
         let body = frame.slice(5..);
         let payload = match (compressed, self.encoding) {
@@ -204,7 +226,9 @@ impl Framer {
 /// Decompresses one gzip message, refusing to inflate past `max` bytes.
 fn gunzip(data: &[u8], max: usize) -> Result<Bytes, Status> {
     let mut out = Vec::new();
-    let mut decoder = flate2::read::GzDecoder::new(data).take(max as u64 + 1);
+    // Every member, as Go's gzip.Reader (and so the Temporal server) decodes them: a decoder
+    // that stopped after the first would check one message and forward another.
+    let mut decoder = flate2::read::MultiGzDecoder::new(data).take(max as u64 + 1);
     decoder
         .read_to_end(&mut out)
         .map_err(|e| Status::new(Code::Internal, format!("bad gzip message: {e}")))?;

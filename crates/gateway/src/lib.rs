@@ -79,7 +79,18 @@ pub(crate) struct Shared {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) client: Client,
     pub(crate) upstream_base: Uri,
+    /// Bytes of partly received request messages the whole gateway may hold.
+    pub(crate) budget: Arc<tokio::sync::Semaphore>,
 }
+
+/// What all connections together may hold of partly received request messages.
+const BUFFER_BUDGET_BYTES: usize = 256 * 1024 * 1024;
+/// TLS handshakes in progress at once; more connections wait in the listen backlog.
+const MAX_HANDSHAKES: usize = 1024;
+/// Calls at once on one connection.
+const MAX_STREAMS_PER_CONNECTION: u32 = 100;
+/// How long a connection told to go away may finish its calls before it is closed.
+const DRAIN_DEADLINE: Duration = Duration::from_secs(60);
 
 /// Errors starting the gateway.
 #[derive(Debug, thiserror::Error)]
@@ -132,11 +143,15 @@ impl Gateway {
         let metrics = Arc::new(Metrics::default());
         let registry = Arc::new(Registry::new(&config.domain, identity, metrics.clone())?);
         let (client, upstream_base) = upstream_client(&config)?;
+        let budget = Arc::new(tokio::sync::Semaphore::new(
+            BUFFER_BUDGET_BYTES.max(2 * config.max_message_bytes),
+        ));
         let shared = Arc::new(Shared {
             config,
             metrics,
             client,
             upstream_base,
+            budget,
         });
         let gateway = Arc::new(Self {
             shared,
@@ -225,8 +240,17 @@ impl Gateway {
         let reload = tokio::spawn(self.clone().reload_loop(stop_rx.clone()));
         let flush = tokio::spawn(self.clone().flush_loop(stop_rx.clone()));
         let tracker = tokio_util_tracker::Tracker::default();
+        let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES));
         tokio::pin!(shutdown);
         loop {
+            // Accept only while a handshake slot is free (the kernel's backlog holds the rest).
+            let slot = tokio::select! {
+                _ = &mut shutdown => break,
+                slot = handshakes.clone().acquire_owned() => match slot {
+                    Ok(s) => s,
+                    Err(_) => break,
+                },
+            };
             tokio::select! {
                 _ = &mut shutdown => break,
                 accepted = listener.accept() => {
@@ -242,7 +266,7 @@ impl Gateway {
                     let stop = stop_rx.clone();
                     let guard = tracker.guard();
                     tokio::spawn(async move {
-                        gw.connection(tcp, peer, stop).await;
+                        gw.connection(tcp, peer, stop, slot).await;
                         drop(guard);
                     });
                 }
@@ -299,11 +323,15 @@ impl Gateway {
         tcp: tokio::net::TcpStream,
         peer: SocketAddr,
         mut stop: watch::Receiver<bool>,
+        handshake_slot: tokio::sync::OwnedSemaphorePermit,
     ) {
         let _ = tcp.set_nodelay(true);
         let metrics = &self.shared.metrics;
+        // Subscribed before the handshake, so a change made during it is seen afterwards.
+        let mut generation = self.generation.subscribe();
         let accepted =
             tokio::time::timeout(Duration::from_secs(10), self.registry.accept(tcp)).await;
+        drop(handshake_slot);
         let (endpoint, tls) = match accepted {
             Ok(Ok(a)) => a,
             Ok(Err(refusal)) => {
@@ -332,14 +360,17 @@ impl Gateway {
             .collect();
         let Some(leaf) = chain.first() else { return };
         let verified = match self.registry.admissions.take(&namespace, &leaf.der) {
-            Some(v) => Some(v),
-            None => endpoint
-                .policy
-                .verify(&chain, OffsetDateTime::now_utc())
-                .ok()
-                .map(Arc::new),
+            Some(v) => v,
+            // Not expected (resumption is off, so the verifier ran), but never admit unverified.
+            None => match endpoint.policy.verify(&chain, OffsetDateTime::now_utc()) {
+                Ok(v) => Arc::new(v),
+                Err(r) => {
+                    tracing::info!(namespace = %namespace, peer = %peer, rule = r.reason.rule.id(), leaf = %leaf.fingerprint, reason = %r.reason.message, "client refused after the handshake");
+                    metrics.handshake(&namespace, false, r.reason.rule.id());
+                    return;
+                }
+            },
         };
-        let Some(verified) = verified else { return };
         metrics.handshake(&namespace, true, "");
         metrics.connection_opened(&namespace);
         let cell = self.usage.admitted(
@@ -360,18 +391,24 @@ impl Gateway {
         let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
         builder
             .timer(TokioTimer::new())
-            .max_concurrent_streams(1000)
+            .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION)
             .keep_alive_interval(Some(Duration::from_secs(30)))
             .keep_alive_timeout(Duration::from_secs(20))
             .max_send_buf_size(1 << 20);
         let conn = builder.serve_connection(TokioIo::new(tls), service);
         tokio::pin!(conn);
-        let mut generation = self.generation.subscribe();
         let mut recheck = tokio::time::interval(Duration::from_secs(30));
         recheck.reset();
         let mut draining = false;
+        let drain_deadline = tokio::time::sleep(Duration::MAX / 4);
+        tokio::pin!(drain_deadline);
         loop {
+            if draining && drain_deadline.is_elapsed() {
+                tracing::info!(namespace = %namespace, peer = %peer, "closing connection: calls did not finish within the drain deadline");
+                break;
+            }
             tokio::select! {
+                () = &mut drain_deadline, if draining => continue,
                 r = conn.as_mut() => {
                     if let Err(e) = r {
                         tracing::debug!(namespace = %namespace, peer = %peer, error = %e, "connection ended with an error");
@@ -393,6 +430,7 @@ impl Gateway {
                         metrics.closed_on_reload();
                         conn.as_mut().graceful_shutdown();
                         draining = true;
+                        drain_deadline.as_mut().reset(tokio::time::Instant::now() + DRAIN_DEADLINE);
                     }
                 }
                 _ = recheck.tick(), if !draining => {
@@ -401,11 +439,13 @@ impl Gateway {
                         metrics.closed_on_reload();
                         conn.as_mut().graceful_shutdown();
                         draining = true;
+                        drain_deadline.as_mut().reset(tokio::time::Instant::now() + DRAIN_DEADLINE);
                     }
                 }
                 _ = stop.changed(), if !draining => {
                     conn.as_mut().graceful_shutdown();
                     draining = true;
+                    drain_deadline.as_mut().reset(tokio::time::Instant::now() + DRAIN_DEADLINE);
                 }
             }
         }

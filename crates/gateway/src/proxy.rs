@@ -19,6 +19,9 @@ use crate::namespace_check::{check_message, classify, Access, Method};
 use crate::usage::LeafCell;
 use crate::Shared;
 
+/// How long a call may take to send its first (checked) message.
+const FIRST_MESSAGE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// What a connection's requests share.
 #[derive(Debug)]
 pub(crate) struct ConnCtx {
@@ -106,10 +109,13 @@ impl Body for CheckedBody {
                 }
             }
             match Pin::new(&mut this.inner).poll_frame(cx) {
-                Poll::Ready(Some(Ok(f))) => match f.into_data() {
-                    Ok(data) => this.framer.push(data),
-                    Err(trailers) => return Poll::Ready(Some(Ok(trailers))),
-                },
+                // Request trailers are dropped: gRPC clients send none, and grpc-go answers
+                // a second HEADERS frame with a GOAWAY for the whole (shared) connection.
+                Poll::Ready(Some(Ok(f))) => {
+                    if let Ok(data) = f.into_data() {
+                        this.framer.push(data);
+                    }
+                }
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e.into()))),
                 Poll::Ready(None) => {
                     return Poll::Ready(if this.framer.is_empty() {
@@ -160,7 +166,10 @@ impl Record {
 impl Drop for ObservedBody {
     fn drop(&mut self) {
         if let Some(r) = self.record.take() {
-            r.finish("CANCELLED");
+            // A trailers-only response (how Temporal returns errors) ends with its headers, so
+            // hyper never polls the body; its status is in the headers.
+            let s = r.header_status.unwrap_or("CANCELLED");
+            r.finish(s);
         }
     }
 }
@@ -250,6 +259,22 @@ pub(crate) async fn handle(
             StatusCode::MISDIRECTED_REQUEST,
         );
     }
+    let mut names = req.headers().get_all("temporal-namespace").iter();
+    if let (Some(_), Some(_)) = (names.next(), names.next()) {
+        return refuse(
+            Status::new(
+                Code::PermissionDenied,
+                "more than one temporal-namespace header",
+            ),
+            StatusCode::OK,
+        );
+    }
+    if req.headers().get_all("grpc-encoding").iter().count() > 1 {
+        return refuse(
+            Status::new(Code::InvalidArgument, "more than one grpc-encoding header"),
+            StatusCode::OK,
+        );
+    }
     if let Some(h) = req.headers().get("temporal-namespace") {
         if h.as_bytes() != ctx.namespace.as_bytes() {
             return refuse(
@@ -301,11 +326,25 @@ pub(crate) async fn handle(
     let mut body = CheckedBody {
         first: None,
         inner,
-        framer: Framer::new(ctx.shared.config.max_message_bytes, encoding),
+        framer: Framer::new(
+            ctx.shared.config.max_message_bytes,
+            encoding,
+            ctx.shared.budget.clone(),
+        ),
         check,
     };
     if body.check.is_some() {
-        if let Err(s) = body.read_first().await {
+        let first = tokio::time::timeout(FIRST_MESSAGE_TIMEOUT, body.read_first()).await;
+        let first = first.unwrap_or_else(|_| {
+            Err(Status::new(
+                Code::Cancelled,
+                format!(
+                    "the request's first message did not arrive within {} s",
+                    FIRST_MESSAGE_TIMEOUT.as_secs()
+                ),
+            ))
+        });
+        if let Err(s) = first {
             return refuse(s, StatusCode::OK);
         }
     }
@@ -331,16 +370,21 @@ pub(crate) async fn handle(
                 .get("grpc-status")
                 .and_then(|v| v.to_str().ok())
                 .map(status_name);
-            let body = ObservedBody {
-                inner,
-                record: Some(Record {
-                    metrics: ctx.shared.metrics.clone(),
-                    namespace: ctx.namespace.clone(),
-                    method,
-                    start,
-                    header_status,
-                }),
+            let record = Record {
+                metrics: ctx.shared.metrics.clone(),
+                namespace: ctx.namespace.clone(),
+                method,
+                start,
+                header_status,
             };
+            let record = if inner.is_end_stream() {
+                // Trailers-only: done now.
+                record.finish(header_status.unwrap_or("UNKNOWN"));
+                None
+            } else {
+                Some(record)
+            };
+            let body = ObservedBody { inner, record };
             Ok(Response::from_parts(parts, ResponseBody::Upstream(body)))
         }
         Err(e) => {
@@ -371,7 +415,13 @@ fn short(path: &str) -> &str {
 
 /// Why the request's `:authority` names another namespace's endpoint than the SNI did.
 fn misdirected(ctx: &ConnCtx, req: &Request<Incoming>) -> Option<String> {
-    let host = req.uri().authority().map(|a| a.host())?;
+    let host = match req.uri().authority() {
+        Some(a) => a.host(),
+        None => {
+            let h = req.headers().get(http::header::HOST)?.to_str().ok()?;
+            h.rsplit_once(':').map_or(h, |(host, _)| host)
+        }
+    };
     let other = crate::tls::namespace_from_sni(host, &ctx.shared.config.domain)?;
     if other.eq_ignore_ascii_case(&ctx.namespace) {
         return None;

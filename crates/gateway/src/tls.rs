@@ -350,6 +350,10 @@ impl Registry {
             .with_client_cert_verifier(verifier)
             .with_cert_resolver(self.certs.clone());
         config.alpn_protocols = vec![b"h2".to_vec()];
+        // No session resumption: every connection's chain goes through the verifier, so a
+        // removed CA or changed filter cannot be bypassed with a ticket from before the change.
+        config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+        config.send_tls13_tickets = 0;
         Ok(Endpoint {
             policy,
             config: Arc::new(config),

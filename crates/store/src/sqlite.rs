@@ -126,9 +126,14 @@ pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
 }
 
+/// Timestamps are stored as fixed-width UTC RFC 3339 text (always nine fraction digits), so
+/// SQL compares them correctly as strings.
 pub(crate) fn ts(t: OffsetDateTime) -> String {
+    const FORMAT: &[time::format_description::FormatItem<'_>] = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:9]Z"
+    );
     t.to_offset(time::UtcOffset::UTC)
-        .format(&Rfc3339)
+        .format(FORMAT)
         .unwrap_or_default()
 }
 
