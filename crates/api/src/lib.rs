@@ -40,6 +40,30 @@ pub struct AppState {
     pub clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sync>,
     /// Components that add to `/metrics` (the gateway, when it runs in this process).
     pub metrics: Vec<MetricsSource>,
+    /// Run after a namespace write succeeds and before its response is sent: the gateway in
+    /// this process applies the change, so a client that connects right after the response
+    /// already sees it. (Gateways in other processes poll the store.)
+    pub after_namespace_write: Vec<AfterWrite>,
+}
+
+/// A hook run after a namespace write (see [`AppState::after_namespace_write`]).
+pub type AfterWrite =
+    Arc<dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync>;
+
+async fn after_write(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let write = req.method() != axum::http::Method::GET
+        && req.uri().path().starts_with("/api/v1/namespaces");
+    let response = next.run(req).await;
+    if write && response.status().is_success() {
+        for hook in &state.after_namespace_write {
+            hook().await;
+        }
+    }
+    response
 }
 
 /// Prometheus text a component appends to `/metrics`; the second argument says whether the
@@ -62,6 +86,7 @@ impl AppState {
             store,
             clock: Arc::new(OffsetDateTime::now_utc),
             metrics: Vec::new(),
+            after_namespace_write: Vec::new(),
         }
     }
 }
@@ -180,6 +205,10 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            after_write,
+        ))
         .with_state(state)
 }
 

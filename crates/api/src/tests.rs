@@ -133,6 +133,7 @@ async fn world() -> World {
         watch: store.clone(),
         clock: Arc::new(|| NOW),
         metrics: Vec::new(),
+        after_namespace_write: Vec::new(),
     };
     let mut t = tokens.into_iter();
     let mut next = || t.next().unwrap();
@@ -903,6 +904,7 @@ async fn expired_cas_do_not_block_removal_but_cannot_be_added() {
         watch: w.store.clone(),
         clock: Arc::new(|| NOW + Duration::days(10)),
         metrics: Vec::new(),
+        after_namespace_write: Vec::new(),
     };
     let app = router(later);
     let v3 = ca("Acme A Root v3");

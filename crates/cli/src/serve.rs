@@ -248,6 +248,14 @@ pub(crate) async fn serve(
         state.metrics.push(Arc::new(
             move |out: &mut String, visible: &dyn Fn(&str) -> bool| metrics.render(out, visible),
         ));
+        let g = gw.gateway.clone();
+        state.after_namespace_write.push(Arc::new(move || {
+            let g = g.clone();
+            Box::pin(async move {
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(2), g.apply_changes())
+                    .await;
+            })
+        }));
     }
     if let Some(ready) = ready {
         let _ = ready.send(Started {

@@ -115,6 +115,8 @@ pub struct Gateway {
     generation: watch::Sender<u64>,
     /// The last audit event applied.
     position: std::sync::atomic::AtomicI64,
+    /// Serializes reloads (the poll loop and [`Gateway::apply_changes`]).
+    reload_lock: tokio::sync::Mutex<()>,
 }
 
 fn policy_of(ns: &Namespace) -> Result<NamespacePolicy, String> {
@@ -161,6 +163,7 @@ impl Gateway {
             watch: watch_store,
             generation: watch::Sender::new(0),
             position: std::sync::atomic::AtomicI64::new(0),
+            reload_lock: tokio::sync::Mutex::new(()),
         });
         // The change-log position first: a change made during the load is applied again.
         let position = gateway.last_audit_id().await?;
@@ -200,6 +203,17 @@ impl Gateway {
 
     async fn last_audit_id(&self) -> Result<i64, GatewayError> {
         Ok(self.store.namespace_changes_since(0).await?.0)
+    }
+
+    /// Applies every namespace change committed so far, now (the API in this process calls it
+    /// after each namespace write, before answering).
+    pub async fn apply_changes(&self) {
+        let _serial = self.reload_lock.lock().await;
+        let position = self.position.load(std::sync::atomic::Ordering::SeqCst);
+        match self.reload_changed(position).await {
+            Ok(p) => self.position.store(p, std::sync::atomic::Ordering::SeqCst),
+            Err(e) => tracing::warn!(error = %e, "reload failed; the poll will retry"),
+        }
     }
 
     /// Applies the namespaces changed since audit event `after`; returns the new position.
@@ -280,7 +294,6 @@ impl Gateway {
     }
 
     async fn reload_loop(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
-        let mut position = self.position.load(std::sync::atomic::Ordering::SeqCst);
         let mut tick = tokio::time::interval(self.shared.config.reload_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -288,10 +301,7 @@ impl Gateway {
                 _ = stop.changed() => return,
                 _ = tick.tick() => {}
             }
-            match self.reload_changed(position).await {
-                Ok(p) => position = p,
-                Err(e) => tracing::warn!(error = %e, "reload failed; will retry"),
-            }
+            self.apply_changes().await;
         }
     }
 
