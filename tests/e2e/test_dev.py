@@ -94,3 +94,14 @@ def test_errors_a_newcomer_meets_say_what_to_do(tmp_path):
     p = subprocess.run([GATEHOUSE, "dev", "--upstream", "127.0.0.1:1", "--gateway-listen", "0.0.0.0:7233"],
                        capture_output=True, text=True, timeout=30)
     assert p.returncode == 2 and "loopback only" in p.stderr, p.stderr
+
+
+def test_an_unreachable_upstream_is_named_and_the_rest_still_starts(tmp_path):
+    dead = free_port()
+    proc, printed = start_dev(tmp_path, "--upstream", f"127.0.0.1:{dead}")
+    try:
+        assert f"--upstream 127.0.0.1:{dead} is not reachable" in (tmp_path / "dev.err").read_text()
+        assert "Ctrl-C stops everything)" in printed  # nothing of its own to stop
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0

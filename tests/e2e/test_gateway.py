@@ -213,6 +213,8 @@ def test_valid_clients_work_and_every_refusal_is_explained(gateway, tmp_path):
 
     refused("CA not in the bundle", gateway.temporal("a", *x1, "workflow", "list"),
             r'namespace=a rule="chain.untrusted"', "tls: unknown certificate authority")
+    # The log line says what to do, not only what failed.
+    gateway.wait_log(r'rule="chain.untrusted".*fix="Add the issuing CA to the bundle')
     refused("a's certificate on b's SNI", gateway.temporal("b", *a1, "workflow", "list"),
             r'namespace=b rule="chain.untrusted"', "tls: unknown certificate authority")
     refused("expired leaf", gateway.temporal("a", *old, "workflow", "list"), r'namespace=a rule="cert.expired"',
@@ -220,7 +222,8 @@ def test_valid_clients_work_and_every_refusal_is_explained(gateway, tmp_path):
     refused("no client certificate", gateway.temporal("a", None, None, "workflow", "list"),
             r'rule="tls.no-client-certificate"', "requires client certificates")
     refused("unknown namespace in SNI", gateway.temporal("c", *a1, "workflow", "list"),
-            r'rule="sni.unknown-namespace" reason=SNI "c.gw.test"', "tls: unrecognized name")
+            r'rule="sni.unknown-namespace" reason=SNI "c.gw.test" names no namespace of this gateway: use --tls-server-name',
+            "tls: unrecognized name")
     refused("namespace b over a's SNI (header and body)",
             gateway.temporal("b", *a1, "workflow", "list", sni=f"a.{DOMAIN}"), r'temporal-namespace header says "b"',
             'the temporal-namespace header says "b"')

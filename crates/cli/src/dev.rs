@@ -315,7 +315,19 @@ async fn dev(
     crate::serve::create_data_dir(data_dir)?;
     let mut child = None;
     let upstream = match (&args.upstream, temporal) {
-        (Some(u), _) => u.clone(),
+        (Some(u), _) => {
+            let reachable = tokio::time::timeout(
+                Duration::from_secs(2),
+                tokio::net::TcpStream::connect(u.as_str()),
+            )
+            .await;
+            if !matches!(reachable, Ok(Ok(_))) {
+                eprintln!(
+                    "warning: --upstream {u} is not reachable; calls through the gateway fail with UNAVAILABLE until it is (is Temporal running there? `temporal server start-dev` starts one)"
+                );
+            }
+            u.clone()
+        }
         (None, Some(bin)) => {
             let (c, addr) = start_temporal(bin, data_dir, &args.namespace).await?;
             tracing::info!(upstream = %addr, log = %data_dir.join("temporal.log").display(), "started temporal server start-dev");

@@ -157,6 +157,7 @@ impl ClientCertVerifier for PolicyVerifier {
                     subject = cert.map(|c| c.subject.as_str()).unwrap_or("-"),
                     leaf = %chain[0].fingerprint,
                     reason = %r.reason.message,
+                    fix = r.reason.rule.hint(),
                     "client refused"
                 );
                 self.metrics.handshake(ns, false, r.reason.rule.id());
@@ -544,12 +545,17 @@ impl Refusal {
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::NoSni => f.write_str("no SNI: connect to <namespace>.<gateway domain>"),
-            Self::UnknownNamespace(s) => write!(f, "SNI {s:?} names no namespace of this gateway"),
+            Self::NoSni => f.write_str(
+                "no SNI: clients must name <namespace>.<gateway domain> (the temporal CLI: --tls-server-name)",
+            ),
+            Self::UnknownNamespace(s) => write!(
+                f,
+                "SNI {s:?} names no namespace of this gateway: use --tls-server-name <namespace>.<gateway domain> with a namespace that `gatehouse namespace list` shows"
+            ),
             Self::Certificate(e) => write!(f, "client certificate refused: {e}"),
-            Self::NoClientCertificate => {
-                f.write_str("the client sent no certificate (mTLS is required)")
-            }
+            Self::NoClientCertificate => f.write_str(
+                "the client sent no certificate (mTLS is required): give it one issued by a CA in the namespace's bundle (temporal CLI: --tls-cert-path/--tls-key-path)",
+            ),
             Self::Handshake(e) => write!(f, "TLS handshake failed: {e}"),
         }
     }
