@@ -454,3 +454,54 @@ def test_mtls_upstream_and_a_standalone_gateway_on_the_same_store(tmp_path, temp
         if a:
             a.stop()
         b.stop()
+
+
+def test_roles_on_certificate_filters(gateway, tmp_path):
+    """A reader lists and describes but cannot start; a worker completes what a writer started
+    but cannot start anything itself; an admin can do all of it."""
+    ca = gen_ca(tmp_path, "ca")
+    certs = {r: gen_leaf(tmp_path, ca, r) for r in ("reader", "worker", "writer", "admin")}
+    filters = {"filters": [{"commonName": r, "role": r} for r in certs]}
+    gateway.cli("namespace", "create", "-n", "a", "-f", ca[0], check=0)
+    gateway.cli("n", "cf", "import", "-n", "a", "--input", json.dumps(filters), "--auto-confirm", check=0)
+    exported = json.loads(gateway.cli("n", "cf", "export", "-n", "a", check=0).stdout)
+    assert exported == filters, exported
+
+    # verify says what a certificate may do.
+    (tmp_path / "filters.json").write_text(json.dumps(filters))
+    p = subprocess.run([GATEHOUSE, "verify", "--ca-bundle", ca[0], "--cert", certs["reader"][0], "--filters",
+                        tmp_path / "filters.json"], capture_output=True, text=True)
+    assert p.returncode == 0 and "may: reader" in p.stdout, p.stdout
+
+    wid = f"roles-{uuid.uuid4()}"
+
+    async def scenario():
+        writer = await gateway.client("a", *certs["writer"])
+        worker_client = await gateway.client("a", *certs["worker"])
+        admin = await gateway.client("a", *certs["admin"])
+        handle = await writer.start_workflow(Greeting.run, "writer", id=wid, task_queue="roles")
+        # The worker cannot start a workflow...
+        with pytest.raises(RPCError) as e:
+            await worker_client.start_workflow(Greeting.run, "worker", id=f"{wid}-w", task_queue="roles",
+                                               rpc_timeout=timedelta(seconds=5))
+        assert e.value.status.name == "PERMISSION_DENIED" and "StartWorkflowExecution is a write call" in e.value.message
+        # ...but completes the writer's.
+        async with worker(worker_client, "roles"):
+            assert await handle.result() == "Hello, writer!"
+            # An admin can start and work.
+            assert await admin.execute_workflow(Greeting.run, "admin", id=f"{wid}-a", task_queue="roles") == "Hello, admin!"
+        async with worker(admin, "roles-admin"):
+            assert await admin.execute_workflow(Greeting.run, "x", id=f"{wid}-b", task_queue="roles-admin") == "Hello, x!"
+    asyncio.run(scenario())
+
+    reader = certs["reader"]
+    p = gateway.temporal("a", *reader, "workflow", "list")
+    assert p.returncode == 0, p.stderr
+    p = gateway.temporal("a", *reader, "workflow", "describe", "--workflow-id", wid)
+    assert p.returncode == 0, p.stderr
+    p = gateway.temporal("a", *reader, "workflow", "start", "--type", "Greeting", "--task-queue", "roles",
+                         "--workflow-id", f"{wid}-r")
+    assert p.returncode != 0 and "StartWorkflowExecution is a write call" in p.stderr, p.stderr
+    m = gateway.metrics()
+    assert re.search(r'gatehouse_gateway_role_denied_total{namespace="a",role="reader",method="[^"]+StartWorkflowExecution"} 1', m), m
+    assert re.search(r'gatehouse_gateway_role_denied_total{namespace="a",role="worker",method="[^"]+StartWorkflowExecution"} [1-9]', m), m

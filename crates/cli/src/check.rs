@@ -274,6 +274,7 @@ pub(crate) fn verify(a: VerifyArgs) -> Result<ExitCode, Failure> {
                             "  no certificate filters set: any client of these CAs is admitted"
                         ),
                     }
+                    println!("  may: {}", v.permissions.describe());
                     for w in &v.warnings {
                         println!("{w}");
                     }

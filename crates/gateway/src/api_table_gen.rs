@@ -54,6 +54,160 @@ const LIFECYCLE: &[(&str, &str)] = &[
     ),
 ];
 
+/// What each namespaced method does, for roles on certificate filters (`worker`: poll, respond,
+/// heartbeat; `reader`: describe, list, get, count, query; `writer`: reader plus start, signal,
+/// cancel, terminate, reset, update, schedules; `admin`: everything namespace-scoped). Every
+/// namespaced method must be here, and nothing else: the test fails when the descriptors gain
+/// or lose one.
+const CLASSES: &[(&str, &str)] = &[
+    // Workers: tasks, responses, heartbeats.
+    ("WorkflowService/PollWorkflowTaskQueue", "Worker"),
+    ("WorkflowService/PollActivityTaskQueue", "Worker"),
+    ("WorkflowService/PollNexusTaskQueue", "Worker"),
+    ("WorkflowService/RespondWorkflowTaskCompleted", "Worker"),
+    ("WorkflowService/RespondWorkflowTaskFailed", "Worker"),
+    ("WorkflowService/RespondQueryTaskCompleted", "Worker"),
+    ("WorkflowService/RespondActivityTaskCompleted", "Worker"),
+    ("WorkflowService/RespondActivityTaskCompletedById", "Worker"),
+    ("WorkflowService/RespondActivityTaskFailed", "Worker"),
+    ("WorkflowService/RespondActivityTaskFailedById", "Worker"),
+    ("WorkflowService/RespondActivityTaskCanceled", "Worker"),
+    ("WorkflowService/RespondActivityTaskCanceledById", "Worker"),
+    ("WorkflowService/RespondNexusTaskCompleted", "Worker"),
+    ("WorkflowService/RespondNexusTaskFailed", "Worker"),
+    ("WorkflowService/RecordActivityTaskHeartbeat", "Worker"),
+    ("WorkflowService/RecordActivityTaskHeartbeatById", "Worker"),
+    ("WorkflowService/RecordWorkerHeartbeat", "Worker"),
+    ("WorkflowService/ResetStickyTaskQueue", "Worker"),
+    ("WorkflowService/ShutdownWorker", "Worker"),
+    ("WorkflowService/FetchWorkerConfig", "Worker"),
+    // Reads a worker needs too (history on a cache miss, the namespace, versioning).
+    ("WorkflowService/GetWorkflowExecutionHistory", "WorkerRead"),
+    (
+        "WorkflowService/GetWorkflowExecutionHistoryReverse",
+        "WorkerRead",
+    ),
+    ("WorkflowService/DescribeNamespace", "WorkerRead"),
+    ("WorkflowService/DescribeTaskQueue", "WorkerRead"),
+    (
+        "WorkflowService/GetWorkerBuildIdCompatibility",
+        "WorkerRead",
+    ),
+    ("WorkflowService/GetWorkerVersioningRules", "WorkerRead"),
+    // Reads.
+    ("OperatorService/ListSearchAttributes", "Read"),
+    ("WorkflowService/CountActivityExecutions", "Read"),
+    ("WorkflowService/CountNexusOperationExecutions", "Read"),
+    ("WorkflowService/CountSchedules", "Read"),
+    ("WorkflowService/CountWorkers", "Read"),
+    ("WorkflowService/CountWorkflowExecutions", "Read"),
+    ("WorkflowService/DescribeActivityExecution", "Read"),
+    ("WorkflowService/DescribeBatchOperation", "Read"),
+    ("WorkflowService/DescribeDeployment", "Read"),
+    ("WorkflowService/DescribeNexusOperationExecution", "Read"),
+    ("WorkflowService/DescribeSchedule", "Read"),
+    ("WorkflowService/DescribeWorker", "Read"),
+    ("WorkflowService/DescribeWorkerDeployment", "Read"),
+    ("WorkflowService/DescribeWorkerDeploymentVersion", "Read"),
+    ("WorkflowService/DescribeWorkflowExecution", "Read"),
+    ("WorkflowService/DescribeWorkflowRule", "Read"),
+    ("WorkflowService/GetCurrentDeployment", "Read"),
+    ("WorkflowService/GetDeploymentReachability", "Read"),
+    ("WorkflowService/GetWorkerTaskReachability", "Read"),
+    ("WorkflowService/ListActivityExecutions", "Read"),
+    ("WorkflowService/ListArchivedWorkflowExecutions", "Read"),
+    ("WorkflowService/ListBatchOperations", "Read"),
+    ("WorkflowService/ListClosedWorkflowExecutions", "Read"),
+    ("WorkflowService/ListDeployments", "Read"),
+    ("WorkflowService/ListNexusOperationExecutions", "Read"),
+    ("WorkflowService/ListOpenWorkflowExecutions", "Read"),
+    ("WorkflowService/ListScheduleMatchingTimes", "Read"),
+    ("WorkflowService/ListSchedules", "Read"),
+    ("WorkflowService/ListTaskQueuePartitions", "Read"),
+    ("WorkflowService/ListWorkerDeployments", "Read"),
+    ("WorkflowService/ListWorkers", "Read"),
+    ("WorkflowService/ListWorkflowExecutions", "Read"),
+    ("WorkflowService/ListWorkflowRules", "Read"),
+    ("WorkflowService/ScanWorkflowExecutions", "Read"),
+    ("WorkflowService/QueryWorkflow", "Read"),
+    // Waiting for the result of something the caller started is a read of that result.
+    ("WorkflowService/PollActivityExecution", "Read"),
+    ("WorkflowService/PollNexusOperationExecution", "Read"),
+    ("WorkflowService/PollWorkflowExecutionUpdate", "Read"),
+    ("WorkflowService/PollWorkflowExecutionTimeSkipping", "Read"),
+    // Writes: start, signal, cancel, terminate, reset, update, pause, schedules.
+    ("WorkflowService/StartWorkflowExecution", "Write"),
+    ("WorkflowService/SignalWorkflowExecution", "Write"),
+    ("WorkflowService/SignalWithStartWorkflowExecution", "Write"),
+    ("WorkflowService/ExecuteMultiOperation", "Write"),
+    ("WorkflowService/RequestCancelWorkflowExecution", "Write"),
+    ("WorkflowService/TerminateWorkflowExecution", "Write"),
+    ("WorkflowService/ResetWorkflowExecution", "Write"),
+    ("WorkflowService/UpdateWorkflowExecution", "Write"),
+    ("WorkflowService/UpdateWorkflowExecutionOptions", "Write"),
+    ("WorkflowService/PauseWorkflowExecution", "Write"),
+    ("WorkflowService/UnpauseWorkflowExecution", "Write"),
+    ("WorkflowService/StartActivityExecution", "Write"),
+    ("WorkflowService/RequestCancelActivityExecution", "Write"),
+    ("WorkflowService/TerminateActivityExecution", "Write"),
+    ("WorkflowService/ResetActivity", "Write"),
+    ("WorkflowService/ResetActivityExecution", "Write"),
+    ("WorkflowService/PauseActivity", "Write"),
+    ("WorkflowService/PauseActivityExecution", "Write"),
+    ("WorkflowService/UnpauseActivity", "Write"),
+    ("WorkflowService/UnpauseActivityExecution", "Write"),
+    ("WorkflowService/UpdateActivityOptions", "Write"),
+    ("WorkflowService/UpdateActivityExecutionOptions", "Write"),
+    ("WorkflowService/StartNexusOperationExecution", "Write"),
+    (
+        "WorkflowService/RequestCancelNexusOperationExecution",
+        "Write",
+    ),
+    ("WorkflowService/TerminateNexusOperationExecution", "Write"),
+    ("WorkflowService/CreateSchedule", "Write"),
+    ("WorkflowService/UpdateSchedule", "Write"),
+    ("WorkflowService/PatchSchedule", "Write"),
+    ("WorkflowService/DeleteSchedule", "Write"),
+    // Admin: deletion, batches, deployments and versioning, task queue and worker config, rules.
+    ("WorkflowService/DeleteWorkflowExecution", "Admin"),
+    ("WorkflowService/DeleteActivityExecution", "Admin"),
+    ("WorkflowService/DeleteNexusOperationExecution", "Admin"),
+    ("WorkflowService/StartBatchOperation", "Admin"),
+    ("WorkflowService/StopBatchOperation", "Admin"),
+    ("WorkflowService/CreateWorkerDeployment", "Admin"),
+    ("WorkflowService/CreateWorkerDeploymentVersion", "Admin"),
+    ("WorkflowService/DeleteWorkerDeployment", "Admin"),
+    ("WorkflowService/DeleteWorkerDeploymentVersion", "Admin"),
+    ("WorkflowService/SetCurrentDeployment", "Admin"),
+    ("WorkflowService/SetWorkerDeploymentCurrentVersion", "Admin"),
+    ("WorkflowService/SetWorkerDeploymentManager", "Admin"),
+    ("WorkflowService/SetWorkerDeploymentRampingVersion", "Admin"),
+    ("WorkflowService/UpdateWorkerBuildIdCompatibility", "Admin"),
+    ("WorkflowService/UpdateWorkerVersioningRules", "Admin"),
+    (
+        "WorkflowService/UpdateWorkerDeploymentVersionMetadata",
+        "Admin",
+    ),
+    (
+        "WorkflowService/UpdateWorkerDeploymentVersionComputeConfig",
+        "Admin",
+    ),
+    (
+        "WorkflowService/ValidateWorkerDeploymentVersionComputeConfig",
+        "Admin",
+    ),
+    ("WorkflowService/UpdateTaskQueueConfig", "Admin"),
+    ("WorkflowService/UpdateWorkerConfig", "Admin"),
+    ("WorkflowService/CreateWorkflowRule", "Admin"),
+    ("WorkflowService/DeleteWorkflowRule", "Admin"),
+    ("WorkflowService/TriggerWorkflowRule", "Admin"),
+];
+
+/// `WorkflowService/StartWorkflowExecution` from a full path.
+fn short(path: &str) -> &str {
+    path.rsplit_once('.').map_or(path, |(_, s)| s)
+}
+
 const CLUSTER_SCOPED: &str =
     "is cluster-scoped (its request names no namespace), so it would reveal or touch other namespaces";
 
@@ -168,6 +322,24 @@ pub(crate) fn generate(set_bytes: &[u8]) -> String {
             "{path} is not in the descriptors"
         );
     }
+    // Every namespaced method has a class, and every class entry is a namespaced method.
+    let namespaced: BTreeSet<&str> = methods
+        .iter()
+        .filter(|(_, a)| matches!(a, Access::Namespaced(_)))
+        .map(|(p, _)| short(p))
+        .collect();
+    let classified: BTreeSet<&str> = CLASSES.iter().map(|(m, _)| *m).collect();
+    assert_eq!(
+        classified.len(),
+        CLASSES.len(),
+        "a method is classified twice"
+    );
+    let missing: Vec<_> = namespaced.difference(&classified).collect();
+    let stale: Vec<_> = classified.difference(&namespaced).collect();
+    assert!(
+        missing.is_empty() && stale.is_empty(),
+        "CLASSES in api_table_gen.rs is out of date: unclassified {missing:?}, not namespaced methods {stale:?}"
+    );
 
     // The message types a namespaced request can reach that matter for the walk.
     let mut needed = BTreeSet::new();
@@ -200,7 +372,7 @@ pub(crate) fn generate(set_bytes: &[u8]) -> String {
         "// @generated from the Temporal API descriptors published by temporalio-protos\n\
          // (see api_table_gen.rs). Do not edit: regenerate with\n\
          // `GATEHOUSE_REGENERATE=1 cargo test -p gatehouse-gateway api_table`.\n\n\
-         use crate::namespace_check::{Access, Field, Kind, MessageType};\n\n",
+         use crate::namespace_check::{Access, Class, Field, Kind, MessageType};\n\n",
     );
     out.push_str("/// Every method of the served services, sorted by path.\n");
     out.push_str("pub(crate) static METHODS: &[(&str, Access)] = &[\n");
@@ -208,7 +380,13 @@ pub(crate) fn generate(set_bytes: &[u8]) -> String {
         let a = match access {
             Access::Open => "Access::Open".to_owned(),
             Access::Refused(why) => format!("Access::Refused({why:?})"),
-            Access::Namespaced(r) => format!("Access::Namespaced({})", index[r.as_str()]),
+            Access::Namespaced(r) => {
+                let class = CLASSES
+                    .iter()
+                    .find(|(m, _)| *m == short(path))
+                    .map_or("Admin", |(_, c)| *c);
+                format!("Access::Namespaced({}, Class::{class})", index[r.as_str()])
+            }
         };
         let _ = writeln!(out, "    ({path:?}, {a}),");
     }

@@ -22,7 +22,7 @@ const WS: &str = "/temporal.api.workflowservice.v1.WorkflowService/";
 
 fn request(method: &str) -> usize {
     match classify(&format!("{WS}{method}")) {
-        Method::Known(_, Access::Namespaced(i)) => i,
+        Method::Known(_, Access::Namespaced(i, _)) => i,
         other => panic!("{method}: {other:?}"),
     }
 }
@@ -51,7 +51,7 @@ fn methods_are_classified_from_the_descriptors() {
     ));
     assert!(matches!(
         classify("/temporal.api.operatorservice.v1.OperatorService/ListSearchAttributes"),
-        Method::Known(_, Access::Namespaced(_))
+        Method::Known(_, Access::Namespaced(_, _))
     ));
     // Namespaced, but acting beyond the namespace.
     for m in [
@@ -336,4 +336,69 @@ fn the_framer_holds_one_message_and_inflates_gzip_within_the_limit() {
 
 fn budget() -> std::sync::Arc<tokio::sync::Semaphore> {
     std::sync::Arc::new(tokio::sync::Semaphore::new(1 << 24))
+}
+
+#[test]
+fn each_method_class_is_open_exactly_to_its_roles() {
+    use crate::namespace_check::Class;
+    use gatehouse_policy::AccessRole::{Admin, Reader, Worker, Writer};
+    //                     method                          class             worker reader writer admin
+    let cases = [
+        (
+            "PollWorkflowTaskQueue",
+            Class::Worker,
+            [true, false, false, true],
+        ),
+        (
+            "RespondActivityTaskCompleted",
+            Class::Worker,
+            [true, false, false, true],
+        ),
+        (
+            "GetWorkflowExecutionHistory",
+            Class::WorkerRead,
+            [true, true, true, true],
+        ),
+        (
+            "ListWorkflowExecutions",
+            Class::Read,
+            [false, true, true, true],
+        ),
+        ("QueryWorkflow", Class::Read, [false, true, true, true]),
+        (
+            "StartWorkflowExecution",
+            Class::Write,
+            [false, false, true, true],
+        ),
+        (
+            "TerminateWorkflowExecution",
+            Class::Write,
+            [false, false, true, true],
+        ),
+        (
+            "DeleteWorkflowExecution",
+            Class::Admin,
+            [false, false, false, true],
+        ),
+        (
+            "StartBatchOperation",
+            Class::Admin,
+            [false, false, false, true],
+        ),
+    ];
+    for (method, class, expected) in cases {
+        let Method::Known(_, Access::Namespaced(_, got)) = classify(&format!("{WS}{method}"))
+        else {
+            panic!("{method} is not namespaced");
+        };
+        assert_eq!(got, class, "{method}");
+        for (role, want) in [Worker, Reader, Writer, Admin].into_iter().zip(expected) {
+            assert_eq!(
+                class.allowed(role.permissions()),
+                want,
+                "{method} as {role:?}"
+            );
+        }
+        assert!(class.allowed(gatehouse_policy::Permissions::ALL));
+    }
 }

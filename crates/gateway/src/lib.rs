@@ -396,7 +396,9 @@ impl Gateway {
             namespace: namespace.clone(),
             usage: cell.clone(),
             peer: peer.to_string(),
+            permissions: std::sync::atomic::AtomicU8::new(verified.permissions.bits()),
         });
+        let conn_ctx = ctx.clone();
         let service = hyper::service::service_fn(move |req| proxy::handle(ctx.clone(), req));
         let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
         builder
@@ -435,7 +437,7 @@ impl Gateway {
                     if let Some(e) = current {
                         admitted_by = e;
                     }
-                    if let Some(why) = self.no_longer_admitted(&namespace, &chain) {
+                    if let Some(why) = self.no_longer_admitted(&namespace, &chain, &conn_ctx) {
                         tracing::info!(namespace = %namespace, peer = %peer, leaf = %leaf.fingerprint, reason = %why, "closing connection (GOAWAY): no longer admitted");
                         metrics.closed_on_reload();
                         conn.as_mut().graceful_shutdown();
@@ -444,7 +446,7 @@ impl Gateway {
                     }
                 }
                 _ = recheck.tick(), if !draining => {
-                    if let Some(why) = self.no_longer_admitted(&namespace, &chain) {
+                    if let Some(why) = self.no_longer_admitted(&namespace, &chain, &conn_ctx) {
                         tracing::info!(namespace = %namespace, peer = %peer, leaf = %leaf.fingerprint, reason = %why, "closing connection (GOAWAY): no longer admitted");
                         metrics.closed_on_reload();
                         conn.as_mut().graceful_shutdown();
@@ -463,13 +465,23 @@ impl Gateway {
         metrics.connection_closed(&namespace);
     }
 
-    /// Why the current state would no longer admit this connection's chain, if it would not.
-    fn no_longer_admitted(&self, namespace: &str, chain: &[CertificateInfo]) -> Option<String> {
+    /// Why the current state would no longer admit this connection's chain, if it would not;
+    /// otherwise its (possibly changed) permissions are stored on the connection.
+    fn no_longer_admitted(
+        &self,
+        namespace: &str,
+        chain: &[CertificateInfo],
+        ctx: &proxy::ConnCtx,
+    ) -> Option<String> {
         let Some(endpoint) = self.registry.get(namespace) else {
             return Some(format!("namespace {namespace:?} is no longer served"));
         };
         match endpoint.policy.verify(chain, OffsetDateTime::now_utc()) {
-            Ok(_) => None,
+            Ok(v) => {
+                ctx.permissions
+                    .store(v.permissions.bits(), std::sync::atomic::Ordering::Relaxed);
+                None
+            }
             Err(r) => Some(format!("{}: {}", r.reason.rule.id(), r.reason.message)),
         }
     }

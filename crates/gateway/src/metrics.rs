@@ -16,6 +16,8 @@ const BUCKETS: [f64; 12] = [
 type HandshakeKey = (Arc<str>, &'static str, String);
 /// (namespace, method, grpc-status).
 type RequestKey = (Arc<str>, &'static str, &'static str);
+/// (namespace, permissions, method).
+type RequestKey2 = (Arc<str>, String, &'static str);
 
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -25,6 +27,7 @@ pub struct Metrics {
     latency_buckets: [AtomicU64; BUCKETS.len()],
     latency_count: AtomicU64,
     latency_sum_micros: AtomicU64,
+    role_denied: Mutex<HashMap<RequestKey2, u64>>,
     upstream_errors: AtomicU64,
     closed_on_reload: AtomicU64,
 }
@@ -78,6 +81,12 @@ impl Metrics {
             u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
             Ordering::Relaxed,
         );
+    }
+
+    pub(crate) fn role_denied(&self, namespace: &Arc<str>, role: &str, method: &'static str) {
+        *lock(&self.role_denied)
+            .entry((namespace.clone(), role.to_owned(), method))
+            .or_default() += 1;
     }
 
     pub(crate) fn upstream_error(&self) {
@@ -134,6 +143,23 @@ impl Metrics {
                 out,
                 "gatehouse_gateway_requests_total{{namespace=\"{}\",method=\"{}\",grpc_status=\"{status}\"}} {n}",
                 label(&ns),
+                label(method)
+            );
+        }
+        out.push_str("# HELP gatehouse_gateway_role_denied_total Calls refused because the certificate's filter role does not allow the method.\n");
+        out.push_str("# TYPE gatehouse_gateway_role_denied_total counter\n");
+        let mut rows: Vec<_> = lock(&self.role_denied)
+            .iter()
+            .filter(|((ns, _, _), _)| visible(ns))
+            .map(|((ns, r, m), n)| (ns.clone(), r.clone(), *m, *n))
+            .collect();
+        rows.sort();
+        for (ns, role, method, n) in rows {
+            let _ = writeln!(
+                out,
+                "gatehouse_gateway_role_denied_total{{namespace=\"{}\",role=\"{}\",method=\"{}\"}} {n}",
+                label(&ns),
+                label(&role),
                 label(method)
             );
         }

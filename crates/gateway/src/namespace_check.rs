@@ -13,8 +13,43 @@ pub(crate) enum Access {
     Open,
     /// Refused, and why.
     Refused(&'static str),
-    /// Its request (index into `MESSAGES`) must name the connection's namespace.
-    Namespaced(usize),
+    /// Its request (index into `MESSAGES`) must name the connection's namespace; the class says
+    /// which certificate-filter roles may call it.
+    Namespaced(usize, Class),
+}
+
+/// What a namespaced method does, for roles on certificate filters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Class {
+    /// Poll, respond, heartbeat.
+    Worker,
+    /// A read that workers need too (history, the namespace, versioning).
+    WorkerRead,
+    Read,
+    Write,
+    Admin,
+}
+
+impl Class {
+    pub(crate) fn allowed(self, p: gatehouse_policy::Permissions) -> bool {
+        use gatehouse_policy::Permissions as P;
+        match self {
+            Self::Worker => p.contains(P::WORKER),
+            Self::WorkerRead => p.contains(P::WORKER) || p.contains(P::READ),
+            Self::Read => p.contains(P::READ),
+            Self::Write => p.contains(P::WRITE),
+            Self::Admin => p.contains(P::ADMIN),
+        }
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Worker => "worker",
+            Self::WorkerRead | Self::Read => "read",
+            Self::Write => "write",
+            Self::Admin => "admin",
+        }
+    }
 }
 
 /// A message type, with only the fields that lead to a namespace.

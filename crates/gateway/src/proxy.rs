@@ -30,6 +30,8 @@ pub(crate) struct ConnCtx {
     pub(crate) namespace: Arc<str>,
     pub(crate) usage: Arc<LeafCell>,
     pub(crate) peer: String,
+    /// What this client may do (from its filters' roles; updated when they change).
+    pub(crate) permissions: std::sync::atomic::AtomicU8,
 }
 
 /// A request body on its way upstream: messages pass one at a time, each checked first.
@@ -316,7 +318,28 @@ pub(crate) async fn handle(
             )
         }
         Some(Access::Open) => None,
-        Some(Access::Namespaced(request)) => Some((request, ctx.namespace.clone())),
+        Some(Access::Namespaced(request, class)) => {
+            let granted = gatehouse_policy::Permissions::from_bits(
+                ctx.permissions.load(std::sync::atomic::Ordering::Relaxed),
+            );
+            if !class.allowed(granted) {
+                ctx.shared.metrics.role_denied(&ctx.namespace, &granted.describe(), method);
+                return refuse(
+                    Status::new(
+                        Code::PermissionDenied,
+                        format!(
+                            "this certificate's role in namespace {:?} is {}; {} is a {} call (roles come from the certificate filters it matches)",
+                            ctx.namespace,
+                            granted.describe(),
+                            short(method),
+                            class.name()
+                        ),
+                    ),
+                    StatusCode::OK,
+                );
+            }
+            Some((request, ctx.namespace.clone()))
+        }
     };
     let encoding = match Encoding::from_headers(req.headers()) {
         Ok(e) => e,

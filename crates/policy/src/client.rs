@@ -11,7 +11,7 @@ use webpki::aws_lc_rs as algs;
 
 use crate::bundle::CaBundle;
 use crate::checks;
-use crate::filter::CertificateFilters;
+use crate::filter::{CertificateFilters, Permissions};
 use crate::rule::{CertRef, Finding, Rule};
 
 /// Signature algorithms chain building accepts: RSA and ECDSA only (Temporal's rule). Weak
@@ -58,6 +58,13 @@ pub struct ClientReport {
     pub anchor: Option<CertRef>,
     /// Index (0-based) of the first certificate filter that admits the leaf.
     pub matched_filter: Option<usize>,
+    /// What the client may do in the namespace (from the roles of the filters it matches).
+    #[serde(serialize_with = "describe_permissions")]
+    pub permissions: Permissions,
+}
+
+fn describe_permissions<S: serde::Serializer>(p: &Permissions, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&p.describe())
 }
 
 impl ClientReport {
@@ -79,6 +86,9 @@ pub struct VerifiedClient {
     pub anchor_fingerprint: Fingerprint,
     pub path: Vec<CertRef>,
     pub matched_filter: Option<usize>,
+    /// What the client may do in the namespace.
+    #[serde(serialize_with = "describe_permissions")]
+    pub permissions: Permissions,
     /// Warning-level findings (e.g. expiring soon).
     pub warnings: Vec<Finding>,
 }
@@ -130,6 +140,7 @@ pub fn verify_client(
         anchor_fingerprint,
         path: report.path.clone(),
         matched_filter: report.matched_filter,
+        permissions: report.permissions,
         warnings: report.findings.clone(),
     })
 }
@@ -147,6 +158,7 @@ pub fn check_client(
         path: Vec::new(),
         anchor: None,
         matched_filter: None,
+        permissions: Permissions::ALL,
     };
     let Some(leaf) = chain.first() else {
         report.findings.push(Finding::new(
@@ -249,6 +261,7 @@ pub fn check_client(
     }
 
     if !filters.is_empty() {
+        report.permissions = filters.permissions(leaf);
         report.matched_filter = filters.first_match(leaf);
         if report.matched_filter.is_none() {
             report.findings.push(Finding::new(

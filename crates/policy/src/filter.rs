@@ -6,6 +6,9 @@
 //! value, never both, never in the middle, never alone (and a trailing one not right after a
 //! `.`, which is why the guide lists `.example.*` as invalid); every field set in a filter must match;
 //! any one filter admits; at most 25 filters.
+//!
+//! Gatehouse adds an optional `role` per filter (`worker`, `reader`, `writer`, `admin`): what
+//! the certificates it admits may do. A document without roles means what it means in tcld.
 
 use gatehouse_pki::CertificateInfo;
 use serde::{Deserialize, Serialize};
@@ -27,6 +30,96 @@ pub struct CertificateFilter {
     pub organizational_unit: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub subject_alternative_name: String,
+    /// Gatehouse's extension (tcld ignores nothing here, so leave it out for tcld): what a
+    /// certificate this filter admits may do in the namespace. None: everything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<AccessRole>,
+}
+
+/// What a client may do in its namespace, set per certificate filter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AccessRole {
+    /// Poll for tasks, respond to them, heartbeat (and read what a worker must: history).
+    Worker,
+    /// Describe, list, get, count, query.
+    Reader,
+    /// Reader, plus start, signal, cancel, terminate, reset, update, schedules.
+    Writer,
+    /// Everything namespace-scoped.
+    Admin,
+}
+
+impl AccessRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Worker => "worker",
+            Self::Reader => "reader",
+            Self::Writer => "writer",
+            Self::Admin => "admin",
+        }
+    }
+
+    /// The permissions this role grants.
+    pub fn permissions(self) -> Permissions {
+        match self {
+            Self::Worker => Permissions::WORKER,
+            Self::Reader => Permissions::READ,
+            Self::Writer => Permissions(Permissions::READ.0 | Permissions::WRITE.0),
+            Self::Admin => Permissions::ALL,
+        }
+    }
+}
+
+/// The classes of calls a client may make: the union of the roles of every filter it matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Permissions(u8);
+
+impl Permissions {
+    pub const WORKER: Self = Self(1);
+    pub const READ: Self = Self(2);
+    pub const WRITE: Self = Self(4);
+    pub const ADMIN: Self = Self(8);
+    pub const ALL: Self = Self(15);
+
+    pub fn contains(self, other: Self) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// The raw bits (for an atomic).
+    pub fn bits(self) -> u8 {
+        self.0
+    }
+
+    pub fn from_bits(bits: u8) -> Self {
+        Self(bits & Self::ALL.0)
+    }
+
+    pub fn is_all(self) -> bool {
+        self == Self::ALL
+    }
+
+    /// The roles these permissions amount to, for messages: "reader", "worker+reader",
+    /// "writer", "admin".
+    pub fn describe(self) -> String {
+        if self.contains(Self::ADMIN) {
+            return "admin".into();
+        }
+        let mut names = Vec::new();
+        if self.contains(Self::WORKER) {
+            names.push("worker");
+        }
+        if self.contains(Self::WRITE) {
+            names.push("writer");
+        } else if self.contains(Self::READ) {
+            names.push("reader");
+        }
+        if names.is_empty() {
+            "none".into()
+        } else {
+            names.join("+")
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -123,6 +216,7 @@ impl Pattern {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct CompiledFilter {
+    role: Option<AccessRole>,
     common_name: Option<Pattern>,
     organization: Option<Pattern>,
     organizational_unit: Option<Pattern>,
@@ -193,6 +287,7 @@ impl CertificateFilters {
         for (i, f) in filters.iter().enumerate() {
             let n = i + 1;
             let c = CompiledFilter {
+                role: f.role,
                 common_name: Pattern::parse("commonName", &f.common_name, n)?,
                 organization: Pattern::parse("organization", &f.organization, n)?,
                 organizational_unit: Pattern::parse(
@@ -216,7 +311,16 @@ impl CertificateFilters {
                     format!("filter #{n} sets no field"),
                 ));
             }
-            if let Some(first) = compiled.iter().position(|prev| *prev == c) {
+            // The same subject twice is a duplicate, whatever the roles say.
+            if let Some(first) = compiled.iter().position(|prev| {
+                CompiledFilter {
+                    role: None,
+                    ..prev.clone()
+                } == CompiledFilter {
+                    role: None,
+                    ..c.clone()
+                }
+            }) {
                 return Err(FilterError::new(
                     Rule::FilterDuplicate,
                     format!("filter #{n} repeats filter #{}", first + 1),
@@ -242,6 +346,25 @@ impl CertificateFilters {
         self.compiled.iter().position(|f| f.matches(leaf))
     }
 
+    /// What `leaf` may do: with no roles on any filter, everything (tcld's meaning); otherwise
+    /// the union of the roles of the filters it matches (a filter without a role grants all).
+    pub fn permissions(&self, leaf: &CertificateInfo) -> Permissions {
+        if self.compiled.iter().all(|f| f.role.is_none()) {
+            return Permissions::ALL;
+        }
+        self.compiled
+            .iter()
+            .filter(|f| f.matches(leaf))
+            .fold(Permissions::default(), |acc, f| {
+                Permissions(acc.0 | f.role.map_or(Permissions::ALL, AccessRole::permissions).0)
+            })
+    }
+
+    /// True when some filter carries a role.
+    pub fn has_roles(&self) -> bool {
+        self.compiled.iter().any(|f| f.role.is_some())
+    }
+
     /// tcld's JSON form.
     pub fn to_json(&self) -> String {
         serde_json::json!({ "filters": self.filters }).to_string()
@@ -258,6 +381,7 @@ mod tests {
             organization: o.into(),
             organizational_unit: ou.into(),
             subject_alternative_name: san.into(),
+            role: None,
         }
     }
 
@@ -345,5 +469,83 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(p.matches("CODE.example.com") && !p.matches("code.example.com.au"));
+    }
+
+    #[test]
+    fn roles_grant_the_union_of_the_matching_filters() {
+        use gatehouse_pki::{
+            CaParams, CertificateAuthority, KeyAlgorithm, LeafParams, PrivateKey, ValidityPeriod,
+        };
+        let now = time::OffsetDateTime::now_utc();
+        let ca = CaParams {
+            organization: "Acme".into(),
+            common_name: Some("Acme Root".into()),
+            validity: ValidityPeriod::parse("30d").unwrap(),
+            algorithm: KeyAlgorithm::EcdsaP384,
+            now,
+        }
+        .self_signed()
+        .unwrap();
+        let key = PrivateKey::from_pem(ca.key.as_ref().unwrap().to_pkcs8_pem().as_bytes()).unwrap();
+        let authority = CertificateAuthority::new(ca.certificate.clone(), key, now).unwrap();
+        let leaf = LeafParams {
+            organization: "Acme".into(),
+            organizational_unit: Some("ops".into()),
+            common_name: Some("billing.worker".into()),
+            validity: None,
+            subject_alt_names: vec![],
+            now,
+        }
+        .signed_by(&authority)
+        .unwrap()
+        .certificate;
+        let role = |cn: &str, ou: &str, role: Option<AccessRole>| CertificateFilter {
+            role,
+            ..f(cn, "", ou, "")
+        };
+        // No roles anywhere: tcld's meaning, everything.
+        let plain = CertificateFilters::new(vec![role("*.worker", "", None)]).unwrap();
+        assert_eq!(plain.permissions(&leaf), Permissions::ALL);
+        assert!(!plain.has_roles());
+        // Two matching filters: the union.
+        let two = CertificateFilters::new(vec![
+            role("*.worker", "", Some(AccessRole::Worker)),
+            role("", "ops", Some(AccessRole::Reader)),
+            role("payments-*", "", Some(AccessRole::Admin)),
+        ])
+        .unwrap();
+        let p = two.permissions(&leaf);
+        assert!(p.contains(Permissions::WORKER) && p.contains(Permissions::READ));
+        assert!(!p.contains(Permissions::WRITE) && !p.contains(Permissions::ADMIN));
+        assert_eq!(p.describe(), "worker+reader");
+        // Writer includes reads; a role-less filter among roled ones grants everything.
+        let w =
+            CertificateFilters::new(vec![role("*.worker", "", Some(AccessRole::Writer))]).unwrap();
+        assert_eq!(w.permissions(&leaf).describe(), "writer");
+        let mixed = CertificateFilters::new(vec![
+            role("*.worker", "", None),
+            role("", "ops", Some(AccessRole::Reader)),
+        ])
+        .unwrap();
+        assert_eq!(mixed.permissions(&leaf), Permissions::ALL);
+        // The JSON: `role` is an optional extra key, and a duplicate subject with another role
+        // is still a duplicate.
+        let parsed = CertificateFilters::from_json(
+            r#"{"filters":[{"commonName":"*.worker","role":"reader"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(parsed.filters()[0].role, Some(AccessRole::Reader));
+        assert!(parsed.to_json().contains(r#""role":"reader""#));
+        assert!(
+            CertificateFilters::from_json(r#"{"filters":[{"commonName":"x","role":"root"}]}"#)
+                .is_err()
+        );
+        assert_eq!(
+            rule_of(CertificateFilters::new(vec![
+                role("a", "", Some(AccessRole::Reader)),
+                role("a", "", Some(AccessRole::Admin)),
+            ])),
+            Rule::FilterDuplicate
+        );
     }
 }

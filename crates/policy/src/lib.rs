@@ -20,7 +20,9 @@ mod wellknown;
 pub use bundle::{BundleCertificate, CaBundle, MAX_BUNDLE_BYTES, MAX_BUNDLE_CERTS};
 pub use checks::EXPIRY_WARNING;
 pub use client::{check_client, verify_client, ClientReport, Rejection, VerifiedClient};
-pub use filter::{CertificateFilter, CertificateFilters, FilterError, MAX_FILTERS};
+pub use filter::{
+    AccessRole, CertificateFilter, CertificateFilters, FilterError, Permissions, MAX_FILTERS,
+};
 pub use key::lint_key;
 pub use rule::{CertRef, Finding, Rule, Severity};
 pub use wellknown::well_known_root;
