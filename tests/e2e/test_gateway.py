@@ -505,3 +505,43 @@ def test_roles_on_certificate_filters(gateway, tmp_path):
     m = gateway.metrics()
     assert re.search(r'gatehouse_gateway_role_denied_total{namespace="a",role="reader",method="[^"]+StartWorkflowExecution"} 1', m), m
     assert re.search(r'gatehouse_gateway_role_denied_total{namespace="a",role="worker",method="[^"]+StartWorkflowExecution"} [1-9]', m), m
+
+
+def test_upstream_jwt_carries_the_role_and_verifies_against_the_jwks(tmp_path):
+    import jwt
+    from grpc_capture import CaptureUpstream
+    from temporalio.api.workflowservice.v1 import ListWorkflowExecutionsRequest
+
+    upstream = CaptureUpstream()
+    g = Gateway(tmp_path, upstream.port, "--upstream-jwt").start()
+    try:
+        ca = gen_ca(tmp_path, "ca")
+        reader = gen_leaf(tmp_path, ca, "reader")
+        g.cli("namespace", "create", "-n", "a", "-f", ca[0], check=0)
+        g.cli("n", "cf", "import", "-n", "a", "--input",
+              '{"filters":[{"commonName":"reader","role":"reader"},{"commonName":"admin","role":"admin"}]}',
+              "--auto-confirm", check=0)
+        msg = ListWorkflowExecutionsRequest(namespace="a").SerializeToString()
+        status, code, message, _ = grpc_raw.call(
+            "127.0.0.1", g.gw_port, f"a.{DOMAIN}", g.ca, *reader,
+            "/temporal.api.workflowservice.v1.WorkflowService/ListWorkflowExecutions", msg,
+            headers=[("authorization", "Bearer forged-by-the-client")])
+        assert (status, code) == (200, "0"), message
+        (sent,) = upstream.requests
+        token = sent["authorization"].removeprefix("Bearer ")
+        assert token != "forged-by-the-client"
+        # An independent library verifies it against the served JWKS.
+        jwks = json.loads(urllib.request.urlopen(g.url + "/.well-known/jwks.json", timeout=10).read())
+        kid = jwt.get_unverified_header(token)["kid"]
+        (jwk,) = [k for k in jwks["keys"] if k["kid"] == kid]
+        claims = jwt.decode(token, jwt.PyJWK(jwk).key, algorithms=["ES256"])
+        assert claims["permissions"] == ["a:read"], claims
+        assert "CN=reader" in claims["sub"] and claims["iss"] == "gatehouse", claims
+        assert 0 < claims["exp"] - claims["iat"] <= 600
+        # A tampered token does not verify.
+        with pytest.raises(jwt.InvalidSignatureError):
+            jwt.decode(token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB"), jwt.PyJWK(jwk).key,
+                       algorithms=["ES256"])
+    finally:
+        g.stop()
+        upstream.close()

@@ -53,6 +53,10 @@ pub(crate) struct GatewayArgs {
     /// Largest request message accepted, in bytes (after decompression)
     #[arg(long, default_value_t = 4 * 1024 * 1024)]
     pub(crate) max_message_bytes: usize,
+    /// Send each connection's role upstream as a short-lived JWT (authorization: Bearer, in the
+    /// format of Temporal's default claim mapper); the keys are at /.well-known/jwks.json
+    #[arg(long)]
+    pub(crate) upstream_jwt: bool,
 }
 
 /// Files of the generated gateway CA inside a data dir.
@@ -190,6 +194,7 @@ impl GatewayArgs {
                     std::env::var("HOSTNAME").unwrap_or_else(|_| "gateway".into()),
                     std::process::id()
                 ),
+                upstream_jwt: self.upstream_jwt,
             },
             identity,
         )))
@@ -254,6 +259,7 @@ pub(crate) async fn start(
     within a second.\n\nExamples:\n  \
     gatehouse gateway --upstream 127.0.0.1:7233 --gateway-listen 0.0.0.0:7443 --gateway-domain gw.acme.io \
     --metrics-listen 127.0.0.1:9464\n  \
+    gatehouse gateway --upstream 127.0.0.1:7233 --upstream-jwt --metrics-listen 127.0.0.1:9464   # JWKS there too\n  \
     gatehouse gateway --upstream temporal.internal:7233 --upstream-ca frontend-ca.pem \
     --upstream-cert gw.pem --upstream-key gw.key --gateway-cert gw-server.pem --gateway-key gw-server.key"
 )]
@@ -303,7 +309,7 @@ pub(crate) fn run(args: GatewayCommandArgs) -> Result<ExitCode, Failure> {
                 Failure::Input(format!("cannot listen on {addr} (--metrics-listen): {e}"))
             })?;
             let metrics = gateway.metrics();
-            let app = axum::Router::new().route(
+            let app = jwks_route(&gateway).route(
                 "/metrics",
                 axum::routing::get(move || {
                     let metrics = metrics.clone();
@@ -330,4 +336,22 @@ pub(crate) fn run(args: GatewayCommandArgs) -> Result<ExitCode, Failure> {
         let _ = task.await;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// `/.well-known/jwks.json` when the gateway signs upstream JWTs (an empty router otherwise).
+pub(crate) fn jwks_route<S: Clone + Send + Sync + 'static>(
+    gateway: &Arc<Gateway>,
+) -> axum::Router<S> {
+    let router = axum::Router::new();
+    if gateway.jwks().is_none() {
+        return router;
+    }
+    let g = gateway.clone();
+    router.route(
+        "/.well-known/jwks.json",
+        axum::routing::get(move || {
+            let g = g.clone();
+            async move { axum::Json(g.jwks().unwrap_or_default()) }
+        }),
+    )
 }

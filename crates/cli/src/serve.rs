@@ -264,8 +264,12 @@ pub(crate) async fn serve(
             store: store.clone(),
         });
     }
+    let mut app = router(state);
+    if let Some(gw) = &gateway {
+        app = crate::gateway::jwks_route(&gw.gateway).merge(app);
+    }
     let mut api_stop = stop;
-    axum::serve(listener, router(state))
+    axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             let _ = api_stop.wait_for(|s| *s).await;
         })

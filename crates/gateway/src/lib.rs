@@ -28,6 +28,7 @@ use tokio::sync::watch;
 #[rustfmt::skip]
 mod api_table;
 mod grpc;
+mod jwt;
 mod metrics;
 mod namespace_check;
 mod proxy;
@@ -65,6 +66,8 @@ pub struct Config {
     pub usage_flush_interval: Duration,
     /// This gateway instance's name in the usage table.
     pub instance: String,
+    /// Send each connection's roles upstream as a JWT (Temporal's default claim mapper).
+    pub upstream_jwt: bool,
 }
 
 type Client = hyper_util::client::legacy::Client<
@@ -81,6 +84,8 @@ pub(crate) struct Shared {
     pub(crate) upstream_base: Uri,
     /// Bytes of partly received request messages the whole gateway may hold.
     pub(crate) budget: Arc<tokio::sync::Semaphore>,
+    /// Mints upstream JWTs (`--upstream-jwt`).
+    pub(crate) minter: Option<jwt::Minter>,
 }
 
 /// What all connections together may hold of partly received request messages.
@@ -148,12 +153,21 @@ impl Gateway {
         let budget = Arc::new(tokio::sync::Semaphore::new(
             BUFFER_BUDGET_BYTES.max(2 * config.max_message_bytes),
         ));
+        let minter = if config.upstream_jwt {
+            Some(
+                jwt::Minter::new("gatehouse")
+                    .map_err(|e| GatewayError::Upstream(config.upstream.clone(), e))?,
+            )
+        } else {
+            None
+        };
         let shared = Arc::new(Shared {
             config,
             metrics,
             client,
             upstream_base,
             budget,
+            minter,
         });
         let gateway = Arc::new(Self {
             shared,
@@ -177,6 +191,11 @@ impl Gateway {
     /// The gateway's metrics (for `/metrics`).
     pub fn metrics(&self) -> Arc<Metrics> {
         self.shared.metrics.clone()
+    }
+
+    /// The JWKS of the upstream JWT signing keys (with `--upstream-jwt`).
+    pub fn jwks(&self) -> Option<serde_json::Value> {
+        self.shared.minter.as_ref().map(jwt::Minter::jwks)
     }
 
     /// The handshake registry.
@@ -397,6 +416,8 @@ impl Gateway {
             usage: cell.clone(),
             peer: peer.to_string(),
             permissions: std::sync::atomic::AtomicU8::new(verified.permissions.bits()),
+            subject: leaf.subject.clone(),
+            token: std::sync::Mutex::new(None),
         });
         let conn_ctx = ctx.clone();
         let service = hyper::service::service_fn(move |req| proxy::handle(ctx.clone(), req));

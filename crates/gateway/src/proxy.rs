@@ -32,6 +32,36 @@ pub(crate) struct ConnCtx {
     pub(crate) peer: String,
     /// What this client may do (from its filters' roles; updated when they change).
     pub(crate) permissions: std::sync::atomic::AtomicU8,
+    /// The client certificate's subject (the upstream JWT's `sub`).
+    pub(crate) subject: String,
+    /// The upstream JWT (`--upstream-jwt`), the permissions it states, and when to renew it.
+    pub(crate) token: std::sync::Mutex<Option<(http::HeaderValue, u8, Instant)>>,
+}
+
+impl ConnCtx {
+    /// This connection's upstream `authorization` value, minted or renewed as needed.
+    fn upstream_token(&self) -> Option<http::HeaderValue> {
+        let minter = self.shared.minter.as_ref()?;
+        let bits = self.permissions.load(std::sync::atomic::Ordering::Relaxed);
+        let mut slot = self
+            .token
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((value, for_bits, renew_at)) = slot.as_ref() {
+            if *for_bits == bits && Instant::now() < *renew_at {
+                return Some(value.clone());
+            }
+        }
+        let permissions = crate::jwt::temporal_permissions(
+            &self.namespace,
+            gatehouse_policy::Permissions::from_bits(bits),
+        );
+        let token = minter.mint(&self.subject, &permissions)?;
+        let value = http::HeaderValue::from_str(&format!("Bearer {token}")).ok()?;
+        let renew_at = Instant::now() + crate::jwt::TOKEN_TTL / 2;
+        *slot = Some((value.clone(), bits, renew_at));
+        Some(value)
+    }
 }
 
 /// A request body on its way upstream: messages pass one at a time, each checked first.
@@ -385,6 +415,21 @@ pub(crate) async fn handle(
     *up.uri_mut() = uri;
     *up.headers_mut() = parts.headers;
     up.headers_mut().remove(http::header::HOST);
+    if ctx.shared.minter.is_some() {
+        // The client's own authorization never reaches the upstream: ours replaces it.
+        up.headers_mut().remove(http::header::AUTHORIZATION);
+        match ctx.upstream_token() {
+            Some(v) => {
+                up.headers_mut().insert(http::header::AUTHORIZATION, v);
+            }
+            None => {
+                return refuse(
+                    Status::new(Code::Internal, "cannot sign the upstream token"),
+                    StatusCode::OK,
+                )
+            }
+        }
+    }
     match ctx.shared.client.request(up).await {
         Ok(resp) => {
             let (parts, inner) = resp.into_parts();
