@@ -538,6 +538,13 @@ def test_upstream_jwt_carries_the_role_and_verifies_against_the_jwks(tmp_path):
         assert claims["permissions"] == ["a:read"], claims
         assert "CN=reader" in claims["sub"] and claims["iss"] == "gatehouse", claims
         assert 0 < claims["exp"] - claims["iat"] <= 600
+        # The keys are kept (0600) in the data dir, so a restart signs with a published key.
+        keys_file = g.data / "upstream-jwt-keys.json"
+        assert oct(os.stat(keys_file).st_mode & 0o777) == "0o600"
+        assert g.stop() == 0
+        g.start()
+        jwks2 = json.loads(urllib.request.urlopen(g.url + "/.well-known/jwks.json", timeout=10).read())
+        assert kid in [k["kid"] for k in jwks2["keys"]]
         # A tampered token does not verify.
         with pytest.raises(jwt.InvalidSignatureError):
             jwt.decode(token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB"), jwt.PyJWK(jwk).key,

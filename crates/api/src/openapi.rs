@@ -149,7 +149,8 @@ pub fn openapi_document() -> Value {
             "commonName": { "type": "string" },
             "organization": { "type": "string" },
             "organizationalUnit": { "type": "string" },
-            "subjectAlternativeName": { "type": "string" }
+            "subjectAlternativeName": { "type": "string" },
+            "role": { "type": "string", "enum": ["worker", "reader", "writer", "admin"], "description": "Gatehouse: what certificates this filter admits may do (default: everything)" }
         }
     });
     let version = json!({ "type": ["string", "integer"], "description": "The namespace's current resourceVersion; a stale one is refused with 409" });

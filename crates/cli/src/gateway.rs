@@ -195,6 +195,7 @@ impl GatewayArgs {
                     std::process::id()
                 ),
                 upstream_jwt: self.upstream_jwt,
+                jwt_key_file: Some(data_dir.join("upstream-jwt-keys.json")),
             },
             identity,
         )))
@@ -280,6 +281,11 @@ pub(crate) fn run(args: GatewayCommandArgs) -> Result<ExitCode, Failure> {
     if args.gateway.upstream.is_none() {
         return Err(Failure::Input(
             "--upstream host:port (the Temporal frontend) is required".into(),
+        ));
+    }
+    if args.gateway.upstream_jwt && args.metrics_listen.is_none() {
+        return Err(Failure::Input(
+            "--upstream-jwt needs --metrics-listen: the Temporal server fetches the JWKS from http://<metrics-listen>/.well-known/jwks.json".into(),
         ));
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()

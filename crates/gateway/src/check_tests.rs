@@ -347,12 +347,12 @@ fn each_method_class_is_open_exactly_to_its_roles() {
         (
             "PollWorkflowTaskQueue",
             Class::Worker,
-            [true, false, false, true],
+            [true, false, true, true],
         ),
         (
             "RespondActivityTaskCompleted",
             Class::Worker,
-            [true, false, false, true],
+            [true, false, true, true],
         ),
         (
             "GetWorkflowExecutionHistory",

@@ -1,9 +1,10 @@
 //! Claims for the Temporal server (`--upstream-jwt`): a short-lived ES256 JWT per connection in
 //! the format of Temporal's default JWT claim mapper (`permissions: ["<namespace>:<role>"]`),
 //! sent upstream as `authorization: Bearer …`, so a Temporal server with `claimMapper: default`
-//! and `authorizer: default` enforces the same roles. The signing key lives only in memory and
-//! rotates; the JWKS (current and previous key) is served for the server to fetch.
+//! and `authorizer: default` enforces the same roles. Signing keys rotate every 12 hours, each
+//! published in the JWKS an hour before it signs; they are kept in a 0600 file in the data dir.
 
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -16,13 +17,20 @@ use serde_json::json;
 
 /// How long a token is valid.
 pub(crate) const TOKEN_TTL: Duration = Duration::from_secs(10 * 60);
-/// How often the signing key changes (the previous one stays in the JWKS for a period).
-const ROTATE_EVERY: Duration = Duration::from_secs(12 * 60 * 60);
+/// How long a signing key is used before the next one takes over.
+const ROTATE_EVERY: i64 = 12 * 60 * 60;
+/// A new key is published in the JWKS this long before it signs anything, so the Temporal
+/// server's periodic JWKS refresh (`refreshInterval`) has fetched it when it is first used.
+const PUBLISH_AHEAD: i64 = 60 * 60;
+/// How often the key file is looked at again (other gateways on the data dir may rotate).
+const RELOAD_EVERY: Duration = Duration::from_secs(30);
 
 struct Key {
     kid: String,
+    pkcs8: Vec<u8>,
     pair: EcdsaKeyPair,
-    created: Instant,
+    /// Unix time from which it signs.
+    active_from: i64,
 }
 
 impl std::fmt::Debug for Key {
@@ -34,28 +42,31 @@ impl std::fmt::Debug for Key {
 }
 
 impl Key {
-    fn generate() -> Result<Self, String> {
+    fn generate(active_from: i64) -> Result<Self, String> {
         let rng = SystemRandom::new();
         let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
             .map_err(|_| "cannot generate the JWT signing key".to_owned())?;
-        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref())
-            .map_err(|_| "cannot load the JWT signing key".to_owned())?;
+        Self::load(pkcs8.as_ref().to_vec(), active_from)
+    }
+
+    fn load(pkcs8: Vec<u8>, active_from: i64) -> Result<Self, String> {
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &pkcs8)
+            .map_err(|_| "cannot load a JWT signing key".to_owned())?;
         let digest =
             aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, pair.public_key().as_ref());
         Ok(Self {
             kid: B64.encode(&digest.as_ref()[..12]),
+            pkcs8,
             pair,
-            created: Instant::now(),
+            active_from,
         })
     }
 
     fn jwk(&self) -> serde_json::Value {
         // Uncompressed point: 0x04 || X (32) || Y (32).
         let point = self.pair.public_key().as_ref();
-        let (x, y) = point
-            .get(1..)
-            .unwrap_or_default()
-            .split_at(32.min(point.len().saturating_sub(1)));
+        let xy = point.get(1..).unwrap_or_default();
+        let (x, y) = xy.split_at(xy.len() / 2);
         json!({
             "kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig",
             "kid": self.kid, "x": B64.encode(x), "y": B64.encode(y),
@@ -63,82 +74,187 @@ impl Key {
     }
 }
 
-/// Mints the per-connection tokens.
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// The keys in the file, and when it was written.
+type KeyFile = (Vec<Arc<Key>>, std::time::SystemTime);
+
+#[derive(Debug, Default)]
+struct KeySet {
+    /// Oldest first: the previous key, the current one, the next one (published ahead).
+    keys: Vec<Arc<Key>>,
+    checked: Option<Instant>,
+    file_modified: Option<std::time::SystemTime>,
+}
+
+impl KeySet {
+    /// The key that signs now: the newest already active.
+    fn signing(&self, at: i64) -> Option<Arc<Key>> {
+        self.keys
+            .iter()
+            .rev()
+            .find(|k| k.active_from <= at)
+            .cloned()
+    }
+}
+
+/// Mints the per-connection tokens. Keys live in a file in the data dir (0600), so restarts and
+/// other gateways on the same data dir sign with keys the JWKS already published.
 #[derive(Debug)]
 pub(crate) struct Minter {
-    keys: RwLock<(Arc<Key>, Option<Arc<Key>>)>,
+    keys: RwLock<KeySet>,
+    file: Option<PathBuf>,
     issuer: String,
 }
 
-/// Temporal's default claim mapper's roles for a set of permissions.
+/// The role Temporal's default claim mapper and authorizer should see. Temporal ranks roles
+/// worker < reader < writer < admin and lets a method through when the role is at least reader
+/// (reads) or writer (everything else, polls included), so a worker must be sent as `write`:
+/// the gateway is what narrows a worker to polls and responses.
 pub(crate) fn temporal_permissions(namespace: &str, p: Permissions) -> Vec<String> {
-    if p.contains(Permissions::ADMIN) {
-        return vec![format!("{namespace}:admin")];
-    }
-    let mut out = Vec::new();
-    for (flag, role) in [
-        (Permissions::WORKER, "worker"),
-        (Permissions::READ, "read"),
-        (Permissions::WRITE, "write"),
-    ] {
-        if p.contains(flag) {
-            out.push(format!("{namespace}:{role}"));
-        }
-    }
-    out
+    let role = if p.contains(Permissions::ADMIN) {
+        "admin"
+    } else if p.contains(Permissions::WRITE) || p.contains(Permissions::WORKER) {
+        "write"
+    } else if p.contains(Permissions::READ) {
+        "read"
+    } else {
+        return Vec::new();
+    };
+    vec![format!("{namespace}:{role}")]
 }
 
 impl Minter {
-    pub(crate) fn new(issuer: &str) -> Result<Self, String> {
-        Ok(Self {
-            keys: RwLock::new((Arc::new(Key::generate()?), None)),
+    pub(crate) fn new(issuer: &str, file: Option<PathBuf>) -> Result<Self, String> {
+        let m = Self {
+            keys: RwLock::new(KeySet::default()),
+            file,
             issuer: issuer.to_owned(),
-        })
+        };
+        m.maintain(true)?;
+        Ok(m)
     }
 
-    fn current(&self) -> Arc<Key> {
-        let due = {
-            let keys = self
+    fn read_file(&self) -> Result<Option<KeyFile>, String> {
+        let Some(path) = &self.file else {
+            return Ok(None);
+        };
+        let Ok(meta) = std::fs::metadata(path) else {
+            return Ok(None);
+        };
+        let modified = meta.modified().map_err(|e| e.to_string())?;
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let doc: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut keys = Vec::new();
+        for k in doc["keys"].as_array().into_iter().flatten() {
+            let pkcs8 = B64
+                .decode(k["pkcs8"].as_str().unwrap_or_default())
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            keys.push(Arc::new(Key::load(
+                pkcs8,
+                k["activeFrom"].as_i64().unwrap_or(0),
+            )?));
+        }
+        Ok(Some((keys, modified)))
+    }
+
+    fn write_file(&self, keys: &[Arc<Key>]) -> Result<Option<std::time::SystemTime>, String> {
+        let Some(path) = &self.file else {
+            return Ok(None);
+        };
+        let doc = json!({
+            "keys": keys.iter().map(|k| json!({
+                "kid": k.kid, "activeFrom": k.active_from, "pkcs8": B64.encode(&k.pkcs8),
+            })).collect::<Vec<_>>()
+        });
+        gatehouse_pki::write_files(
+            &[gatehouse_pki::OutputFile {
+                path,
+                contents: doc.to_string().as_bytes(),
+                kind: gatehouse_pki::FileKind::PrivateKey,
+            }],
+            &[],
+            true,
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(std::fs::metadata(path).and_then(|m| m.modified()).ok())
+    }
+
+    /// Re-reads the key file when it changed, and rotates when due: a next key is published
+    /// `PUBLISH_AHEAD` before it signs, and the one before the current is dropped.
+    fn maintain(&self, force: bool) -> Result<(), String> {
+        {
+            let set = self
                 .keys
                 .read()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if keys.0.created.elapsed() < ROTATE_EVERY {
-                return keys.0.clone();
-            }
-            true
-        };
-        if due {
-            if let Ok(fresh) = Key::generate() {
-                let mut keys = self
-                    .keys
-                    .write()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                if keys.0.created.elapsed() >= ROTATE_EVERY {
-                    let old = std::mem::replace(&mut keys.0, Arc::new(fresh));
-                    keys.1 = Some(old);
-                    tracing::info!(kid = %keys.0.kid, "rotated the upstream JWT signing key");
-                }
+            if !force && set.checked.is_some_and(|t| t.elapsed() < RELOAD_EVERY) {
+                return Ok(());
             }
         }
-        self.keys
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .0
-            .clone()
+        let mut set = self
+            .keys
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        set.checked = Some(Instant::now());
+        if let Some((keys, modified)) = self.read_file()? {
+            if set.file_modified != Some(modified) && !keys.is_empty() {
+                set.keys = keys;
+                set.file_modified = Some(modified);
+            }
+        }
+        let t = now();
+        let mut changed = false;
+        if set.keys.is_empty() {
+            // First start: this key signs at once (the server needs one JWKS fetch).
+            set.keys.push(Arc::new(Key::generate(t)?));
+            changed = true;
+        }
+        let newest = set.keys.last().map_or(t, |k| k.active_from);
+        if newest <= t && t - newest >= ROTATE_EVERY - PUBLISH_AHEAD {
+            set.keys.push(Arc::new(Key::generate(t + PUBLISH_AHEAD)?));
+            changed = true;
+            tracing::info!("published the next upstream JWT signing key; it signs in an hour");
+        }
+        // Keep the previous key (tokens it signed are still valid), the current and the next.
+        while set.keys.len() > 1 {
+            let signing = set.signing(t).map(|k| k.active_from).unwrap_or(i64::MIN);
+            let second = set.keys[1].active_from;
+            if second < signing {
+                set.keys.remove(0);
+                changed = true;
+            } else {
+                break;
+            }
+        }
+        if changed {
+            set.file_modified = self.write_file(&set.keys)?;
+        }
+        Ok(())
     }
 
-    /// A token for `subject` with Temporal `permissions`; returns it and its lifetime.
+    /// A token for `subject` with Temporal `permissions`.
     pub(crate) fn mint(&self, subject: &str, permissions: &[String]) -> Option<String> {
-        let key = self.current();
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        if let Err(e) = self.maintain(false) {
+            tracing::warn!(error = %e, "upstream JWT keys: keeping the keys in memory");
+        }
+        let t = now();
+        let key = self
+            .keys
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .signing(t)?;
         let header = json!({ "alg": "ES256", "typ": "JWT", "kid": key.kid });
         let claims = json!({
             "iss": self.issuer,
             "sub": subject,
             "permissions": permissions,
-            "iat": now,
-            "nbf": now - 5,
-            "exp": now + i64::try_from(TOKEN_TTL.as_secs()).unwrap_or(600),
+            "iat": t,
+            "nbf": t - 5,
+            "exp": t + i64::try_from(TOKEN_TTL.as_secs()).unwrap_or(600),
         });
         let signing_input = format!(
             "{}.{}",
@@ -152,16 +268,97 @@ impl Minter {
         Some(format!("{signing_input}.{}", B64.encode(sig.as_ref())))
     }
 
-    /// The JWKS: the current key and, after a rotation, the previous one.
+    /// The JWKS: the previous, current and next keys.
     pub(crate) fn jwks(&self) -> serde_json::Value {
-        let keys = self
+        let _ = self.maintain(false);
+        let set = self
             .keys
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut list = vec![keys.0.jwk()];
-        if let Some(prev) = &keys.1 {
-            list.push(prev.jwk());
+        json!({ "keys": set.keys.iter().map(|k| k.jwk()).collect::<Vec<_>>() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(keys: &[(&Key, i64)]) -> String {
+        json!({ "keys": keys.iter().map(|(k, at)| json!({
+            "kid": k.kid, "activeFrom": at, "pkcs8": B64.encode(&k.pkcs8),
+        })).collect::<Vec<_>>() })
+        .to_string()
+    }
+
+    #[test]
+    fn keys_are_published_an_hour_before_they_sign_and_shared_through_the_file() {
+        let dir = std::env::temp_dir().join(format!("gatehouse-jwt-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("keys.json");
+        let _ = std::fs::remove_file(&path);
+        // First start: one key, signing at once, written 0600.
+        let m = Minter::new("gatehouse", Some(path.clone())).unwrap();
+        assert_eq!(m.jwks()["keys"].as_array().unwrap().len(), 1);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
         }
-        json!({ "keys": list })
+        // Another gateway on the same file signs with the same key.
+        let first_kid = m.jwks()["keys"][0]["kid"].clone();
+        let other = Minter::new("gatehouse", Some(path.clone())).unwrap();
+        assert_eq!(other.jwks()["keys"][0]["kid"], first_kid);
+
+        // A key 12 hours old: the next one is published now, but the old one still signs.
+        let old = Key::generate(0).unwrap();
+        std::fs::write(&path, file(&[(&old, now() - ROTATE_EVERY)])).unwrap();
+        let m = Minter::new("gatehouse", Some(path.clone())).unwrap();
+        let kids: Vec<_> = m.jwks()["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(kids.len(), 2);
+        assert_eq!(kids[0], old.kid);
+        let token = m.mint("CN=x", &["a:read".into()]).unwrap();
+        let header: serde_json::Value =
+            serde_json::from_slice(&B64.decode(token.split('.').next().unwrap()).unwrap()).unwrap();
+        assert_eq!(header["kid"], old.kid.as_str());
+
+        // Once a newer key is active, the one before the previous is dropped.
+        let a = Key::generate(0).unwrap();
+        let b = Key::generate(0).unwrap();
+        let c = Key::generate(0).unwrap();
+        std::fs::write(
+            &path,
+            file(&[
+                (&a, now() - 3 * ROTATE_EVERY),
+                (&b, now() - 2 * ROTATE_EVERY),
+                (&c, now() - 60),
+            ]),
+        )
+        .unwrap();
+        let m = Minter::new("gatehouse", Some(path.clone())).unwrap();
+        let kids: Vec<_> = m.jwks()["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(kids, vec![b.kid.clone(), c.kid.clone()]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn workers_are_sent_to_temporal_as_writers() {
+        assert_eq!(
+            temporal_permissions("a", Permissions::WORKER),
+            vec!["a:write"]
+        );
+        assert_eq!(temporal_permissions("a", Permissions::READ), vec!["a:read"]);
+        assert_eq!(temporal_permissions("a", Permissions::ALL), vec!["a:admin"]);
+        assert!(temporal_permissions("a", Permissions::default()).is_empty());
     }
 }

@@ -68,6 +68,8 @@ pub struct Config {
     pub instance: String,
     /// Send each connection's roles upstream as a JWT (Temporal's default claim mapper).
     pub upstream_jwt: bool,
+    /// Where the JWT signing keys are kept (shared by gateways on one data dir).
+    pub jwt_key_file: Option<std::path::PathBuf>,
 }
 
 type Client = hyper_util::client::legacy::Client<
@@ -155,7 +157,7 @@ impl Gateway {
         ));
         let minter = if config.upstream_jwt {
             Some(
-                jwt::Minter::new("gatehouse")
+                jwt::Minter::new("gatehouse", config.jwt_key_file.clone())
                     .map_err(|e| GatewayError::Upstream(config.upstream.clone(), e))?,
             )
         } else {
@@ -503,7 +505,15 @@ impl Gateway {
                     .store(v.permissions.bits(), std::sync::atomic::Ordering::Relaxed);
                 None
             }
-            Err(r) => Some(format!("{}: {}", r.reason.rule.id(), r.reason.message)),
+            Err(r) => {
+                // Draining calls and late streams get nothing more.
+                ctx.permissions
+                    .store(0, std::sync::atomic::Ordering::Relaxed);
+                *ctx.token
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+                Some(format!("{}: {}", r.reason.rule.id(), r.reason.message))
+            }
         }
     }
 }

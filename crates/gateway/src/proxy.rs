@@ -57,7 +57,9 @@ impl ConnCtx {
             gatehouse_policy::Permissions::from_bits(bits),
         );
         let token = minter.mint(&self.subject, &permissions)?;
-        let value = http::HeaderValue::from_str(&format!("Bearer {token}")).ok()?;
+        let mut value = http::HeaderValue::from_str(&format!("Bearer {token}")).ok()?;
+        // Kept out of the shared upstream connection's HPACK table.
+        value.set_sensitive(true);
         let renew_at = Instant::now() + crate::jwt::TOKEN_TTL / 2;
         *slot = Some((value.clone(), bits, renew_at));
         Some(value)
@@ -418,6 +420,7 @@ pub(crate) async fn handle(
     if ctx.shared.minter.is_some() {
         // The client's own authorization never reaches the upstream: ours replaces it.
         up.headers_mut().remove(http::header::AUTHORIZATION);
+        up.headers_mut().remove("authorization-extras");
         match ctx.upstream_token() {
             Some(v) => {
                 up.headers_mut().insert(http::header::AUTHORIZATION, v);

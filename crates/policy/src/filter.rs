@@ -44,7 +44,7 @@ pub enum AccessRole {
     Worker,
     /// Describe, list, get, count, query.
     Reader,
-    /// Reader, plus start, signal, cancel, terminate, reset, update, schedules.
+    /// Reader and worker, plus start, signal, cancel, terminate, reset, update, schedules.
     Writer,
     /// Everything namespace-scoped.
     Admin,
@@ -65,7 +65,10 @@ impl AccessRole {
         match self {
             Self::Worker => Permissions::WORKER,
             Self::Reader => Permissions::READ,
-            Self::Writer => Permissions(Permissions::READ.0 | Permissions::WRITE.0),
+            // As in Temporal, a writer may also run workers.
+            Self::Writer => {
+                Permissions(Permissions::WORKER.0 | Permissions::READ.0 | Permissions::WRITE.0)
+            }
             Self::Admin => Permissions::ALL,
         }
     }
@@ -106,13 +109,15 @@ impl Permissions {
             return "admin".into();
         }
         let mut names = Vec::new();
-        if self.contains(Self::WORKER) {
-            names.push("worker");
-        }
         if self.contains(Self::WRITE) {
             names.push("writer");
-        } else if self.contains(Self::READ) {
-            names.push("reader");
+        } else {
+            if self.contains(Self::WORKER) {
+                names.push("worker");
+            }
+            if self.contains(Self::READ) {
+                names.push("reader");
+            }
         }
         if names.is_empty() {
             "none".into()
