@@ -552,3 +552,43 @@ def test_upstream_jwt_carries_the_role_and_verifies_against_the_jwks(tmp_path):
     finally:
         g.stop()
         upstream.close()
+
+
+def test_gen_leaf_writes_a_temporal_profile_and_a_kubernetes_secret(gateway, tmp_path):
+    ca = gen_ca(tmp_path, "ca")
+    gateway.cli("namespace", "create", "-n", "a", "-f", ca[0], check=0)
+    config = tmp_path / "temporal.toml"
+    # Another profile already there is kept.
+    config.write_text('[profile.other]\naddress = "elsewhere:7233"\n')
+    args = [GATEHOUSE, "gen", "leaf", "--org", "acme", "--common-name", "worker", "-d", "30d",
+            "--ca-cert", ca[0], "--ca-key", ca[1], "--cert", tmp_path / "w.pem", "--key", tmp_path / "w.key",
+            "--k8s-secret", "worker-tls", "--k8s-namespace", "temporal",
+            "--temporal-profile", "gw", "--address", f"127.0.0.1:{gateway.gw_port}", "--namespace", "a",
+            "--tls-server-name", f"a.{DOMAIN}", "--tls-ca-path", gateway.ca, "--temporal-config-file", config]
+    p = subprocess.run(args, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    # The real CLI connects through the gateway with nothing but the profile.
+    t = subprocess.run([TEMPORAL, "workflow", "list", "--profile", "gw", "--command-timeout", "20s"],
+                       capture_output=True, text=True, env=dict(os.environ, TEMPORAL_CONFIG_FILE=str(config)))
+    assert t.returncode == 0, t.stderr
+    assert 'address = "elsewhere:7233"' in config.read_text()
+    # The Secret holds exactly the pair, as kubectl would write it, and is private.
+    secret = (tmp_path / "worker-tls.secret.yaml").read_text()
+    assert oct(os.stat(tmp_path / "worker-tls.secret.yaml").st_mode & 0o777) == "0o600"
+    fields = dict(re.findall(r"^\s*(tls\.crt|tls\.key|name|namespace|type|kind): (\S+)$", secret, re.M))
+    assert fields["kind"] == "Secret" and fields["type"] == "kubernetes.io/tls", secret
+    assert fields["name"] == "worker-tls" and fields["namespace"] == "temporal", secret
+    assert base64.b64decode(fields["tls.crt"]) == (tmp_path / "w.pem").read_bytes()
+    assert base64.b64decode(fields["tls.key"]) == (tmp_path / "w.key").read_bytes()
+    # Again: the profile exists, so it is not replaced without --force; a bad Secret name is refused.
+    args[args.index(tmp_path / "w.pem")] = tmp_path / "w2.pem"
+    args[args.index(tmp_path / "w.key")] = tmp_path / "w2.key"
+    args[args.index("worker-tls")] = "worker-tls-2"
+    p = subprocess.run(args, capture_output=True, text=True)
+    assert p.returncode == 2 and 'profile "gw" exists; pass --force' in p.stderr, p.stderr
+    bad = subprocess.run([GATEHOUSE, "gen", "leaf", "--org", "acme", "--ca-cert", ca[0], "--ca-key", ca[1],
+                          "--cert", tmp_path / "w3.pem", "--key", tmp_path / "w3.key", "--k8s-secret", "Worker_TLS"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "--k8s-secret" in bad.stderr, bad.stderr
+    # Refused before anything was written.
+    assert not (tmp_path / "w2.pem").exists() and not (tmp_path / "w3.pem").exists()

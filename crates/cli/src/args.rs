@@ -143,7 +143,9 @@ pub(crate) enum GenCommand {
         visible_alias = "end-entity-certificate",
         after_help = "Examples:\n  \
             gatehouse gen leaf --org temporal -d 364d --ca-cert ca.pem --ca-key ca.key --cert client.pem --key client.key\n  \
-            gatehouse gen leaf --org temporal --common-name payments.acme --san spiffe://acme/payments --ca-cert ca.pem --ca-key ca.key --cert client.pem --key client.key"
+            gatehouse gen leaf --org temporal --common-name payments.acme --san spiffe://acme/payments --ca-cert ca.pem --ca-key ca.key --cert client.pem --key client.key\n  \
+            gatehouse gen leaf --org temporal --common-name worker --ca-cert ca.pem --ca-key ca.key --cert w.pem --key w.key --k8s-secret worker-tls --k8s-namespace temporal\n  \
+            gatehouse gen leaf --org temporal --common-name worker --ca-cert ca.pem --ca-key ca.key --cert w.pem --key w.key --temporal-profile payments --address gw.acme.io:7233 --namespace payments --tls-server-name payments.gw.acme.io --tls-ca-path gateway-ca.pem"
     )]
     Leaf(GenLeafArgs),
     /// Generate a server certificate for a Temporal frontend, internode TLS or the gateway
@@ -249,6 +251,44 @@ pub(crate) struct GenLeafArgs {
     pub(crate) force: bool,
     #[command(flatten)]
     pub(crate) output: OutputArgs,
+    #[command(flatten)]
+    pub(crate) deploy: DeployOutputs,
+}
+
+/// Outputs to paste into deployments, beside the certificate and key.
+#[derive(Debug, Args)]
+pub(crate) struct DeployOutputs {
+    /// Also write a kubernetes.io/tls Secret manifest named NAME (as `kubectl create secret
+    /// tls NAME --dry-run=client -o yaml` would) to NAME.secret.yaml beside --cert, mode 0600
+    #[arg(long, value_name = "NAME")]
+    pub(crate) k8s_secret: Option<String>,
+    /// The Kubernetes namespace of the Secret
+    #[arg(long, value_name = "NS", requires = "k8s_secret")]
+    pub(crate) k8s_namespace: Option<String>,
+    /// Also write a Temporal environment-config profile NAME (address, namespace, TLS paths,
+    /// server name), so `temporal --profile NAME workflow list` connects with this certificate
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires_all = ["address", "namespace", "tls_server_name"]
+    )]
+    pub(crate) temporal_profile: Option<String>,
+    /// The profile's address (the gateway), host:port
+    #[arg(long, requires = "temporal_profile")]
+    pub(crate) address: Option<String>,
+    /// The profile's Temporal namespace
+    #[arg(long, requires = "temporal_profile")]
+    pub(crate) namespace: Option<String>,
+    /// The profile's TLS server name: <namespace>.<gateway domain>
+    #[arg(long, requires = "temporal_profile")]
+    pub(crate) tls_server_name: Option<String>,
+    /// The CA that signs the server's certificate (e.g. the gateway CA) [default: system roots]
+    #[arg(long, requires = "temporal_profile", value_name = "FILE")]
+    pub(crate) tls_ca_path: Option<PathBuf>,
+    /// The environment-config file to add the profile to [default: $TEMPORAL_CONFIG_FILE, else
+    /// ~/.config/temporalio/temporal.toml]
+    #[arg(long, requires = "temporal_profile", value_name = "FILE")]
+    pub(crate) temporal_config_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

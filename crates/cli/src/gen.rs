@@ -1,6 +1,6 @@
 //! `gatehouse gen …` and `gatehouse sign`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use gatehouse_pki::{
@@ -199,6 +199,8 @@ fn leaf(a: GenLeafArgs) -> Result<ExitCode, Failure> {
         .iter()
         .map(|s| parse_san(s))
         .collect::<Result<Vec<_>, _>>()?;
+    // Refuse unusable deployment outputs before anything is written.
+    check_deploy(&a.deploy, a.force)?;
     let authority = load_ca(&a.issuer, now)?;
     let issued = LeafParams {
         organization: a.organization,
@@ -209,14 +211,181 @@ fn leaf(a: GenLeafArgs) -> Result<ExitCode, Failure> {
         now,
     }
     .signed_by(&authority)?;
-    write_issued(
+    let code = write_issued(
         "client",
         &issued,
         (&a.cert, &a.key),
         &[&a.issuer.ca_cert, &a.issuer.ca_key],
         a.force,
         a.output.output,
-    )
+    )?;
+    deploy_outputs(&a.deploy, (&a.cert, &a.key), &issued, a.force)?;
+    Ok(code)
+}
+
+/// A Kubernetes object name (RFC 1123 subdomain) or namespace (RFC 1123 label).
+fn k8s_name_problem(name: &str, label: bool) -> Option<&'static str> {
+    let max = if label { 63 } else { 253 };
+    let ok_char =
+        |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || (!label && c == '.');
+    if name.is_empty() || name.len() > max {
+        Some("must be 1 to 253 characters (63 for a namespace)")
+    } else if !name.chars().all(ok_char) {
+        Some("may hold only lowercase letters, digits and '-' (and '.' in a name)")
+    } else if !name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        || !name.ends_with(|c: char| c.is_ascii_alphanumeric())
+    {
+        Some("must start and end with a letter or digit")
+    } else {
+        None
+    }
+}
+
+/// The environment-config file a profile goes to.
+fn profile_file(d: &crate::args::DeployOutputs) -> Result<PathBuf, Failure> {
+    Ok(match &d.temporal_config_file {
+        Some(f) => f.clone(),
+        None => match std::env::var_os("TEMPORAL_CONFIG_FILE") {
+            Some(f) => PathBuf::from(f),
+            None => PathBuf::from(
+                std::env::var_os("HOME")
+                    .ok_or_else(|| Failure::Input("no HOME: pass --temporal-config-file".into()))?,
+            )
+            .join(".config/temporalio/temporal.toml"),
+        },
+    })
+}
+
+fn read_profiles(file: &Path) -> Result<toml_edit::DocumentMut, Failure> {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(Failure::Input(format!("{}: {e}", file.display()))),
+    };
+    text.parse()
+        .map_err(|e| Failure::Input(format!("{}: not a TOML config file: {e}", file.display())))
+}
+
+/// Checks the deployment outputs' names and files before any file is written.
+fn check_deploy(d: &crate::args::DeployOutputs, force: bool) -> Result<(), Failure> {
+    if let Some(name) = &d.k8s_secret {
+        if let Some(why) = k8s_name_problem(name, false) {
+            return Err(Failure::Input(format!("--k8s-secret {name:?}: {why}")));
+        }
+    }
+    if let Some(ns) = &d.k8s_namespace {
+        if let Some(why) = k8s_name_problem(ns, true) {
+            return Err(Failure::Input(format!("--k8s-namespace {ns:?}: {why}")));
+        }
+    }
+    if let Some(profile) = &d.temporal_profile {
+        let file = profile_file(d)?;
+        let doc = read_profiles(&file)?;
+        if doc.get("profile").and_then(|p| p.get(profile)).is_some() && !force {
+            return Err(Failure::Input(format!(
+                "{}: profile {profile:?} exists; pass --force to replace it",
+                file.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The Secret manifest and the Temporal profile, when asked for.
+fn deploy_outputs(
+    d: &crate::args::DeployOutputs,
+    (cert_path, key_path): (&Path, &Path),
+    issued: &Issued,
+    force: bool,
+) -> Result<(), Failure> {
+    use base64::Engine as _;
+    let key_pem = issued
+        .key
+        .as_ref()
+        .ok_or_else(|| Failure::Internal("no key was generated".into()))?
+        .to_pkcs8_pem();
+    if let Some(name) = &d.k8s_secret {
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let mut yaml = format!(
+            "apiVersion: v1\ndata:\n  tls.crt: {}\n  tls.key: {}\nkind: Secret\nmetadata:\n  name: {name}\n",
+            b64(&issued.pem),
+            b64(&key_pem)
+        );
+        if let Some(ns) = &d.k8s_namespace {
+            yaml.push_str(&format!("  namespace: {ns}\n"));
+        }
+        yaml.push_str("type: kubernetes.io/tls\n");
+        let path = cert_path
+            .parent()
+            .unwrap_or_else(|| Path::new("."))
+            .join(format!("{name}.secret.yaml"));
+        write_files(
+            &[OutputFile {
+                path: &path,
+                contents: yaml.as_bytes(),
+                kind: FileKind::PrivateKey,
+            }],
+            &[cert_path, key_path],
+            force,
+        )?;
+        eprintln!(
+            "Wrote Kubernetes Secret {name} to {} (mode 0600: it holds the key); kubectl apply -f {}",
+            path.display(),
+            path.display()
+        );
+    }
+    if let Some(profile) = &d.temporal_profile {
+        let file = profile_file(d)?;
+        let mut doc = read_profiles(&file)?;
+        let abs = |p: &Path| {
+            std::path::absolute(p)
+                .unwrap_or_else(|_| p.to_path_buf())
+                .display()
+                .to_string()
+        };
+        let mut tls = toml_edit::Table::new();
+        tls["client_cert_path"] = toml_edit::value(abs(cert_path));
+        tls["client_key_path"] = toml_edit::value(abs(key_path));
+        if let Some(ca) = &d.tls_ca_path {
+            tls["server_ca_cert_path"] = toml_edit::value(abs(ca));
+        }
+        if let Some(sni) = &d.tls_server_name {
+            tls["server_name"] = toml_edit::value(sni.as_str());
+        }
+        let mut entry = toml_edit::Table::new();
+        if let Some(addr) = &d.address {
+            entry["address"] = toml_edit::value(addr.as_str());
+        }
+        if let Some(ns) = &d.namespace {
+            entry["namespace"] = toml_edit::value(ns.as_str());
+        }
+        entry["tls"] = toml_edit::Item::Table(tls);
+        if doc.get("profile").is_none() {
+            let mut profiles = toml_edit::Table::new();
+            profiles.set_implicit(true);
+            doc["profile"] = toml_edit::Item::Table(profiles);
+        }
+        doc["profile"][profile.as_str()] = toml_edit::Item::Table(entry);
+        if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Failure::Input(format!("{}: {e}", dir.display())))?;
+        }
+        // 0600: environment-config files may hold other profiles' API keys.
+        write_files(
+            &[OutputFile {
+                path: &file,
+                contents: doc.to_string().as_bytes(),
+                kind: FileKind::PrivateKey,
+            }],
+            &[cert_path, key_path],
+            true,
+        )?;
+        eprintln!(
+            "Wrote Temporal profile {profile:?} to {}: temporal --profile {profile} workflow list",
+            file.display()
+        );
+    }
+    Ok(())
 }
 
 fn server(a: GenServerArgs) -> Result<ExitCode, Failure> {
