@@ -194,6 +194,12 @@ def test_valid_clients_work_and_every_refusal_is_explained(gateway, tmp_path):
     assert ok.returncode == 0, ok.stderr
     ok = gateway.temporal("b", *b1, "workflow", "list")
     assert ok.returncode == 0, ok.stderr
+    # Health, GetSystemInfo and GetClusterInfo pass (they name no namespace and reveal none).
+    for cmd in (["operator", "cluster", "health"], ["operator", "cluster", "system"],
+                ["operator", "cluster", "describe"]):
+        ok = gateway.temporal("a", *a1, *cmd)
+        assert ok.returncode == 0, (cmd, ok.stderr)
+    assert "SERVING" in gateway.temporal("a", *a1, "operator", "cluster", "health").stdout
 
     # The Python SDK: a worker and a client run a workflow to completion through the gateway.
     async def run_workflow():
