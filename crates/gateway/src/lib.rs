@@ -460,28 +460,24 @@ impl Gateway {
                     if let Some(e) = current {
                         admitted_by = e;
                     }
-                    if let Some(why) = self.no_longer_admitted(&namespace, &chain, &conn_ctx) {
-                        tracing::info!(namespace = %namespace, peer = %peer, leaf = %leaf.fingerprint, reason = %why, "closing connection (GOAWAY): no longer admitted");
-                        metrics.closed_on_reload();
-                        conn.as_mut().graceful_shutdown();
-                        draining = true;
-                        drain_deadline.as_mut().reset(tokio::time::Instant::now() + DRAIN_DEADLINE);
-                    }
                 }
-                _ = recheck.tick(), if !draining => {
-                    if let Some(why) = self.no_longer_admitted(&namespace, &chain, &conn_ctx) {
-                        tracing::info!(namespace = %namespace, peer = %peer, leaf = %leaf.fingerprint, reason = %why, "closing connection (GOAWAY): no longer admitted");
-                        metrics.closed_on_reload();
-                        conn.as_mut().graceful_shutdown();
-                        draining = true;
-                        drain_deadline.as_mut().reset(tokio::time::Instant::now() + DRAIN_DEADLINE);
-                    }
-                }
+                _ = recheck.tick(), if !draining => {}
                 _ = stop.changed(), if !draining => {
                     conn.as_mut().graceful_shutdown();
                     draining = true;
                     drain_deadline.as_mut().reset(tokio::time::Instant::now() + DRAIN_DEADLINE);
+                    continue;
                 }
+            }
+            // The namespace changed, or the periodic recheck (expiry) is due.
+            if let Some(why) = self.no_longer_admitted(&namespace, &chain, &conn_ctx) {
+                tracing::info!(namespace = %namespace, peer = %peer, leaf = %leaf.fingerprint, reason = %why, "closing connection (GOAWAY): no longer admitted");
+                metrics.closed_on_reload();
+                conn.as_mut().graceful_shutdown();
+                draining = true;
+                drain_deadline
+                    .as_mut()
+                    .reset(tokio::time::Instant::now() + DRAIN_DEADLINE);
             }
         }
         cell.closed();

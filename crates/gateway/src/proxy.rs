@@ -232,7 +232,7 @@ impl Body for ObservedBody {
             }
             Poll::Ready(Some(Err(e))) => {
                 if let Some(r) = this.record.take() {
-                    this_upstream_error(&r.metrics);
+                    r.metrics.upstream_error();
                     r.finish("UNAVAILABLE");
                 }
                 Poll::Ready(Some(Err(e.into())))
@@ -257,10 +257,6 @@ impl Body for ObservedBody {
     }
 }
 
-fn this_upstream_error(m: &Metrics) {
-    m.upstream_error();
-}
-
 /// Handles one gRPC call on an admitted connection.
 pub(crate) async fn handle(
     ctx: Arc<ConnCtx>,
@@ -272,7 +268,11 @@ pub(crate) async fn handle(
         Method::Known(path, access) => (path, Some(access)),
         Method::Unknown => ("unknown", None),
     };
-    let path = req.uri().path().to_owned();
+    // Only an unknown method's path is copied (for the log); known ones are static.
+    let path = match access {
+        Some(_) => std::borrow::Cow::Borrowed(method),
+        None => std::borrow::Cow::Owned(req.uri().path().to_owned()),
+    };
     let refuse = |status: Status, http: StatusCode| {
         tracing::info!(
             namespace = %ctx.namespace,
