@@ -7,6 +7,7 @@
 //! - Every write is validated as a whole resulting state by `gatehouse-policy`.
 
 mod auth;
+mod console;
 mod error;
 mod namespaces;
 mod openapi;
@@ -44,6 +45,8 @@ pub struct AppState {
     /// this process applies the change, so a client that connects right after the response
     /// already sees it. (Gateways in other processes poll the store.)
     pub after_namespace_write: Vec<AfterWrite>,
+    /// Signs console session cookies and CSRF tokens (see [`AppState::with_session_secret`]).
+    pub session_key: aws_lc_rs::hmac::Key,
 }
 
 /// A hook run after a namespace write (see [`AppState::after_namespace_write`]).
@@ -87,8 +90,23 @@ impl AppState {
             clock: Arc::new(OffsetDateTime::now_utc),
             metrics: Vec::new(),
             after_namespace_write: Vec::new(),
+            session_key: random_session_key(),
         }
     }
+
+    /// Signs console sessions with this secret (kept in the data dir, so sessions survive a
+    /// restart and every replica on it accepts them) instead of a random per-process one.
+    pub fn with_session_secret(mut self, secret: &[u8]) -> Self {
+        self.session_key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret);
+        self
+    }
+}
+
+/// A random HMAC key: console sessions then last as long as the process.
+pub fn random_session_key() -> aws_lc_rs::hmac::Key {
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    aws_lc_rs::hmac::Key::generate(aws_lc_rs::hmac::HMAC_SHA256, &rng)
+        .expect("the system random number generator failed")
 }
 
 /// JSON body extractor whose rejections are API errors (400, or 413 for an oversize body).
@@ -196,6 +214,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/tickets", get(watch::tickets))
         .route("/api/v1/expirations", get(watch::expiry_report))
         .route("/metrics", get(watch::metrics))
+        .merge(console::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint; see /api/v1/openapi.json") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

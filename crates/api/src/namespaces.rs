@@ -181,6 +181,9 @@ pub(crate) struct WriteOptions {
     pub(crate) resource_version: Option<ResourceVersion>,
     #[serde(default)]
     pub(crate) request_id: Option<String>,
+    /// Validate the change and return the namespace as it would be, without storing it.
+    #[serde(default)]
+    pub(crate) dry_run: bool,
 }
 
 /// A short summary of a spec for the audit log: fingerprints and filters, not PEM.
@@ -195,7 +198,7 @@ fn summary(spec: &NamespaceSpec) -> serde_json::Value {
 
 /// Reads the namespace, applies `edit`, validates the result, and stores it (compare-and-swap),
 /// retrying a lost race when the caller did not pin a resource version.
-async fn mutate(
+pub(crate) async fn mutate(
     state: &AppState,
     caller: &Caller,
     name: &str,
@@ -204,7 +207,7 @@ async fn mutate(
     edit: impl Fn(&NamespaceSpec) -> Result<NamespaceSpec, ApiError>,
 ) -> Result<Json<NamespaceView>, ApiError> {
     caller.require_write(name)?;
-    if let Some(id) = &opts.request_id {
+    if let Some(id) = opts.request_id.as_ref().filter(|_| !opts.dry_run) {
         if let Some(done) = replay(state, id, name, action).await? {
             return Ok(done);
         }
@@ -228,6 +231,9 @@ async fn mutate(
         let spec = edit(&ns.spec)?;
         let now = (state.clock)();
         validate_spec(Some(&ns.spec), &spec, now)?;
+        if opts.dry_run {
+            return Ok(Json(NamespaceView::from(&Namespace { spec, ..ns })));
+        }
         let change = Change {
             actor: caller.actor(),
             action: action.to_owned(),
@@ -373,6 +379,8 @@ pub(crate) struct UpdateBody {
     resource_version: Option<ResourceVersion>,
     #[serde(default)]
     request_id: Option<String>,
+    #[serde(default)]
+    dry_run: bool,
 }
 
 pub(crate) async fn update(
@@ -384,6 +392,7 @@ pub(crate) async fn update(
     let opts = WriteOptions {
         resource_version: body.resource_version,
         request_id: body.request_id,
+        dry_run: body.dry_run,
     };
     let spec = NamespaceSpec {
         accepted_client_ca: body.spec.mtls_auth.accepted_client_ca,
@@ -416,6 +425,17 @@ pub(crate) async fn delete(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("namespace {name:?} not found")))?;
     let expected = opts.resource_version.unwrap_or(ns.resource_version);
+    if opts.dry_run {
+        if expected != ns.resource_version {
+            return Err(StoreError::Conflict {
+                name,
+                expected,
+                actual: ns.resource_version,
+            }
+            .into());
+        }
+        return Ok(StatusCode::NO_CONTENT);
+    }
     let change = Change {
         actor: caller.actor(),
         action: "namespace.delete".into(),
@@ -449,14 +469,17 @@ pub(crate) async fn list_cas(
 pub(crate) struct CaBody {
     /// One or more PEM certificates.
     #[serde(default)]
-    ca_certificate: Option<String>,
+    pub(crate) ca_certificate: Option<String>,
     /// For removal: the SHA-256 (or tcld's SHA-1) fingerprint, hex, colons allowed.
     #[serde(default)]
-    fingerprint: Option<String>,
+    pub(crate) fingerprint: Option<String>,
     #[serde(default, deserialize_with = "de_version")]
-    resource_version: Option<ResourceVersion>,
+    pub(crate) resource_version: Option<ResourceVersion>,
     #[serde(default)]
-    request_id: Option<String>,
+    pub(crate) request_id: Option<String>,
+    /// Validate only; store nothing.
+    #[serde(default)]
+    pub(crate) dry_run: bool,
 }
 
 impl CaBody {
@@ -464,6 +487,7 @@ impl CaBody {
         WriteOptions {
             resource_version: self.resource_version,
             request_id: self.request_id.clone(),
+            dry_run: self.dry_run,
         }
     }
 
@@ -604,11 +628,14 @@ pub(crate) async fn remove_ca(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct FiltersBody {
     #[serde(default)]
-    filters: Vec<CertificateFilter>,
+    pub(crate) filters: Vec<CertificateFilter>,
     #[serde(default, deserialize_with = "de_version")]
-    resource_version: Option<ResourceVersion>,
+    pub(crate) resource_version: Option<ResourceVersion>,
     #[serde(default)]
-    request_id: Option<String>,
+    pub(crate) request_id: Option<String>,
+    /// Validate only; store nothing.
+    #[serde(default)]
+    pub(crate) dry_run: bool,
 }
 
 impl FiltersBody {
@@ -616,6 +643,7 @@ impl FiltersBody {
         WriteOptions {
             resource_version: self.resource_version,
             request_id: self.request_id.clone(),
+            dry_run: self.dry_run,
         }
     }
 }

@@ -59,7 +59,7 @@ pub const ROUTES: &[(&str, &str, Access, &str, Option<&str>)] = &[
     ("get", "/api/v1/apikeys", Access::AnyUser, "List API keys (your own; all or ?userId= as admin)", None),
     ("post", "/api/v1/apikeys", Access::AnyUser, "Create an API key; the token is returned once", Some("ApiKeyCreate")),
     ("delete", "/api/v1/apikeys/{id}", Access::AnyUser, "Revoke an API key (your own, or any as admin)", None),
-    ("get", "/api/v1/audit", Access::AnyUser, "Audit log, newest first (?namespace=&before=&limit=); namespace admins see their namespaces", None),
+    ("get", "/api/v1/audit", Access::AnyUser, "Audit log, newest first (?namespace=&user=&before=&limit=); namespace admins see their namespaces", None),
     ("get", "/api/v1/tickets", Access::AnyUser, "Tickets opened for CAs within 5 days of expiry (namespace admins: theirs)", None),
     ("get", "/api/v1/expirations", Access::AnyUser, "Every accepted CA and observed client leaf, soonest expiry first (?within=30d)", None),
     ("get", "/metrics", Access::AnyUser, "Prometheus metrics (text format); namespace admins see their namespaces", None),
@@ -75,9 +75,11 @@ fn query_parameters(method: &str, path: &str) -> &'static [(&'static str, &'stat
                 "only if the namespace is still at this version",
             ),
             ("requestId", "idempotency key"),
+            ("dryRun", "check access and version; change nothing"),
         ],
         ("get", "/api/v1/audit") => &[
             ("namespace", "only this namespace's events"),
+            ("user", "only this user's events (email)"),
             ("before", "page: events older than this id"),
             ("limit", "page size (1-1000, default 50)"),
         ],
@@ -153,6 +155,7 @@ pub fn openapi_document() -> Value {
             "role": { "type": "string", "enum": ["worker", "reader", "writer", "admin"], "description": "Gatehouse: what certificates this filter admits may do (default: everything)" }
         }
     });
+    let dry_run = json!({ "type": "boolean", "description": "Validate the change and return the namespace as it would be; store nothing" });
     let version = json!({ "type": ["string", "integer"], "description": "The namespace's current resourceVersion; a stale one is refused with 409" });
     json!({
         "openapi": "3.1.0",
@@ -182,14 +185,14 @@ pub fn openapi_document() -> Value {
                 "CreateNamespace": { "type": "object", "required": ["name", "spec"], "properties": {
                     "name": { "type": "string" }, "spec": { "$ref": "#/components/schemas/Spec" }, "requestId": { "type": "string" } } },
                 "UpdateNamespace": { "type": "object", "required": ["spec"], "properties": {
-                    "spec": { "$ref": "#/components/schemas/Spec" }, "resourceVersion": version, "requestId": { "type": "string" } } },
+                    "spec": { "$ref": "#/components/schemas/Spec" }, "resourceVersion": version, "requestId": { "type": "string" }, "dryRun": dry_run } },
                 "CaChange": { "type": "object", "properties": {
                     "caCertificate": { "type": "string", "description": "PEM" },
                     "fingerprint": { "type": "string", "description": "for removal: SHA-256 or SHA-1 hex" },
-                    "resourceVersion": version, "requestId": { "type": "string" } } },
+                    "resourceVersion": version, "requestId": { "type": "string" }, "dryRun": dry_run } },
                 "FiltersChange": { "type": "object", "properties": {
                     "filters": { "type": "array", "items": { "$ref": "#/components/schemas/CertificateFilter" } },
-                    "resourceVersion": version, "requestId": { "type": "string" } } },
+                    "resourceVersion": version, "requestId": { "type": "string" }, "dryRun": dry_run } },
                 "User": { "type": "object", "required": ["role"], "properties": {
                     "email": { "type": "string" },
                     "role": { "enum": ["account-owner", "global-admin", "namespace-admin", "read-only"] },

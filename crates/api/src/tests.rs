@@ -134,6 +134,7 @@ async fn world() -> World {
         clock: Arc::new(|| NOW),
         metrics: Vec::new(),
         after_namespace_write: Vec::new(),
+        session_key: crate::random_session_key(),
     };
     let mut t = tokens.into_iter();
     let mut next = || t.next().unwrap();
@@ -905,6 +906,7 @@ async fn expired_cas_do_not_block_removal_but_cannot_be_added() {
         clock: Arc::new(|| NOW + Duration::days(10)),
         metrics: Vec::new(),
         after_namespace_write: Vec::new(),
+        session_key: crate::random_session_key(),
     };
     let app = router(later);
     let v3 = ca("Acme A Root v3");

@@ -299,9 +299,11 @@ pub(crate) async fn revoke_key(
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct AuditParams {
-    namespace: Option<String>,
-    before: Option<i64>,
-    limit: Option<i64>,
+    pub(crate) namespace: Option<String>,
+    /// Only events by this user (email).
+    pub(crate) user: Option<String>,
+    pub(crate) before: Option<i64>,
+    pub(crate) limit: Option<i64>,
 }
 
 pub(crate) async fn audit(
@@ -309,6 +311,16 @@ pub(crate) async fn audit(
     caller: Caller,
     ApiQuery(q): ApiQuery<AuditParams>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let (events, next) = audit_events(&state, &caller, q).await?;
+    Ok(Json(json!({ "events": events, "nextBefore": next })))
+}
+
+/// The audit events the caller may see, and the `before` of the next page if there may be one.
+pub(crate) async fn audit_events(
+    state: &AppState,
+    caller: &Caller,
+    q: AuditParams,
+) -> Result<(Vec<gatehouse_store::AuditEvent>, Option<i64>), ApiError> {
     // Owners and global admins see everything; read-only users see namespace events (not user
     // or key events); namespace admins see their namespaces' events.
     let visible = match caller.role() {
@@ -328,6 +340,7 @@ pub(crate) async fn audit(
         .store
         .list_audit(AuditQuery {
             namespace: q.namespace,
+            actor_email: q.user,
             visible_namespaces: visible,
             before_id: q.before,
             limit,
@@ -339,5 +352,5 @@ pub(crate) async fn audit(
     } else {
         None
     };
-    Ok(Json(json!({ "events": events, "nextBefore": next })))
+    Ok((events, next))
 }

@@ -163,7 +163,7 @@ pub(crate) async fn metrics(
 }
 
 /// How long a gateway instance's open-connection counts stay current without a new flush.
-const USAGE_FRESH: time::Duration = time::Duration::seconds(30);
+pub(crate) const USAGE_FRESH: time::Duration = time::Duration::seconds(30);
 
 /// `GET /api/v1/namespaces/{namespace}/usage`: what the gateway saw, per accepted CA and per
 /// client leaf. What answers "has traffic on the old CA stopped?" during a rotation.

@@ -122,6 +122,50 @@ async fn bootstrap(store: &SqliteStore, data_dir: &Path, email: &str) -> Result<
     Ok(())
 }
 
+/// The console's session secret, `<data-dir>/console-session.key` (0600): created on first
+/// start, shared by every process on the data dir so sessions survive restarts.
+pub(crate) fn session_secret(data_dir: &Path) -> Result<Vec<u8>, Failure> {
+    let path = data_dir.join("console-session.key");
+    let read = || -> Result<Option<Vec<u8>>, Failure> {
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let text = text.trim();
+                if text.len() < 64 {
+                    return Err(Failure::Input(format!(
+                        "{}: too short to be a session secret (delete it to make a new one; everyone signs in again)",
+                        path.display()
+                    )));
+                }
+                Ok(Some(text.as_bytes().to_vec()))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Failure::Input(format!("{}: {e}", path.display()))),
+        }
+    };
+    if let Some(secret) = read()? {
+        return Ok(secret);
+    }
+    let mut bytes = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut bytes)
+        .map_err(|_| Failure::Internal("random number generator failed".into()))?;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    // Another process may create it at the same moment: then use theirs.
+    let written = write_files(
+        &[OutputFile {
+            path: &path,
+            contents: format!("{hex}\n").as_bytes(),
+            kind: FileKind::PrivateKey,
+        }],
+        &[],
+        false,
+    );
+    match (written, read()?) {
+        (_, Some(secret)) => Ok(secret),
+        (Err(e), None) => Err(e.into()),
+        (Ok(_), None) => Err(Failure::Internal(format!("{} vanished", path.display()))),
+    }
+}
+
 pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -242,7 +286,8 @@ pub(crate) async fn serve(
     if gateway.is_none() {
         tracing::info!("no --upstream: the gateway is not running (the API and expiry watch are)");
     }
-    let mut state = AppState::new(store.clone());
+    let mut state =
+        AppState::new(store.clone()).with_session_secret(&session_secret(&args.data_dir)?);
     if let Some(gw) = &gateway {
         let metrics = gw.gateway.metrics();
         state.metrics.push(Arc::new(

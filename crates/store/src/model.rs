@@ -155,6 +155,8 @@ pub struct Change {
 #[derive(Clone, Debug, Default)]
 pub struct AuditQuery {
     pub namespace: Option<String>,
+    /// Only events by this user (the email in the actor, whichever key they used).
+    pub actor_email: Option<String>,
     /// Only events of these namespaces (for namespace admins); `None` means all.
     pub visible_namespaces: Option<Vec<String>>,
     pub before_id: Option<i64>,

@@ -886,11 +886,14 @@ impl Store for SqliteStore {
         };
         let rows = sqlx::query(
             "SELECT id, at, actor, action, namespace, request_id, before, after FROM audit_events \
-             WHERE ($1 IS NULL OR namespace = $1) AND ($2 IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
+             WHERE ($1 IS NULL OR namespace = $1) AND ($2 IS NULL OR id < $2) \
+             AND ($4 IS NULL OR actor = $4 OR substr(actor, 1, length($4) + 2) = $4 || ' (') \
+             ORDER BY id DESC LIMIT $3",
         )
         .bind(&q.namespace)
         .bind(q.before_id)
         .bind(sql_limit)
+        .bind(&q.actor_email)
         .fetch_all(&self.pool)
         .await?;
         let mut out = Vec::new();
@@ -1020,6 +1023,18 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(older.len(), 1);
+        // By user: the email in "email (key k_…)" or the bare actor; never a prefix of another.
+        for (email, n) in [("owner@example.com", 2), ("owner@example.co", 0), ("x", 0)] {
+            let by = s
+                .list_audit(AuditQuery {
+                    limit: 10,
+                    actor_email: Some(email.into()),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            assert_eq!(by.len(), n, "{email}");
+        }
         assert!(matches!(
             s.delete_namespace("payments", 1, change("namespace.delete"))
                 .await,
