@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from test_cli import GATEHOUSE
@@ -63,10 +63,12 @@ class Browser:
 
     def click(self, css, navigates=True):
         """Clicks, and waits for the page it loads (every form here posts and loads a page)."""
-        old = self.find("html")
+        # A mark on the current window object: the next document does not have it.
+        self.driver.execute_script("window.__gatehouseOldPage = true")
         self.find(css).click()
         if navigates:
-            WebDriverWait(self.driver, 20).until(expected_conditions.staleness_of(old))
+            WebDriverWait(self.driver, 20, ignored_exceptions=(WebDriverException,)).until(lambda d: d.execute_script(
+                "return !window.__gatehouseOldPage && document.readyState === 'complete'"))
         self.collect_log()
 
     def fill(self, css, value):
@@ -396,6 +398,16 @@ def test_rollover_helper_warns_while_the_old_ca_carries_traffic(tmp_path, tempor
         assert p.returncode != 0
         b.get("/expirations")
         assert b.find("#timeline") and "worker-old" in b.text("#expirations")
-        b.shot("expirations")
+        assert len(b.find_all("#timeline rect")) == len(b.find_all("#expirations tbody tr")) == 2
+        for size in (DESKTOP, PHONE):
+            assert b.fits(size)[0], size
+            b.shot("expirations", size)
+        b.get("/audit?user=admin@localhost")
+        assert "namespace.accepted-client-ca.remove" in b.text("#audit")
+        for size in (DESKTOP, PHONE):
+            assert b.fits(size)[0], size
+            b.shot("audit", size)
+        b.get("/audit?user=nobody@acme.io")
+        assert "No events." in b.text("#audit")
     finally:
         g.stop()

@@ -781,6 +781,66 @@ async fn versions_request_ids_and_rollover() {
     assert_eq!(a(&ns), "1");
     // Rollover: add the new CA with a distinct subject…
     let v2 = ca("Acme A Root v2");
+    // …a dry run first: validated and answered with the would-be namespace, nothing stored,
+    // and no audit event.
+    let audit = |w: &World| {
+        let store = w.store.clone();
+        async move {
+            store
+                .list_audit(gatehouse_store::AuditQuery {
+                    limit: 1000,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .len()
+        }
+    };
+    let events = audit(&w).await;
+    let (status, would) = call(
+        &w.app,
+        "POST",
+        "/api/v1/namespaces/a/accepted-client-ca",
+        Some(&w.admin_a),
+        Some(json!({"caCertificate": v2.pem, "resourceVersion": "1", "dryRun": true})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{would}");
+    assert_eq!(
+        (
+            a(&would),
+            would["acceptedClientCas"].as_array().unwrap().len()
+        ),
+        ("1".to_owned(), 2)
+    );
+    let (status, v) = call(
+        &w.app,
+        "POST",
+        "/api/v1/namespaces/a/certificate-filters",
+        Some(&w.admin_a),
+        Some(json!({"filters": [{"commonName": "code.*.com"}], "dryRun": true})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    let (status, v) = call(
+        &w.app,
+        "DELETE",
+        "/api/v1/namespaces/a?dryRun=true&resourceVersion=7",
+        Some(&w.owner),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{v}");
+    let (_, still) = call(
+        &w.app,
+        "GET",
+        "/api/v1/namespaces/a",
+        Some(&w.admin_a),
+        None,
+    )
+    .await;
+    assert_eq!(a(&still), "1");
+    assert_eq!(audit(&w).await, events);
     let (status, ns) = call(
         &w.app,
         "POST",

@@ -18,7 +18,9 @@ use crate::fail::Failure;
 #[command(
     after_help = "On first start an account-owner and its API key are created; the key is \
     written to <data-dir>/admin.key (mode 0600) and never printed. The CLI uses that file when no \
-    --api-key is given.\n\nExamples:\n  \
+    --api-key is given. The web console is at http://<api-listen>/: sign in with an API key. \
+    Browsers keep its Secure session cookie only over HTTPS or on localhost, so reach it through \
+    a TLS-terminating proxy, or an SSH tunnel to 127.0.0.1.\n\nExamples:\n  \
     gatehouse serve\n  \
     gatehouse serve --data-dir /var/lib/gatehouse --api-listen 0.0.0.0:8080 --admin-email ops@acme.io\n  \
     gatehouse serve --upstream 127.0.0.1:7233 --gateway-listen 0.0.0.0:7443 --gateway-domain gw.acme.io"
@@ -27,7 +29,7 @@ pub(crate) struct ServeArgs {
     /// Where the database and admin.key live
     #[arg(long, env = "GATEHOUSE_DATA_DIR", default_value = "./gatehouse-data")]
     pub(crate) data_dir: PathBuf,
-    /// Address of the REST API (and, later, the console)
+    /// Address of the REST API (/api/v1) and the web console (/)
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub(crate) api_listen: SocketAddr,
     /// Email of the account owner created on first start
@@ -241,7 +243,7 @@ pub(crate) async fn serve(
     let local = listener
         .local_addr()
         .map_err(|e| Failure::Internal(e.to_string()))?;
-    tracing::info!(api = %format!("http://{local}/api/v1"), data_dir = %args.data_dir.display(), "gatehouse serving");
+    tracing::info!(api = %format!("http://{local}/api/v1"), console = %format!("http://{local}/"), data_dir = %args.data_dir.display(), "gatehouse serving");
     let store = Arc::new(store);
     let notifier = crate::watch::notifier(store.clone(), args.notify.config(&args.data_dir)?)?;
     let watch_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));

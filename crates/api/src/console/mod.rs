@@ -133,11 +133,36 @@ async fn after_write(state: &AppState) {
 
 // --- sign-in ----------------------------------------------------------------------------------
 
-async fn login_page(MaybeSession(s): MaybeSession) -> Response {
+async fn login_page(MaybeSession(s): MaybeSession, headers: HeaderMap) -> Response {
     if s.is_some() {
         return Redirect::to("/").into_response();
     }
-    html(StatusCode::OK, pages::login(None))
+    html(
+        StatusCode::OK,
+        pages::login(None, plain_http_elsewhere(&headers)),
+    )
+}
+
+/// Reached over plain HTTP at an address other than loopback: browsers drop the `Secure`
+/// session cookie there, and the API key would cross the network in the clear.
+fn plain_http_elsewhere(headers: &HeaderMap) -> bool {
+    let https = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("https"));
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    let local = name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    !https && !local
 }
 
 #[derive(Debug, Deserialize)]
@@ -163,9 +188,10 @@ async fn login(
         tracing::info!("console sign-in refused: unknown, revoked or expired API key");
         return html(
             StatusCode::UNAUTHORIZED,
-            pages::login(Some(
-                "That API key is unknown, revoked or expired. Keys start with ghk_; create one with `gatehouse apikey create`.",
-            )),
+            pages::login(
+                Some("That API key is unknown, revoked or expired. Keys start with ghk_; create one with `gatehouse apikey create`."),
+                plain_http_elsewhere(&headers),
+            ),
         );
     };
     let value = match session::issue(&state.session_key, &principal.key.id, now) {
@@ -910,5 +936,28 @@ async fn audit_page(
             pages::audit(&s, &events, next, &namespaces, &q.namespace, &q.user),
         ),
         Err(e) => error_page(Some(&s), &e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_is_flagged_only_away_from_loopback() {
+        let with = |host: &'static str, proto: Option<&'static str>| {
+            let mut h = HeaderMap::new();
+            h.insert(header::HOST, HeaderValue::from_static(host));
+            if let Some(p) = proto {
+                h.insert("x-forwarded-proto", HeaderValue::from_static(p));
+            }
+            plain_http_elsewhere(&h)
+        };
+        assert!(!with("127.0.0.1:8080", None));
+        assert!(!with("localhost:8080", None));
+        assert!(!with("[::1]:8080", None));
+        assert!(with("gatehouse.acme.io:8080", None));
+        assert!(with("10.0.0.5", None));
+        assert!(!with("gatehouse.acme.io", Some("https")));
     }
 }

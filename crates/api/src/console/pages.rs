@@ -4,6 +4,7 @@ use gatehouse_notify::ExpiryEntry;
 use gatehouse_pki::{rfc3339, sha1_fingerprint};
 use gatehouse_store::{AuditEvent, Namespace, ObservedLeaf, Ticket};
 use maud::{html, Markup, DOCTYPE};
+use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::{role_name, Card, Draft, NsData, Outcome, Session};
@@ -61,7 +62,7 @@ fn layout(title: &str, s: Option<&Session>, body: Markup) -> Markup {
     }
 }
 
-pub(crate) fn login(error: Option<&str>) -> Markup {
+pub(crate) fn login(error: Option<&str>, insecure: bool) -> Markup {
     layout(
         "Sign in",
         None,
@@ -72,6 +73,12 @@ pub(crate) fn login(error: Option<&str>) -> Markup {
                     code { "<data-dir>/admin.key" } "; others come from " code { "gatehouse apikey create" } "." }
                 @if let Some(e) = error {
                     div.error role="alert" { (e) }
+                }
+                @if insecure {
+                    div.warn #insecure role="alert" { strong { "This page came over plain HTTP to a non-local address." }
+                        " Browsers will not keep the console's Secure session cookie here, and an API key typed in would cross the network in the clear. "
+                        "Reach the console through HTTPS (a TLS-terminating proxy in front of --api-listen that sets X-Forwarded-Proto: https) or over localhost, e.g. "
+                        code { "ssh -L 8080:127.0.0.1:8080 host" } "." }
                 }
                 form method="post" action="/login" {
                     label for="api_key" { "API key" }
@@ -293,7 +300,8 @@ pub(crate) fn namespace(
                         div.warn #remove-warning role="alert" {
                             p { strong { "This CA is still in use." } " Clients used " (c.display_subject()) " "
                                 (u.last_seen.map(|t| ago(t, now)).unwrap_or_else(|| "recently".into()))
-                                ", and " (u.open) " connection(s) are open through the gateway. "
+                                @if u.open > 0 { ", and " (u.open) " connection(s) through the gateway are open now" }
+                                ". "
                                 "Removing it refuses those clients at once. Move them to the new CA first, or remove it anyway." }
                             form method="post" action=(format!("{url}/ca/remove")) {
                                 (hidden(s, rv))
@@ -549,20 +557,20 @@ pub(crate) fn expirations(
             p.muted { "Every accepted CA and every client certificate seen in the last 7 days, soonest first. "
                 "Notifications go out at 15, 10 and 5 days; a ticket opens at 5." }
             @if shown.is_empty() { p.muted { "Nothing to show." } } @else {
-                section.card { (timeline(&shown, now)) }
+                section.card { (timeline(&shown)) }
                 div.scroll {
                     table #expirations {
                         thead { tr { th { "Expires" } th { "Namespace" } th { "Kind" } th { "Subject" } th { "Last used" } th { "Ticket" } } }
                         tbody {
                             @for e in &shown {
-                                @let at = time::OffsetDateTime::parse(&e.not_after, &time::format_description::well_known::Rfc3339).unwrap_or(now);
+                                @let at = OffsetDateTime::parse(&e.not_after, &Rfc3339).unwrap_or(now);
                                 @let ticket = tickets.iter().find(|t| t.namespace == e.namespace && t.fingerprint == e.sha256);
                                 tr {
                                     td { span class=(format!("pill {}", band(at, now))) { (date(at)) " · " (until(at, now)) } }
                                     td { a href=(ns_url(&e.namespace)) { (e.namespace) } }
                                     td { (e.kind) }
                                     td { (e.subject) br; span.mono.small { (e.sha256) } }
-                                    td { @if let Some(u) = &e.last_used { (u) } @else { span.muted { "never" } } }
+                                    td { (last_used(e.last_used.as_deref().and_then(|u| OffsetDateTime::parse(u, &Rfc3339).ok()), now)) }
                                     td { @if let Some(t) = ticket { "#" (t.id) " " (t.status) } }
                                 }
                             }
@@ -577,8 +585,7 @@ pub(crate) fn expirations(
 
 /// An SVG timeline: one bar per certificate from now to its notAfter, on a square-root scale
 /// so the next weeks stay readable beside certificates that live for years.
-fn timeline(entries: &[&ExpiryEntry], now: OffsetDateTime) -> Markup {
-    let _ = now;
+fn timeline(entries: &[&ExpiryEntry]) -> Markup {
     let max_days = entries
         .iter()
         .map(|e| e.days_left)
@@ -587,7 +594,7 @@ fn timeline(entries: &[&ExpiryEntry], now: OffsetDateTime) -> Markup {
         .clamp(30, 3650) as f64;
     let (x0, x1, row) = (8.0_f64, 952.0_f64, 22.0_f64);
     let x = |days: i64| x0 + ((days.max(0) as f64) / max_days).sqrt() * (x1 - x0);
-    let height = 34.0 + row * entries.len() as f64;
+    let height = 22.0 + row * entries.len() as f64;
     let ticks: Vec<i64> = [5, 10, 15, 30, 90, 180, 365, 730, 1825]
         .into_iter()
         .filter(|d| (*d as f64) <= max_days)
@@ -601,6 +608,7 @@ fn timeline(entries: &[&ExpiryEntry], now: OffsetDateTime) -> Markup {
     };
     html! {
         svg #timeline xmlns="http://www.w3.org/2000/svg" viewBox=(format!("0 0 960 {height}")) role="img" aria-label="Expiry timeline" {
+            text x=(x0) y="10" font-size="10" fill="#495057" { "now" }
             @for d in &ticks {
                 line x1=(x(*d)) x2=(x(*d)) y1="14" y2=(height) stroke="#adb5bd" stroke-dasharray="3 3" {}
                 text x=(x(*d)) y="10" font-size="10" text-anchor="middle" fill="#495057" { (d) "d" }
