@@ -3,6 +3,7 @@
 gateway with the real `temporal` CLI as the client). Every test saves screenshots under
 target/console-screenshots/ and fails on any error in the browser's console log."""
 
+import datetime
 import json
 import re
 import shutil
@@ -20,6 +21,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from test_cli import GATEHOUSE
 from test_control_plane import Server
+from test_expiry import ca_pem
 from test_gateway import Gateway, gen_ca, gen_leaf, temporal  # noqa: F401 (fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -411,3 +413,27 @@ def test_rollover_helper_warns_while_the_old_ca_carries_traffic(tmp_path, tempor
         assert "No events." in b.text("#audit")
     finally:
         g.stop()
+
+
+def test_expirations_timeline_bands_and_tickets(console, browsers):
+    # gen refuses CAs this short (tcld's rule), so this one is made with cryptography.
+    soon = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=3, hours=12)
+    (console.workdir / "soon-ca.pem").write_text(ca_pem("Acme Soon Root", soon))
+    console.cli("namespace", "create", "--namespace", "soon", "--ca-certificate-file", "soon-ca.pem", check=0)
+    p = console.cli("expirations", "check", "--once", "--data-dir", console.data, check=0)
+    assert json.loads(p.stdout.strip().splitlines()[-1])["ticketsOpened"] == 1, p.stdout
+    b = browsers(console)
+    b.sign_in(console.token)
+    rows = b.find_all("#expirations tbody tr")
+    assert len(rows) == 0, "the sign-in lands on the namespaces page"
+    soon = [r for r in b.find_all("#namespaces tbody tr") if "soon" in r.text][0]
+    assert soon.find_element(By.CSS_SELECTOR, ".pill").get_attribute("class") == "pill band-5"
+    b.get("/expirations")
+    rows = b.find_all("#expirations tbody tr")
+    assert len(rows) == 3 and "soon" in rows[0].text, "soonest first"
+    cells = rows[0].find_elements(By.CSS_SELECTOR, "td")
+    assert "in 3 days" in cells[0].text and re.fullmatch(r"#\d+ open", cells[5].text), cells[5].text
+    assert cells[0].find_element(By.CSS_SELECTOR, ".pill").get_attribute("class") == "pill band-5"
+    bars = b.find_all("#timeline rect")
+    assert len(bars) == 3 and bars[0].get_attribute("fill") == "#ffa8a8"
+    b.shot("expirations")
