@@ -67,6 +67,20 @@ pub(crate) enum Command {
         gatehouse verify --ca-bundle ca.pem --cert chain.pem --filters filters.json --at 2027-01-01T00:00:00Z"
     )]
     Verify(VerifyArgs),
+    /// Renew a client or server certificate in place before it expires (once, or as a daemon)
+    Renew(crate::renew::RenewArgs),
+    /// Rotate a namespace's CA without downtime: add the new CA, wait for the old one's
+    /// traffic to stop, remove it (resumable)
+    #[command(after_help = "Examples:\n  \
+        gatehouse rotate ca -n payments --org acme -d 1y --ca-cert ca-2026.pem --ca-key ca-2026.key\n  \
+        gatehouse rotate status -n payments\n  \
+        gatehouse rotate resume -n payments")]
+    Rotate {
+        #[command(flatten)]
+        server: crate::client::ServerArgs,
+        #[command(subcommand)]
+        command: crate::rotate::RotateCommand,
+    },
     /// Run the control plane (REST API, expiry watch) and, with --upstream, the mTLS gateway
     Serve(crate::serve::ServeArgs),
     /// Run the mTLS gateway alone against a data dir's store (serve --upstream runs it too)

@@ -35,7 +35,7 @@ pub(crate) struct ServerArgs {
     data_dir: PathBuf,
 }
 
-struct Client {
+pub(crate) struct Client {
     base: String,
     token: String,
     http: reqwest::blocking::Client,
@@ -43,7 +43,7 @@ struct Client {
 }
 
 impl Client {
-    fn new(args: &ServerArgs, auto_confirm: bool) -> Result<Self, Failure> {
+    pub(crate) fn new(args: &ServerArgs, auto_confirm: bool) -> Result<Self, Failure> {
         let token = match &args.api_key {
             Some(k) => k.trim().to_owned(),
             None => {
@@ -70,7 +70,7 @@ impl Client {
         })
     }
 
-    fn call(
+    pub(crate) fn call(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -113,12 +113,12 @@ impl Client {
         Err(Failure::Refused(msg))
     }
 
-    fn get(&self, path: &str) -> Result<Value, Failure> {
+    pub(crate) fn get(&self, path: &str) -> Result<Value, Failure> {
         self.call(reqwest::Method::GET, path, None)
     }
 
     /// tcld-style confirmation: skipped with --auto-confirm; never waits on a non-terminal.
-    fn confirm(&self, what: &str) -> Result<(), Failure> {
+    pub(crate) fn confirm(&self, what: &str) -> Result<(), Failure> {
         if self.auto_confirm {
             return Ok(());
         }

@@ -75,7 +75,10 @@ pub(crate) fn parse_san(value: &str) -> Result<SubjectAltName, Failure> {
     }
 }
 
-fn load_ca(args: &IssuerArgs, now: OffsetDateTime) -> Result<CertificateAuthority, Failure> {
+pub(crate) fn load_ca(
+    args: &IssuerArgs,
+    now: OffsetDateTime,
+) -> Result<CertificateAuthority, Failure> {
     let cert_name = args.ca_cert.display().to_string();
     let certs = parse_certificates(&read_input_file(&args.ca_cert)?, &cert_name)?;
     let cert = certs

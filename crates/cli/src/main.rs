@@ -7,6 +7,8 @@ mod dev;
 mod fail;
 mod gateway;
 mod gen;
+mod renew;
+mod rotate;
 mod serve;
 mod watch;
 
@@ -23,6 +25,8 @@ fn main() -> ExitCode {
         Command::Sign(args) => gen::sign(args),
         Command::Lint(args) => check::lint(args),
         Command::Verify(args) => check::verify(args),
+        Command::Renew(args) => renew::run(args),
+        Command::Rotate { server, command } => rotate::run(&server, cli.auto_confirm, command),
         Command::Serve(args) => serve::run(args),
         Command::Gateway(args) => gateway::run(args),
         Command::Dev(args) => dev::run(args),

@@ -135,6 +135,30 @@ impl CsrRequest {
         })
     }
 
+    /// A renewal: the same public key, subject (byte for byte) and SANs as `cert`, for a new
+    /// certificate (step-ca's `renew`). The private key is not needed and never read.
+    pub fn renewal_of(cert: &CertificateInfo) -> Result<Self, IssueError> {
+        let (_, parsed) = x509_parser::certificate::X509Certificate::from_der(&cert.der)
+            .map_err(|e| IssueError::InvalidInput(format!("the certificate to renew: {e}")))?;
+        if cert.is_ca() {
+            return Err(IssueError::InvalidInput(format!(
+                "{} is a CA certificate; renew client and server certificates only",
+                cert.display_subject()
+            )));
+        }
+        let public_key = rcgen::SubjectPublicKeyInfo::from_der(&cert.spki_der)
+            .map_err(|e| IssueError::InvalidInput(format!("unsupported public key type: {e}")))?;
+        Ok(Self {
+            subject: cert.subject.clone(),
+            subject_alt_names: cert.subject_alt_names.clone(),
+            asked_for_ca: false,
+            subject_der: parsed.subject().as_raw().to_vec(),
+            subject_key: cert.subject_key(),
+            public_key,
+            rsa: parsed.public_key().algorithm.algorithm.to_id_string() == "1.2.840.113549.1.1.1",
+        })
+    }
+
     /// Signs the request. The CA decides every extension from `profile`: CA:FALSE, KeyUsage,
     /// EKU, SKI/AKI. Subject (byte for byte) and SANs come from the request.
     pub fn sign(

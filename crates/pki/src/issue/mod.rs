@@ -110,14 +110,19 @@ pub struct Issued {
     pub key: Option<PrivateKey>,
 }
 
+/// A certificate as PEM (LF line endings).
+pub fn certificate_pem(der: &[u8]) -> String {
+    pem::encode_config(
+        &pem::Pem::new("CERTIFICATE", der.to_vec()),
+        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+    )
+}
+
 impl Issued {
     fn from_der(der: &[u8], key: Option<PrivateKey>) -> Result<Self, IssueError> {
         let certificate =
             CertificateInfo::from_der(der).map_err(|e| IssueError::Generation(e.to_string()))?;
-        let pem = pem::encode_config(
-            &pem::Pem::new("CERTIFICATE", der.to_vec()),
-            pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
-        );
+        let pem = certificate_pem(der);
         Ok(Self {
             certificate,
             pem,

@@ -48,6 +48,18 @@ impl LeafParams {
     }
 }
 
+impl Profile {
+    /// The profile a certificate was issued with, from its extended key usage: what a renewal
+    /// keeps.
+    pub fn of(cert: &CertificateInfo) -> Self {
+        match &cert.extended_key_usage {
+            Some(eku) if eku.server_auth && eku.client_auth => Self::Internode,
+            Some(eku) if eku.server_auth => Self::Server,
+            _ => Self::Client,
+        }
+    }
+}
+
 /// Which extensions a signed CSR gets: the CA decides, never the request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Profile {
