@@ -1,0 +1,243 @@
+"""`gatehouse renew` and `gatehouse rotate` for real: renewals checked with OpenSSL and
+cryptography, a renewal killed at random points, and a CA rotation plus daemon renewals while a
+long-running Python worker keeps polling a real Temporal server through the gateway."""
+
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from test_cli import GATEHOUSE
+from test_gateway import DOMAIN, TEMPORAL, Gateway, gen_ca, temporal  # noqa: F401 (fixture)
+
+HERE = Path(__file__).resolve().parent
+
+
+def gh(*args, cwd=None, check=None):
+    p = subprocess.run([GATEHOUSE, *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=60)
+    assert "panicked" not in p.stderr, p.stderr
+    if check is not None:
+        assert p.returncode == check, f"exit {p.returncode}\n{p.stdout}\n{p.stderr}"
+    return p
+
+
+def leaf(d: Path, ca, name, duration="30d", *extra):
+    gh("gen", "leaf", "--org", "acme", "--common-name", name, "-d", duration, "--ca-cert", ca[0], "--ca-key", ca[1],
+       "--cert", d / f"{name}.pem", "--key", d / f"{name}.key", *extra, check=0)
+    return d / f"{name}.pem", d / f"{name}.key"
+
+
+def pair_ok(cert: Path, key: Path, ca: Path):
+    """The certificate on disk matches the key on disk and verifies under the CA."""
+    c = x509.load_pem_x509_certificate(cert.read_bytes())
+    k = serialization.load_pem_private_key(key.read_bytes(), password=None)
+    spki = lambda pk: pk.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    assert spki(c.public_key()) == spki(k.public_key()), "the key and the certificate disagree"
+    p = subprocess.run(["openssl", "verify", "-CAfile", str(ca), "-purpose", "sslclient", str(cert)],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+    return c
+
+
+def test_renew_keeps_key_subject_sans_and_replaces_only_the_certificate(tmp_path):
+    ca = gen_ca(tmp_path, "ca")
+    cert, key = leaf(tmp_path, ca, "worker", "30d", "--san", "worker.acme.io", "--san", "spiffe://acme/worker")
+    before = x509.load_pem_x509_certificate(cert.read_bytes())
+    key_bytes, key_mode = key.read_bytes(), key.stat().st_mode & 0o777
+    # Not due (33% of 30 days left is 10 days away): nothing changes.
+    p = gh("renew", "--cert", cert, "--key", key, "--ca-cert", ca[0], "--ca-key", ca[1], "-o", "json", check=0)
+    assert json.loads(p.stdout)["renewed"] is False and cert.read_bytes() == before.public_bytes(serialization.Encoding.PEM)
+    # A 31-day margin is longer than the whole lifetime: refused, not a renewal loop.
+    p = gh("renew", "--cert", cert, "--key", key, "--ca-cert", ca[0], "--ca-key", ca[1], "--renew-before", "31d", check=2)
+    assert "renew continuously" in p.stderr
+    # Due with a 30-day margin (notBefore is backdated a minute, so the lifetime is a bit longer).
+    p = gh("renew", "--cert", cert, "--key", key, "--ca-cert", ca[0], "--ca-key", ca[1], "--renew-before", "30d", "-o", "json", check=0)
+    out = json.loads(p.stdout)
+    after = pair_ok(cert, key, ca[0])
+    assert out["renewed"] and out["previousSha256"] != out["sha256"]
+    assert after.subject == before.subject and after.serial_number != before.serial_number
+    san = lambda c: c.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san(after) == san(before)
+    assert after.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value == \
+        before.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    life = lambda c: c.not_valid_after_utc - c.not_valid_before_utc
+    assert abs((life(after) - life(before)).total_seconds()) < 5, "the same lifetime"
+    assert key.read_bytes() == key_bytes and key.stat().st_mode & 0o777 == key_mode == 0o600, "the key is untouched"
+    assert cert.stat().st_mode & 0o777 == 0o644
+    # A key that is not the certificate's is refused before anything is written.
+    other = leaf(tmp_path, ca, "other")
+    now = cert.read_bytes()
+    p = gh("renew", "--cert", cert, "--key", other[1], "--ca-cert", ca[0], "--ca-key", ca[1], "--force", check=2)
+    assert "does not belong" in p.stderr and cert.read_bytes() == now
+    # A server certificate stays a server certificate.
+    srv = tmp_path / "srv.pem", tmp_path / "srv.key"
+    gh("gen", "server", "--dns", "frontend.acme.io", "--ca-cert", ca[0], "--ca-key", ca[1], "--cert", srv[0], "--key", srv[1], "-d", "30d", check=0)
+    gh("renew", "--cert", srv[0], "--key", srv[1], "--ca-cert", ca[0], "--ca-key", ca[1], "--force", check=0)
+    eku = x509.load_pem_x509_certificate(srv[0].read_bytes()).extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(eku) == [x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]
+
+
+def test_renew_killed_at_random_points_leaves_a_pair_that_verifies(tmp_path):
+    ca = gen_ca(tmp_path, "ca")
+    cert, key = leaf(tmp_path, ca, "worker")
+    rng = random.Random(7)
+    seen = set()
+    cmd = [GATEHOUSE, "renew", "--cert", cert, "--key", key, "--ca-cert", ca[0], "--ca-key", ca[1], "--force"]
+    start = time.monotonic()
+    subprocess.run(cmd, check=True, capture_output=True)
+    whole = time.monotonic() - start
+    for i in range(40):
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(whole * 0.3, whole * 1.2))
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        c = pair_ok(cert, key, ca[0])
+        seen.add(c.serial_number)
+    # The first serial is the one the timing run wrote; each new one is a run that finished.
+    assert 2 <= len(seen) <= 40, f"{len(seen) - 1} of 40 runs finished: some must, and some must not"
+    leftovers = [f.name for f in tmp_path.iterdir() if f.name not in {"ca.pem", "ca.key", "worker.pem", "worker.key"}]
+    print("temporary files left by killed runs:", leftovers)
+
+
+def test_renew_daemon_renews_before_expiry_and_runs_hooks(tmp_path):
+    ca = gen_ca(tmp_path, "ca")
+    # 40 s of validity (plus 1 min backdated); renewing 90 s before expiry means every ~10 s.
+    cert, key = leaf(tmp_path, ca, "worker", "40s")
+    sleeper = subprocess.Popen([sys.executable, "-c", "import signal,sys,time\n"
+                                "n=0\n"
+                                "def h(*_):\n global n; n+=1; open(sys.argv[1],'w').write(str(n))\n"
+                                "signal.signal(signal.SIGHUP,h)\n"
+                                "while True: time.sleep(0.1)", tmp_path / "hups"])
+    log = tmp_path / "daemon.log"
+    daemon = subprocess.Popen([GATEHOUSE, "renew", "--daemon", "--cert", cert, "--key", key, "--ca-cert", ca[0], "--ca-key", ca[1],
+                               "--renew-before", "90s", "--signal", f"{sleeper.pid}:SIGHUP",
+                               "--exec", f"echo renewed $GATEHOUSE_CERT_FILE >> {tmp_path / 'exec.log'}"],
+                              stdout=open(log, "w"), stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 60
+        while not ((tmp_path / "hups").exists() and int((tmp_path / "hups").read_text() or 0) >= 2):
+            assert daemon.poll() is None, log.read_text()
+            assert time.time() < deadline, log.read_text()
+            time.sleep(0.2)
+        c = pair_ok(cert, key, ca[0])
+        assert (c.not_valid_after_utc.timestamp() - time.time()) > 0
+        assert (tmp_path / "exec.log").read_text().count(f"renewed {cert}") >= 2
+        assert log.read_text().count("Renewed ") >= 2
+    finally:
+        daemon.kill()
+        sleeper.kill()
+
+
+def run_workflows(gw, cert, key, stop: threading.Event, results: list):
+    """Starts a workflow every half second with the `temporal` CLI (a new connection each time,
+    using the certificate files as they are at that moment) until told to stop."""
+    while not stop.is_set():
+        wid = f"greet-{uuid.uuid4().hex[:8]}"
+        p = gw.temporal("a", cert(), key, "workflow", "execute", "--type", "Greeting", "--task-queue", "renewals",
+                        "--workflow-id", wid, "--input", json.dumps(wid))
+        results.append((wid, p.returncode, p.stdout + p.stderr))
+        time.sleep(0.5)
+
+
+def test_rotation_and_daemon_renewals_while_a_worker_keeps_polling(tmp_path, temporal):  # noqa: F811
+    g = Gateway(tmp_path, temporal.port).start()
+    procs = []
+    try:
+        old = gen_ca(tmp_path, "old-ca")
+        g.cli("namespace", "create", "--namespace", "a", "--ca-certificate-file", old[0], check=0)
+        worker_cert, worker_key = leaf(tmp_path, old, "worker")
+        starter = leaf(tmp_path, old, "starter")
+        status = tmp_path / "worker-status.json"
+        wlog = tmp_path / "worker.log"
+        worker = subprocess.Popen([sys.executable, HERE / "reloading_worker.py", f"127.0.0.1:{g.gw_port}", "a", f"a.{DOMAIN}",
+                                   g.ca, worker_cert, worker_key, "renewals", status],
+                                  stdout=open(wlog, "w"), stderr=subprocess.STDOUT)
+        procs.append(worker)
+        deadline = time.time() + 30
+        while not status.exists():
+            assert worker.poll() is None and time.time() < deadline, wlog.read_text()
+            time.sleep(0.1)
+        stop, results = threading.Event(), []
+        starter_thread = threading.Thread(target=run_workflows, args=(g, lambda: starter[0], starter[1], stop, results))
+        starter_thread.start()
+        while len(results) < 2:
+            time.sleep(0.2)
+
+        # The rotation: a new CA beside the old, then it waits for the old CA's traffic to stop.
+        rlog = tmp_path / "rotate.log"
+        env = dict(os.environ, GATEHOUSE_SERVER=g.url, GATEHOUSE_DATA_DIR=str(g.data))
+        rotate = subprocess.Popen([GATEHOUSE, "rotate", "ca", "-n", "a", "--org", "acme", "-d", "90d", "--ca-cert", "new-ca.pem",
+                                   "--ca-key", "new-ca.key", "--quiet-period", "4s", "--poll", "1s"],
+                                  cwd=tmp_path, env=env, stdout=open(rlog, "w"), stderr=subprocess.STDOUT)
+        procs.append(rotate)
+        state = tmp_path / "gatehouse-rotation-a.json"
+        deadline = time.time() + 30
+        while not (state.exists() and json.loads(state.read_text())["state"] == "added"):
+            assert rotate.poll() is None and time.time() < deadline, rlog.read_text()
+            time.sleep(0.2)
+        time.sleep(6)
+        assert rotate.poll() is None, "the old CA still carries traffic, so the rotation waits:\n" + rlog.read_text()
+        assert "open connection" in rlog.read_text()
+        new = (tmp_path / "new-ca.pem", tmp_path / "new-ca.key")
+        # Move both clients to the new CA, keeping their keys; the worker reloads on SIGHUP.
+        gh("renew", "--cert", starter[0], "--key", starter[1], "--ca-cert", new[0], "--ca-key", new[1], "--force", check=0)
+        gh("renew", "--cert", worker_cert, "--key", worker_key, "--ca-cert", new[0], "--ca-key", new[1], "--force",
+           "-d", "40s", "--signal", f"{worker.pid}:SIGHUP", check=0)
+        assert rotate.wait(timeout=90) == 0, rlog.read_text()
+        assert json.loads(state.read_text())["state"] == "done"
+        cas = g.api("GET", "/api/v1/namespaces/a/accepted-client-ca")[1]["acceptedClientCas"]
+        assert [c["sha256"] for c in cas] == [json.loads(state.read_text())["newCa"]["sha256"]]
+        gh("rotate", "status", "-n", "a", "--state-file", state, cwd=tmp_path)
+
+        # Now the worker's 40-second certificate is kept fresh by the daemon.
+        dlog = tmp_path / "daemon.log"
+        daemon = subprocess.Popen([GATEHOUSE, "renew", "--daemon", "--cert", worker_cert, "--key", worker_key, "--ca-cert", new[0],
+                                   "--ca-key", new[1], "--renew-before", "90s", "--signal", f"{worker.pid}:SIGHUP"],
+                                  stdout=open(dlog, "w"), stderr=subprocess.STDOUT)
+        procs.append(daemon)
+        deadline = time.time() + 60
+        while len(json.loads(status.read_text())["certificates"]) < 4:
+            assert daemon.poll() is None and worker.poll() is None, dlog.read_text() + wlog.read_text()
+            assert time.time() < deadline, dlog.read_text()
+            time.sleep(0.3)
+        time.sleep(2)
+        stop.set()
+        starter_thread.join(timeout=60)
+
+        failed = [(w, out) for w, rc, out in results if rc != 0]
+        assert not failed, failed[:3]
+        assert len(results) >= 10, len(results)
+        # No workflow task failed or timed out in any of them.
+        for wid, _, _ in results:
+            p = subprocess.run([TEMPORAL, "workflow", "show", "--address", f"127.0.0.1:{temporal.port}", "--namespace", "a",
+                                "-w", wid, "--output", "json"], capture_output=True, text=True, timeout=30)
+            assert p.returncode == 0, p.stderr
+            events = [e["eventType"] for e in json.loads(p.stdout)["events"]]
+            assert not [e for e in events if "WORKFLOW_TASK_FAILED" in e.upper() or "WORKFLOW_TASK_TIMED_OUT" in e.upper()], (wid, events)
+            assert events[-1].upper().endswith("WORKFLOW_EXECUTION_COMPLETED"), (wid, events)
+        # The worker used four certificates, and the gateway saw each of them.
+        used = json.loads(status.read_text())["certificates"]
+        assert len(set(used)) == len(used) >= 4
+        time.sleep(2.5)
+        seen = {l["sha256"] for l in g.usage("a")["leaves"]}
+        assert set(used[:3]) <= seen, (used, seen)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        g.stop()
