@@ -241,3 +241,62 @@ def test_rotation_and_daemon_renewals_while_a_worker_keeps_polling(tmp_path, tem
                 except subprocess.TimeoutExpired:
                     p.kill()
         g.stop()
+
+
+def test_java_keystores_and_the_temporal_server_tls_config(tmp_path):
+    ca = gen_ca(tmp_path, "ca")
+    (tmp_path / "pw").write_text("s3cret-pass\n")
+    args = ["gen", "leaf", "--org", "acme", "--common-name", "java-worker", "-d", "30d", "--ca-cert", ca[0], "--ca-key", ca[1],
+            "--cert", tmp_path / "j.pem", "--key", tmp_path / "j.key", "--pkcs12", tmp_path / "j.p12", "--pkcs8", tmp_path / "j.der"]
+    # No password, a short one: refused before anything is written.
+    p = gh(*args, "--pkcs12-password-file", tmp_path / "nope", check=2)
+    (tmp_path / "short").write_text("abc\n")
+    p = gh(*args, "--pkcs12-password-file", tmp_path / "short", check=2)
+    assert "at least 6" in p.stderr and not (tmp_path / "j.pem").exists()
+    gh(*args, "--pkcs12-password-file", tmp_path / "pw", check=0)
+    for f in ("j.p12", "j.der", "j.key"):
+        assert (tmp_path / f).stat().st_mode & 0o777 == 0o600, f
+    # Java's own keytool reads it: one private key entry, the leaf and its CA.
+    p = subprocess.run(["keytool", "-list", "-v", "-keystore", str(tmp_path / "j.p12"), "-storetype", "PKCS12",
+                        "-storepass", "s3cret-pass"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "Alias name: java-worker" in p.stdout and "PrivateKeyEntry" in p.stdout and "Certificate chain length: 2" in p.stdout
+    p = subprocess.run(["keytool", "-list", "-keystore", str(tmp_path / "j.p12"), "-storepass", "wrong-pass"], capture_output=True, text=True)
+    assert p.returncode != 0
+    # The DER key is the PEM key.
+    der = serialization.load_der_private_key((tmp_path / "j.der").read_bytes(), password=None)
+    pem = serialization.load_pem_private_key((tmp_path / "j.key").read_bytes(), password=None)
+    assert der.private_numbers() == pem.private_numbers()
+
+    # gen server --temporal-config: YAML whose files make a working mutual TLS pair, used the
+    # way Temporal uses them (internode: the same certificate on both ends).
+    import ssl
+    import socket
+    import yaml
+    p = gh("gen", "server", "--internode", "--dns", "temporal.acme.internal", "--ca-cert", ca[0], "--ca-key", ca[1],
+           "--cert", tmp_path / "s.pem", "--key", tmp_path / "s.key", "--temporal-config", check=0)
+    tls = yaml.safe_load(p.stdout[p.stdout.index("global:"):])["global"]["tls"]
+    assert tls["refreshInterval"] == "1h" and tls["expirationChecks"]["warningWindow"] == "720h"
+    for side in ("internode", "frontend"):
+        server, client = tls[side]["server"], tls[side]["client"]
+        assert server["requireClientAuth"] is True
+        sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        sctx.load_cert_chain(server["certFile"], server["keyFile"])
+        sctx.verify_mode = ssl.CERT_REQUIRED
+        for f in server["clientCaFiles"]:
+            sctx.load_verify_locations(f)
+        cctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        for f in client["rootCaFiles"]:
+            cctx.load_verify_locations(f)
+        cctx.load_cert_chain(server["certFile"], server["keyFile"])
+        a, b = socket.socketpair()
+        done = []
+        t = threading.Thread(target=lambda: done.append(sctx.wrap_socket(a, server_side=True).getpeercert()))
+        t.start()
+        c = cctx.wrap_socket(b, server_hostname=client["serverName"])
+        t.join(timeout=10)
+        assert done and done[0]["subject"], side
+        c.close()
+    p = gh("gen", "server", "--dns", "x.acme.internal", "--ca-cert", ca[0], "--ca-key", ca[1], "--cert", tmp_path / "t.pem",
+           "--key", tmp_path / "t.key", "--temporal-config", check=2)
+    assert "--internode" in p.stderr

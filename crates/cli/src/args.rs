@@ -159,13 +159,15 @@ pub(crate) enum GenCommand {
             gatehouse gen leaf --org temporal -d 364d --ca-cert ca.pem --ca-key ca.key --cert client.pem --key client.key\n  \
             gatehouse gen leaf --org temporal --common-name payments.acme --san spiffe://acme/payments --ca-cert ca.pem --ca-key ca.key --cert client.pem --key client.key\n  \
             gatehouse gen leaf --org temporal --common-name worker --ca-cert ca.pem --ca-key ca.key --cert w.pem --key w.key --k8s-secret worker-tls --k8s-namespace temporal\n  \
-            gatehouse gen leaf --org temporal --common-name worker --ca-cert ca.pem --ca-key ca.key --cert w.pem --key w.key --temporal-profile payments --address gw.acme.io:7233 --namespace payments --tls-server-name payments.gw.acme.io --tls-ca-path gateway-ca.pem"
+            gatehouse gen leaf --org temporal --common-name worker --ca-cert ca.pem --ca-key ca.key --cert w.pem --key w.key --temporal-profile payments --address gw.acme.io:7233 --namespace payments --tls-server-name payments.gw.acme.io --tls-ca-path gateway-ca.pem\n  \
+            GATEHOUSE_PKCS12_PASSWORD=changeit gatehouse gen leaf --org temporal --common-name java-worker --ca-cert ca.pem --ca-key ca.key --cert j.pem --key j.key --pkcs12 j.p12 --pkcs8 j.key.der"
     )]
     Leaf(GenLeafArgs),
     /// Generate a server certificate for a Temporal frontend, internode TLS or the gateway
     #[command(after_help = "Examples:\n  \
         gatehouse gen server --dns temporal.example.com --dns localhost --ip 127.0.0.1 --ca-cert ca.pem --ca-key ca.key --cert frontend.pem --key frontend.key\n  \
-        gatehouse gen server --internode --dns temporal-history --ca-cert ca.pem --ca-key ca.key --cert internode.pem --key internode.key")]
+        gatehouse gen server --internode --dns temporal-history --ca-cert ca.pem --ca-key ca.key --cert internode.pem --key internode.key\n  \
+        gatehouse gen server --internode --dns temporal.acme.internal --ca-cert ca.pem --ca-key ca.key --cert server.pem --key server.key --temporal-config > tls.yaml")]
     Server(GenServerArgs),
     /// Generate a key and a certificate signing request, for a CA that signs elsewhere
     #[command(after_help = "Examples:\n  \
@@ -303,6 +305,18 @@ pub(crate) struct DeployOutputs {
     /// ~/.config/temporalio/temporal.toml]
     #[arg(long, requires = "temporal_profile", value_name = "FILE")]
     pub(crate) temporal_config_file: Option<PathBuf>,
+    /// Also write the key as unencrypted PKCS#8 DER to FILE, mode 0600: what Java's
+    /// PKCS8EncodedKeySpec reads (the PEM key file is PKCS#8 already)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) pkcs8: Option<PathBuf>,
+    /// Also write a PKCS#12 keystore to FILE (mode 0600): the key, the certificate and the CA,
+    /// AES-256 encrypted, for the Java SDK and keytool. The password is read from
+    /// --pkcs12-password-file or $GATEHOUSE_PKCS12_PASSWORD, never from the command line
+    #[arg(long, value_name = "FILE")]
+    pub(crate) pkcs12: Option<PathBuf>,
+    /// File whose first line is the PKCS#12 password (at least 6 characters, as keytool needs)
+    #[arg(long, value_name = "FILE", requires = "pkcs12")]
+    pub(crate) pkcs12_password_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -336,6 +350,14 @@ pub(crate) struct GenServerArgs {
     /// Overwrite existing output files
     #[arg(long)]
     pub(crate) force: bool,
+    /// Also print the Temporal server's `global.tls` YAML for these files: frontend and
+    /// internode, requireClientAuth, refreshInterval, expirationChecks (needs --internode)
+    #[arg(long, requires = "internode")]
+    pub(crate) temporal_config: bool,
+    /// The CA bundle whose clients the frontend admits (e.g. the CA of the gateway's
+    /// --upstream-cert) [default: --ca-cert]
+    #[arg(long, value_name = "FILE", requires = "temporal_config")]
+    pub(crate) frontend_client_ca: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) output: OutputArgs,
 }

@@ -222,8 +222,55 @@ fn leaf(a: GenLeafArgs) -> Result<ExitCode, Failure> {
         a.force,
         a.output.output,
     )?;
-    deploy_outputs(&a.deploy, (&a.cert, &a.key), &issued, a.force)?;
+    deploy_outputs(
+        &a.deploy,
+        (&a.cert, &a.key),
+        &issued,
+        authority.certificate(),
+        a.force,
+    )?;
     Ok(code)
+}
+
+/// A PKCS#12 keystore with one entry: the key, and the certificate followed by its CA. The
+/// alias is the certificate's common name (or "client").
+fn pkcs12(
+    key: &PrivateKey,
+    cert: &CertificateInfo,
+    ca: &CertificateInfo,
+    password: &str,
+) -> Result<Vec<u8>, Failure> {
+    use p12_keystore::{Certificate, KeyStore, KeyStoreEntry, PrivateKeyChain};
+    let bad = |e: p12_keystore::error::Error| Failure::Internal(format!("PKCS#12: {e}"));
+    let chain = [
+        Certificate::from_der(&cert.der).map_err(bad)?,
+        Certificate::from_der(&ca.der).map_err(bad)?,
+    ];
+    // The local key id is the certificate's SHA-1, as OpenSSL and keytool make it.
+    let local_key_id =
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, &cert.der)
+            .as_ref()
+            .to_vec();
+    let alias = cert
+        .common_names
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "client".into());
+    let mut store = KeyStore::new();
+    store.add_entry(
+        &alias,
+        KeyStoreEntry::PrivateKeyChain(PrivateKeyChain::new(
+            local_key_id,
+            p12_keystore::PrivateKey::from_der(&key.to_pkcs8_der()).map_err(bad)?,
+            chain,
+        )),
+    );
+    store
+        .writer(password)
+        .encryption_algorithm(p12_keystore::EncryptionAlgorithm::PbeWithHmacSha256AndAes256)
+        .mac_algorithm(p12_keystore::MacAlgorithm::HmacSha256)
+        .write()
+        .map_err(bad)
 }
 
 /// A Kubernetes object name (RFC 1123 subdomain) or namespace (RFC 1123 label).
@@ -281,6 +328,17 @@ fn check_deploy(d: &crate::args::DeployOutputs, force: bool) -> Result<(), Failu
             return Err(Failure::Input(format!("--k8s-namespace {ns:?}: {why}")));
         }
     }
+    for path in [&d.pkcs8, &d.pkcs12].into_iter().flatten() {
+        if !force && path.symlink_metadata().is_ok() {
+            return Err(Failure::Input(format!(
+                "{} exists; pass --force to replace it",
+                path.display()
+            )));
+        }
+    }
+    if d.pkcs12.is_some() {
+        pkcs12_password(d)?;
+    }
     if let Some(profile) = &d.temporal_profile {
         let file = profile_file(d)?;
         let doc = read_profiles(&file)?;
@@ -294,11 +352,38 @@ fn check_deploy(d: &crate::args::DeployOutputs, force: bool) -> Result<(), Failu
     Ok(())
 }
 
+/// The PKCS#12 password: the first line of --pkcs12-password-file, else
+/// $GATEHOUSE_PKCS12_PASSWORD.
+fn pkcs12_password(d: &crate::args::DeployOutputs) -> Result<String, Failure> {
+    let password = match &d.pkcs12_password_file {
+        Some(f) => std::fs::read_to_string(f)
+            .map_err(|e| Failure::Input(format!("--pkcs12-password-file {}: {e}", f.display())))?
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+        None => std::env::var("GATEHOUSE_PKCS12_PASSWORD").map_err(|_| {
+            Failure::Input(
+                "--pkcs12 needs a password: --pkcs12-password-file FILE or GATEHOUSE_PKCS12_PASSWORD"
+                    .into(),
+            )
+        })?,
+    };
+    if password.chars().count() < 6 {
+        return Err(Failure::Input(
+            "the PKCS#12 password must have at least 6 characters (keytool refuses shorter ones)"
+                .into(),
+        ));
+    }
+    Ok(password)
+}
+
 /// The Secret manifest and the Temporal profile, when asked for.
 fn deploy_outputs(
     d: &crate::args::DeployOutputs,
     (cert_path, key_path): (&Path, &Path),
     issued: &Issued,
+    ca: &CertificateInfo,
     force: bool,
 ) -> Result<(), Failure> {
     use base64::Engine as _;
@@ -333,6 +418,43 @@ fn deploy_outputs(
         )?;
         eprintln!(
             "Wrote Kubernetes Secret {name} to {} (mode 0600: it holds the key); kubectl apply -f {}",
+            path.display(),
+            path.display()
+        );
+    }
+    let key = issued
+        .key
+        .as_ref()
+        .ok_or_else(|| Failure::Internal("no key was generated".into()))?;
+    if let Some(path) = &d.pkcs8 {
+        write_files(
+            &[OutputFile {
+                path,
+                contents: &key.to_pkcs8_der(),
+                kind: FileKind::PrivateKey,
+            }],
+            &[cert_path, key_path],
+            force,
+        )?;
+        eprintln!(
+            "Wrote the private key as PKCS#8 DER to {} (mode 0600)",
+            path.display()
+        );
+    }
+    if let Some(path) = &d.pkcs12 {
+        let password = pkcs12_password(d)?;
+        let p12 = pkcs12(key, &issued.certificate, ca, &password)?;
+        write_files(
+            &[OutputFile {
+                path,
+                contents: &p12,
+                kind: FileKind::PrivateKey,
+            }],
+            &[cert_path, key_path],
+            force,
+        )?;
+        eprintln!(
+            "Wrote PKCS#12 keystore {} (mode 0600; key, certificate and CA; PBES2 AES-256, HMAC-SHA256): keytool -list -keystore {} -storetype PKCS12",
             path.display(),
             path.display()
         );
@@ -410,13 +532,101 @@ fn server(a: GenServerArgs) -> Result<ExitCode, Failure> {
         now,
     }
     .signed_by(&authority)?;
-    write_issued(
+    if a.temporal_config && a.output.output == OutputFormat::Json {
+        return Err(Failure::Input(
+            "--temporal-config prints YAML after the report; use it with -o text".into(),
+        ));
+    }
+    if let Some(f) = &a.frontend_client_ca {
+        parse_certificates(&read_input_file(f)?, &f.display().to_string())?;
+    }
+    let code = write_issued(
         "server",
         &issued,
         (&a.cert, &a.key),
         &[&a.issuer.ca_cert, &a.issuer.ca_key],
         a.force,
         a.output.output,
+    )?;
+    if a.temporal_config {
+        let server_name = issued
+            .certificate
+            .subject_alt_names
+            .first()
+            .map(|s| s.to_string())
+            .unwrap_or_default();
+        let server_name = server_name
+            .split_once(':')
+            .map_or(server_name.as_str(), |(_, v)| v)
+            .to_owned();
+        println!(
+            "{}",
+            temporal_tls_yaml(
+                (&a.cert, &a.key),
+                &a.issuer.ca_cert,
+                a.frontend_client_ca.as_deref().unwrap_or(&a.issuer.ca_cert),
+                &server_name,
+            )
+        );
+    }
+    Ok(code)
+}
+
+/// The Temporal server's `global.tls` section for a server certificate written by
+/// `gen server --internode`. Values are JSON strings, which YAML reads as they are.
+fn temporal_tls_yaml(
+    (cert, key): (&Path, &Path),
+    ca: &Path,
+    client_ca: &Path,
+    server_name: &str,
+) -> String {
+    let q = |p: &Path| {
+        serde_json::Value::String(
+            std::path::absolute(p)
+                .unwrap_or_else(|_| p.to_path_buf())
+                .display()
+                .to_string(),
+        )
+        .to_string()
+    };
+    let name = serde_json::Value::String(server_name.to_owned()).to_string();
+    let (cert, key, ca, client_ca) = (q(cert), q(key), q(ca), q(client_ca));
+    format!(
+        "# Temporal server TLS for these files (merge into the server's config YAML).
+# internode: the services authenticate each other with this certificate (it allows client
+#   and server auth). frontend: callers (the gatehouse gateway, with --upstream-cert and
+#   --upstream-key) must present a certificate from the frontend client CA.
+# Certificate files are re-read every refreshInterval, so `gatehouse renew` needs no restart;
+# expirationChecks log warnings and errors before they expire.
+global:
+  tls:
+    refreshInterval: 1h
+    expirationChecks:
+      warningWindow: 720h
+      errorWindow: 168h
+      checkInterval: 1h
+    internode:
+      server:
+        certFile: {cert}
+        keyFile: {key}
+        requireClientAuth: true
+        clientCaFiles:
+          - {ca}
+      client:
+        serverName: {name}
+        rootCaFiles:
+          - {ca}
+    frontend:
+      server:
+        certFile: {cert}
+        keyFile: {key}
+        requireClientAuth: true
+        clientCaFiles:
+          - {client_ca}
+      client:
+        serverName: {name}
+        rootCaFiles:
+          - {ca}"
     )
 }
 

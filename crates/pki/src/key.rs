@@ -99,6 +99,11 @@ impl PrivateKey {
         self.pair.serialize_pem()
     }
 
+    /// The key as unencrypted PKCS#8 DER (for keystores, and Java's `PKCS8EncodedKeySpec`).
+    pub fn to_pkcs8_der(&self) -> Vec<u8> {
+        self.pair.serialize_der()
+    }
+
     /// The DER `SubjectPublicKeyInfo` of the public half.
     pub fn public_key_spki(&self) -> Vec<u8> {
         self.pair.subject_public_key_info()
