@@ -140,6 +140,8 @@ pub(crate) enum Command {
     },
 }
 
+// Parsed once per run: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub(crate) enum GenCommand {
     /// Generate a CA certificate and key (ECDSA P-384; RSA-4096 with --rsa)
