@@ -300,3 +300,44 @@ def test_java_keystores_and_the_temporal_server_tls_config(tmp_path):
     p = gh("gen", "server", "--dns", "x.acme.internal", "--ca-cert", ca[0], "--ca-key", ca[1], "--cert", tmp_path / "t.pem",
            "--key", tmp_path / "t.key", "--temporal-config", check=2)
     assert "--internode" in p.stderr
+
+
+SOFTHSM = next((p for p in ("/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so") if Path(p).exists()), None)
+
+
+def test_a_ca_key_in_a_pkcs11_token_softhsm2(tmp_path, monkeypatch):
+    assert SOFTHSM, "SoftHSM2 is installed by scripts/test"
+    (tmp_path / "tokens").mkdir()
+    conf = tmp_path / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {tmp_path / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n")
+    monkeypatch.setenv("SOFTHSM2_CONF", str(conf))
+    subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", "gatehouse", "--pin", "1234", "--so-pin", "5678"],
+                   check=True, capture_output=True)
+    ca = gen_ca(tmp_path, "ca")
+    other = gen_ca(tmp_path, "other")
+    for label, key_id, key in (("issuing", "01", ca[1]), ("other", "02", other[1])):
+        subprocess.run(["softhsm2-util", "--import", str(key), "--token", "gatehouse", "--label", label, "--id", key_id,
+                        "--pin", "1234"], check=True, capture_output=True)
+    ca[1].unlink()  # from now on the key exists only in the token
+    (tmp_path / "pin").write_text("1234\n")
+    uri = f"pkcs11:token=gatehouse;object=issuing?pin-source={tmp_path / 'pin'}&module-path={SOFTHSM}"
+    cert, key = tmp_path / "w.pem", tmp_path / "w.key"
+    p = gh("gen", "leaf", "--org", "acme", "--common-name", "hsm-worker", "-d", "10d", "--ca-cert", ca[0], "--ca-key", uri,
+           "--cert", cert, "--key", key, check=0)
+    assert "1234" not in p.stdout + p.stderr
+    pair_ok(cert, key, ca[0])
+    serial = x509.load_pem_x509_certificate(cert.read_bytes()).serial_number
+    p = gh("renew", "--cert", cert, "--key", key, "--ca-cert", ca[0], "--ca-key", uri, "--force", check=0)
+    assert pair_ok(cert, key, ca[0]).serial_number != serial
+    # Refusals name the rule and never print the PIN.
+    wrong_pin = uri.replace(f"pin-source={tmp_path / 'pin'}", "pin-value=9999")
+    p = gh("renew", "--cert", cert, "--key", key, "--ca-cert", ca[0], "--ca-key", wrong_pin, "--force", check=2)
+    assert "login" in p.stderr and "9999" not in p.stderr
+    p = gh("renew", "--cert", cert, "--key", key, "--ca-cert", ca[0], "--ca-key", uri.replace("object=issuing", "object=other"),
+           "--force", check=2)
+    assert "the CA key does not match the CA certificate" in p.stderr, p.stderr
+    p = gh("renew", "--cert", cert, "--key", key, "--ca-cert", ca[0], "--ca-key", uri.replace("object=issuing", "object=nothing"), "--force", check=2)
+    assert "no private key matches" in p.stderr
+    p = gh("renew", "--cert", cert, "--key", key, "--ca-cert", ca[0], "--ca-key", "pkcs11:object=issuing", "--force", check=2)
+    assert "module-path" in p.stderr
+    pair_ok(cert, key, ca[0])

@@ -202,8 +202,13 @@ pub(crate) struct IssuerArgs {
         value_name = "FILE"
     )]
     pub(crate) ca_cert: PathBuf,
-    /// The CA's private key: PKCS#8, SEC1 (EC PRIVATE KEY) or PKCS#1 (RSA PRIVATE KEY)
-    #[arg(long = "ca-key-file", visible_alias = "ca-key", value_name = "FILE")]
+    /// The CA's private key: PKCS#8, SEC1 (EC PRIVATE KEY) or PKCS#1 (RSA PRIVATE KEY), or a
+    /// key in a PKCS#11 token: 'pkcs11:token=T;object=L?pin-source=FILE&module-path=LIB'
+    #[arg(
+        long = "ca-key-file",
+        visible_alias = "ca-key",
+        value_name = "FILE|URI"
+    )]
     pub(crate) ca_key: PathBuf,
 }
 

@@ -86,6 +86,14 @@ pub(crate) fn load_ca(
         .next()
         .ok_or_else(|| Failure::Input(format!("{cert_name}: no certificate")))?;
     let key_name = args.ca_key.display().to_string();
+    if key_name.starts_with("pkcs11:") {
+        let token = crate::pkcs11::open(&key_name)?;
+        return Ok(CertificateAuthority::with_external_key(
+            cert,
+            Box::new(token),
+            now,
+        )?);
+    }
     let key = PrivateKey::from_pem(&read_input_file(&args.ca_key)?)
         .map_err(|e| Failure::Input(format!("{key_name}: {e}")))?;
     Ok(CertificateAuthority::new(cert, key, now)?)

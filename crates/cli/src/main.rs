@@ -7,6 +7,7 @@ mod dev;
 mod fail;
 mod gateway;
 mod gen;
+mod pkcs11;
 mod renew;
 mod rotate;
 mod serve;

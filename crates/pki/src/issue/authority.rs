@@ -2,11 +2,97 @@
 
 use super::*;
 
+/// A key held outside the process (a PKCS#11 token, say) that signs for a CA.
+pub trait ExternalSigner: Send + Sync + std::fmt::Debug {
+    /// Signs `message` with the CA's key and the algorithm X.509 names for it (SHA-384 with
+    /// ECDSA P-384, SHA-256 with ECDSA P-256 or RSA PKCS#1 v1.5); ECDSA signatures are DER.
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, String>;
+}
+
+/// The CA's private key: in memory, or external.
+#[derive(Debug)]
+enum CaKey {
+    Local(PrivateKey),
+    External(ExternalKey),
+}
+
+/// An external key with its public half (from the CA certificate), as rcgen needs it.
+#[derive(Debug)]
+struct ExternalKey {
+    public: rcgen::SubjectPublicKeyInfo,
+    signer: Box<dyn ExternalSigner>,
+}
+
+impl rcgen::PublicKeyData for ExternalKey {
+    fn der_bytes(&self) -> &[u8] {
+        rcgen::PublicKeyData::der_bytes(&self.public)
+    }
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        rcgen::PublicKeyData::algorithm(&self.public)
+    }
+}
+
+impl rcgen::SigningKey for ExternalKey {
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
+        self.signer.sign(msg).map_err(|e| {
+            remember_external_error(&e);
+            rcgen::Error::RemoteKeyError
+        })
+    }
+}
+
+/// rcgen's error carries no text; the reason is kept for the caller's message.
+fn remember_external_error(reason: &str) {
+    LAST_EXTERNAL_ERROR.with(|l| *l.borrow_mut() = Some(reason.to_owned()));
+}
+
+thread_local! {
+    static LAST_EXTERNAL_ERROR: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+fn external_error() -> IssueError {
+    let reason = LAST_EXTERNAL_ERROR
+        .with(|l| l.borrow_mut().take())
+        .unwrap_or_else(|| "the external key did not sign".into());
+    IssueError::Generation(format!("the CA's external key failed to sign: {reason}"))
+}
+
+/// The key as rcgen's signing key.
+#[derive(Debug)]
+enum Signing<'a> {
+    Local(&'a rcgen::KeyPair),
+    External(&'a ExternalKey),
+}
+
+impl rcgen::PublicKeyData for Signing<'_> {
+    fn der_bytes(&self) -> &[u8] {
+        match self {
+            Self::Local(k) => rcgen::PublicKeyData::der_bytes(*k),
+            Self::External(k) => rcgen::PublicKeyData::der_bytes(*k),
+        }
+    }
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        match self {
+            Self::Local(k) => rcgen::PublicKeyData::algorithm(*k),
+            Self::External(k) => rcgen::PublicKeyData::algorithm(*k),
+        }
+    }
+}
+
+impl rcgen::SigningKey for Signing<'_> {
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
+        match self {
+            Self::Local(k) => rcgen::SigningKey::sign(*k, msg),
+            Self::External(k) => rcgen::SigningKey::sign(*k, msg),
+        }
+    }
+}
+
 /// A CA certificate with its private key, checked to belong together and usable at `now`.
 #[derive(Debug)]
 pub struct CertificateAuthority {
     certificate: CertificateInfo,
-    key: PrivateKey,
+    key: CaKey,
     /// The CA's subject, exactly as encoded in its certificate: the issuer name of everything
     /// it signs (see `der::replace_names`).
     subject_der: Vec<u8>,
@@ -22,16 +108,80 @@ impl CertificateAuthority {
         key: PrivateKey,
         now: OffsetDateTime,
     ) -> Result<Self, IssueError> {
+        if key.public_key_spki() != certificate.spki_der {
+            return Err(IssueError::KeyMismatch {
+                subject: certificate.display_subject().to_owned(),
+                fingerprint: certificate.fingerprint.to_string(),
+            });
+        }
+        // Temporal requires RSA or ECDSA signatures; refuse a CA key that would make others.
+        if !(key.is_rsa() || key.describe().starts_with("ECDSA")) {
+            return Err(IssueError::InvalidInput(format!(
+                "the CA key is {}; Temporal requires RSA or ECDSA signatures (cert.signature-algorithm)",
+                key.describe()
+            )));
+        }
+        Self::build(certificate, CaKey::Local(key), now)
+    }
+
+    /// Pairs a CA certificate with a key held elsewhere (a PKCS#11 token). A test signature is
+    /// verified with the certificate's public key, so a token key that is not the CA's is
+    /// refused here rather than producing certificates nobody can verify.
+    pub fn with_external_key(
+        certificate: CertificateInfo,
+        signer: Box<dyn ExternalSigner>,
+        now: OffsetDateTime,
+    ) -> Result<Self, IssueError> {
+        let subject = certificate.display_subject().to_owned();
+        let fingerprint = certificate.fingerprint.to_string();
+        let public = rcgen::SubjectPublicKeyInfo::from_der(&certificate.spki_der).map_err(|e| {
+            IssueError::InvalidInput(format!(
+                "the CA's public key is not one Gatehouse can sign for: {e}"
+            ))
+        })?;
+        let alg = rcgen::PublicKeyData::algorithm(&public);
+        let verify: &'static dyn aws_lc_rs::signature::VerificationAlgorithm = if alg
+            == &rcgen::PKCS_ECDSA_P384_SHA384
+        {
+            &aws_lc_rs::signature::ECDSA_P384_SHA384_ASN1
+        } else if alg == &rcgen::PKCS_ECDSA_P256_SHA256 {
+            &aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1
+        } else if alg == &rcgen::PKCS_RSA_SHA256 {
+            &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256
+        } else {
+            return Err(IssueError::InvalidInput(format!(
+                "the CA {subject} has a key type an external signer cannot use here; use ECDSA P-384, P-256 or RSA"
+            )));
+        };
+        let probe = format!("gatehouse key check {fingerprint}");
+        let signature = signer.sign(probe.as_bytes()).map_err(|e| {
+            IssueError::InvalidInput(format!("the external CA key could not sign: {e}"))
+        })?;
+        aws_lc_rs::signature::UnparsedPublicKey::new(
+            verify,
+            rcgen::PublicKeyData::der_bytes(&public),
+        )
+        .verify(probe.as_bytes(), &signature)
+        .map_err(|_| IssueError::KeyMismatch {
+            subject: subject.clone(),
+            fingerprint: fingerprint.clone(),
+        })?;
+        Self::build(
+            certificate,
+            CaKey::External(ExternalKey { public, signer }),
+            now,
+        )
+    }
+
+    fn build(
+        certificate: CertificateInfo,
+        key: CaKey,
+        now: OffsetDateTime,
+    ) -> Result<Self, IssueError> {
         let subject = certificate.display_subject().to_owned();
         let fingerprint = certificate.fingerprint.to_string();
         if !certificate.is_ca() {
             return Err(IssueError::NotACa {
-                subject,
-                fingerprint,
-            });
-        }
-        if key.public_key_spki() != certificate.spki_der {
-            return Err(IssueError::KeyMismatch {
                 subject,
                 fingerprint,
             });
@@ -49,13 +199,6 @@ impl CertificateAuthority {
                 fingerprint,
                 not_before: rfc3339(certificate.not_before),
             });
-        }
-        // Temporal requires RSA or ECDSA signatures; refuse a CA key that would make others.
-        if !(key.is_rsa() || key.describe().starts_with("ECDSA")) {
-            return Err(IssueError::InvalidInput(format!(
-                "the CA key is {}; Temporal requires RSA or ECDSA signatures (cert.signature-algorithm)",
-                key.describe()
-            )));
         }
         let (_, parsed) = x509_parser::certificate::X509Certificate::from_der(&certificate.der)
             .map_err(|e| IssueError::InvalidInput(format!("CA certificate: {e}")))?;
@@ -99,17 +242,31 @@ impl CertificateAuthority {
         subject_der: Option<&[u8]>,
     ) -> Result<Vec<u8>, IssueError> {
         use rcgen::SigningKey;
+        let signing = match &self.key {
+            CaKey::Local(k) => Signing::Local(k.pair()),
+            CaKey::External(k) => Signing::External(k),
+        };
+        let external = matches!(self.key, CaKey::External(_));
         let built = params
             .signed_by(
                 public_key,
-                &Issuer::from_params(&self.issuer_params, self.key.pair()),
+                &Issuer::from_params(&self.issuer_params, &signing),
             )
-            .map_err(gen_err)?;
+            .map_err(|e| match e {
+                rcgen::Error::RemoteKeyError if external => external_error(),
+                other => gen_err(other),
+            })?;
         let der =
             crate::der::replace_names(built.der(), Some(&self.subject_der), subject_der, |tbs| {
-                self.key.pair().sign(tbs).ok()
+                signing.sign(tbs).ok()
             })
-            .ok_or_else(|| IssueError::Generation("could not write the issuer name".into()))?;
+            .ok_or_else(|| {
+                if external {
+                    external_error()
+                } else {
+                    IssueError::Generation("could not write the issuer name".into())
+                }
+            })?;
         Ok(der)
     }
 
@@ -120,7 +277,13 @@ impl CertificateAuthority {
 
     /// The key type new leaves get: RSA-4096 under an RSA CA, ECDSA P-384 otherwise.
     pub fn leaf_key_algorithm(&self) -> KeyAlgorithm {
-        if self.key.is_rsa() {
+        let rsa = match &self.key {
+            CaKey::Local(k) => k.is_rsa(),
+            CaKey::External(k) => {
+                rcgen::PublicKeyData::algorithm(&k.public) == &rcgen::PKCS_RSA_SHA256
+            }
+        };
+        if rsa {
             KeyAlgorithm::Rsa4096
         } else {
             KeyAlgorithm::EcdsaP384

@@ -21,7 +21,7 @@ mod ca;
 mod csr;
 mod profiles;
 
-pub use authority::CertificateAuthority;
+pub use authority::{CertificateAuthority, ExternalSigner};
 pub use ca::CaParams;
 pub use csr::{CsrParams, CsrRequest, NewCsr};
 pub use profiles::{LeafParams, Profile, ServerParams};

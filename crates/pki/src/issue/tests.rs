@@ -387,3 +387,74 @@ fn base64_encode(bytes: &[u8]) -> String {
     }
     out
 }
+
+/// A stand-in for a PKCS#11 token: the key lives in a signer the CA only calls.
+#[derive(Debug)]
+struct SoftToken(aws_lc_rs::signature::EcdsaKeyPair);
+
+impl ExternalSigner for SoftToken {
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, String> {
+        self.0
+            .sign(&aws_lc_rs::rand::SystemRandom::new(), message)
+            .map(|s| s.as_ref().to_vec())
+            .map_err(|_| "token refused".into())
+    }
+}
+
+#[derive(Debug)]
+struct BrokenToken;
+
+impl ExternalSigner for BrokenToken {
+    fn sign(&self, _: &[u8]) -> Result<Vec<u8>, String> {
+        Err("CKR_PIN_EXPIRED".into())
+    }
+}
+
+fn soft_token(issued: &Issued) -> Box<dyn ExternalSigner> {
+    let der = issued.key.as_ref().unwrap().to_pkcs8_der();
+    Box::new(SoftToken(
+        aws_lc_rs::signature::EcdsaKeyPair::from_pkcs8(
+            &aws_lc_rs::signature::ECDSA_P384_SHA384_ASN1_SIGNING,
+            &der,
+        )
+        .unwrap(),
+    ))
+}
+
+#[test]
+fn an_external_key_signs_like_a_local_one_and_must_be_the_cas() {
+    let (issued, local) = ca(KeyAlgorithm::EcdsaP384, "1y");
+    let external = CertificateAuthority::with_external_key(
+        issued.certificate.clone(),
+        soft_token(&issued),
+        NOW,
+    )
+    .unwrap();
+    assert_eq!(external.leaf_key_algorithm(), local.leaf_key_algorithm());
+    let leaf = leaf(Some("30d")).signed_by(&external).unwrap();
+    let (_, parsed) =
+        x509_parser::certificate::X509Certificate::from_der(&leaf.certificate.der).unwrap();
+    let (_, ca_parsed) =
+        x509_parser::certificate::X509Certificate::from_der(&issued.certificate.der).unwrap();
+    parsed
+        .verify_signature(Some(ca_parsed.public_key()))
+        .expect("the leaf verifies under the CA");
+    assert_eq!(leaf.certificate.issuer, issued.certificate.subject);
+    // Another CA's key in the token is refused when pairing, not at the first leaf.
+    let (other, _) = ca(KeyAlgorithm::EcdsaP384, "1y");
+    assert!(matches!(
+        CertificateAuthority::with_external_key(
+            issued.certificate.clone(),
+            soft_token(&other),
+            NOW
+        ),
+        Err(IssueError::KeyMismatch { .. })
+    ));
+    let err = CertificateAuthority::with_external_key(
+        issued.certificate.clone(),
+        Box::new(BrokenToken),
+        NOW,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("CKR_PIN_EXPIRED"), "{err}");
+}
