@@ -258,7 +258,7 @@ fn der_len(n: usize) -> Vec<u8> {
 
 /// PKCS#11's r‖s as the DER ECDSA-Sig-Value X.509 carries.
 fn ecdsa_der(raw: &[u8]) -> Result<Vec<u8>, String> {
-    if raw.is_empty() || raw.len() % 2 != 0 {
+    if raw.is_empty() || !raw.len().is_multiple_of(2) {
         return Err(format!(
             "the token returned a {}-byte ECDSA signature",
             raw.len()
