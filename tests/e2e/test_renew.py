@@ -341,3 +341,64 @@ def test_a_ca_key_in_a_pkcs11_token_softhsm2(tmp_path, monkeypatch):
     p = gh("renew", "--cert", cert, "--key", key, "--ca-cert", ca[0], "--ca-key", "pkcs11:object=issuing", "--force", check=2)
     assert "module-path" in p.stderr
     pair_ok(cert, key, ca[0])
+
+
+def test_renewal_through_the_gateway_with_a_ca_key_encrypted_at_rest(tmp_path, temporal):  # noqa: F811
+    """step-ca's renew model: the gateway holds the namespace's CA (its key encrypted on disk);
+    an admitted client presents its current certificate over mTLS and gets a new one for the
+    same key. Other CAs' clients, and namespaces without a renewal CA, are refused."""
+    ca = gen_ca(tmp_path, "ca")
+    other = gen_ca(tmp_path, "other")
+    (tmp_path / "pass").write_text("correct horse battery\n")
+    subprocess.run(["openssl", "pkcs8", "-topk8", "-v2", "aes-256-cbc", "-in", str(ca[1]), "-out", str(tmp_path / "ca.key.enc"),
+                    "-passout", f"file:{tmp_path / 'pass'}"], check=True)
+    key_text = ca[1].read_text()
+    ca[1].unlink()
+    enc = tmp_path / "ca.key.enc"
+    assert "ENCRYPTED PRIVATE KEY" in enc.read_text()
+    # A wrong passphrase stops the start with the reason.
+    (tmp_path / "wrong").write_text("nope\n")
+    (tmp_path / "bad").mkdir()
+    bad = Gateway(tmp_path / "bad", temporal.port, "--renewal-ca", f"a={ca[0]},{enc}",
+                  "--renewal-ca-passphrase-file", tmp_path / "wrong")
+    p = subprocess.run([GATEHOUSE, "serve", "--data-dir", str(bad.data), "--api-listen", "127.0.0.1:0", *bad.extra],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2 and "could not decrypt" in p.stderr, p.stderr
+
+    g = Gateway(tmp_path, temporal.port, "--renewal-ca", f"a={ca[0]},{enc}", "--renewal-ca-passphrase-file", tmp_path / "pass").start()
+    try:
+        (tmp_path / "bundle.pem").write_text(ca[0].read_text() + other[0].read_text())
+        g.cli("namespace", "create", "--namespace", "a", "--ca-certificate-file", tmp_path / "bundle.pem", check=0)
+        g.cli("namespace", "create", "--namespace", "b", "--ca-certificate-file", other[0], check=0)
+        # The CA key is only encrypted on disk: leaves for the test come from a decrypted copy.
+        plain = tmp_path / "plain"
+        plain.mkdir()
+        (plain / "ca.key").write_text(key_text)
+        (plain / "ca.key").chmod(0o600)
+        cert, key = leaf(tmp_path, (ca[0], plain / "ca.key"), "w", "10m")
+        before = x509.load_pem_x509_certificate(cert.read_bytes())
+        renew = ["renew", "--cert", cert, "--key", key, "--gateway", f"127.0.0.1:{g.gw_port}", "--tls-ca-path", g.ca, "--force"]
+        p = gh(*renew, "--tls-server-name", f"a.{DOMAIN}", "-o", "json", check=0)
+        after = pair_ok(cert, key, ca[0])
+        assert json.loads(p.stdout)["renewed"] and after.serial_number != before.serial_number
+        assert after.subject == before.subject and after.not_valid_after_utc >= before.not_valid_after_utc
+        # The renewed certificate is admitted.
+        r = g.temporal("a", cert, key, "workflow", "list")
+        assert r.returncode == 0, r.stderr
+        # No private key went over the wire or into the log.
+        body = "".join(key.read_text().splitlines()[1:-1])
+        assert body[:40] not in g.log.read_text()
+        # A client of the namespace's other CA, and a namespace without a renewal CA: refused.
+        ocert, okey = leaf(tmp_path, other, "o", "10m")
+        p = gh("renew", "--cert", ocert, "--key", okey, "--gateway", f"127.0.0.1:{g.gw_port}", "--tls-ca-path", g.ca, "--force",
+               "--tls-server-name", f"a.{DOMAIN}", check=1)
+        assert "renew.other-ca" in p.stderr, p.stderr
+        p = gh("renew", "--cert", ocert, "--key", okey, "--gateway", f"127.0.0.1:{g.gw_port}", "--tls-ca-path", g.ca, "--force",
+               "--tls-server-name", f"b.{DOMAIN}", check=1)
+        assert "renew.no-ca" in p.stderr, p.stderr
+        pair_ok(ocert, okey, other[0])
+        metrics = g.metrics()
+        assert 'gatehouse_gateway_renewals_total{namespace="a",result="renewed"} 1' in metrics
+        assert 'gatehouse_gateway_renewals_total{namespace="a",result="renew.other-ca"} 1' in metrics
+    finally:
+        g.stop()

@@ -57,6 +57,14 @@ pub(crate) struct GatewayArgs {
     /// format of Temporal's default claim mapper); the keys are at /.well-known/jwks.json
     #[arg(long)]
     pub(crate) upstream_jwt: bool,
+    /// Let clients of NAMESPACE renew their certificates through the gateway (`gatehouse
+    /// renew --gateway`), signed by this CA: NAMESPACE=CA_CERT,CA_KEY where CA_KEY is a key
+    /// file (PKCS#8, may be encrypted) or a pkcs11: URI. Repeatable
+    #[arg(long, value_name = "NS=CERT,KEY")]
+    pub(crate) renewal_ca: Vec<String>,
+    /// The passphrase (first line) of encrypted --renewal-ca key files
+    #[arg(long, value_name = "FILE")]
+    pub(crate) renewal_ca_passphrase_file: Option<PathBuf>,
 }
 
 /// Files of the generated gateway CA inside a data dir.
@@ -176,6 +184,37 @@ impl GatewayArgs {
                 server_name: self.upstream_server_name.clone(),
             }),
         };
+        let mut renewal_cas = Vec::new();
+        for spec in &self.renewal_ca {
+            let bad = |why: &str| Failure::Input(format!("--renewal-ca {spec:?}: {why}"));
+            let (ns, files) = spec
+                .split_once('=')
+                .ok_or_else(|| bad("use NAMESPACE=CA_CERT,CA_KEY"))?;
+            let (cert, key) = files
+                .split_once(',')
+                .ok_or_else(|| bad("use NAMESPACE=CA_CERT,CA_KEY"))?;
+            let now = OffsetDateTime::now_utc();
+            let info = gatehouse_pki::parse_certificates(&read_input_file(Path::new(cert))?, cert)?
+                .into_iter()
+                .next()
+                .ok_or_else(|| bad("no certificate in the CA file"))?;
+            let ca = if key.starts_with("pkcs11:") {
+                CertificateAuthority::with_external_key(
+                    info,
+                    Box::new(crate::pkcs11::open(key)?),
+                    now,
+                )?
+            } else {
+                let k = crate::gen::read_ca_key(
+                    Path::new(key),
+                    self.renewal_ca_passphrase_file.as_deref(),
+                )?;
+                CertificateAuthority::new(info, k, now)?
+            };
+            warn_expiry(ca.certificate(), Path::new(cert), now);
+            tracing::info!(namespace = ns, ca = %ca.certificate().display_subject(), "clients of this CA may renew their certificates through the gateway");
+            renewal_cas.push((ns.to_owned(), Arc::new(ca)));
+        }
         if self.max_message_bytes < 1024 {
             return Err(Failure::Input(
                 "--max-message-bytes must be at least 1024".into(),
@@ -196,6 +235,7 @@ impl GatewayArgs {
                 ),
                 upstream_jwt: self.upstream_jwt,
                 jwt_key_file: Some(data_dir.join("upstream-jwt-keys.json")),
+                renewal_cas,
             },
             identity,
         )))

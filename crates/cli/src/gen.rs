@@ -94,9 +94,66 @@ pub(crate) fn load_ca(
             now,
         )?);
     }
-    let key = PrivateKey::from_pem(&read_input_file(&args.ca_key)?)
-        .map_err(|e| Failure::Input(format!("{key_name}: {e}")))?;
+    let key = read_ca_key(&args.ca_key, None)?;
     Ok(CertificateAuthority::new(cert, key, now)?)
+}
+
+/// A CA key file. An `ENCRYPTED PRIVATE KEY` (PKCS#8 with PBES2, as `openssl pkcs8 -topk8
+/// -v2 aes-256-cbc` writes) is decrypted with the first line of `passphrase_file`, or of
+/// $GATEHOUSE_CA_KEY_PASSPHRASE_FILE: how a CA key stays encrypted at rest.
+pub(crate) fn read_ca_key(
+    path: &Path,
+    passphrase_file: Option<&Path>,
+) -> Result<PrivateKey, Failure> {
+    use base64::Engine as _;
+    let name = path.display().to_string();
+    let bytes = read_input_file(path)?;
+    if !gatehouse_pki::is_encrypted_pem(&bytes) {
+        return PrivateKey::from_pem(&bytes).map_err(|e| Failure::Input(format!("{name}: {e}")));
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let (Some(start), Some(end)) = (
+        text.find("-----BEGIN ENCRYPTED PRIVATE KEY-----"),
+        text.find("-----END ENCRYPTED PRIVATE KEY-----"),
+    ) else {
+        return Err(Failure::Input(format!(
+            "{name}: an encrypted key in the legacy OpenSSL format; convert it to PKCS#8: openssl pkcs8 -topk8 -v2 aes-256-cbc -in KEY -out KEY.p8"
+        )));
+    };
+    let b64: String = text[start + "-----BEGIN ENCRYPTED PRIVATE KEY-----".len()..end]
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_err(|e| Failure::Input(format!("{name}: {e}")))?;
+    let pass_path = passphrase_file
+        .map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("GATEHOUSE_CA_KEY_PASSPHRASE_FILE").map(PathBuf::from))
+        .ok_or_else(|| {
+            Failure::Input(format!(
+                "{name} is encrypted: give its passphrase in a file (--renewal-ca-passphrase-file, or GATEHOUSE_CA_KEY_PASSPHRASE_FILE)"
+            ))
+        })?;
+    let passphrase = std::fs::read_to_string(&pass_path)
+        .map_err(|e| Failure::Input(format!("{}: {e}", pass_path.display())))?
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let info = pkcs8::EncryptedPrivateKeyInfoRef::try_from(der.as_slice())
+        .map_err(|e| Failure::Input(format!("{name}: not an encrypted PKCS#8 key: {e}")))?;
+    let plain = info.decrypt(passphrase.as_bytes()).map_err(|_| {
+        Failure::Input(format!(
+            "{name}: could not decrypt it with the passphrase in {} (wrong passphrase, or an unsupported cipher)",
+            pass_path.display()
+        ))
+    })?;
+    let pem = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        base64::engine::general_purpose::STANDARD.encode(plain.as_bytes())
+    );
+    PrivateKey::from_pem(pem.as_bytes()).map_err(|e| Failure::Input(format!("{name}: {e}")))
 }
 
 fn cert_json(path: &Path, c: &CertificateInfo) -> serde_json::Value {

@@ -11,12 +11,25 @@ use std::time::Duration as StdDuration;
 use clap::Args;
 use gatehouse_pki::{
     parse_certificates, read_input_file, rfc3339, write_files, CertificateInfo, CsrRequest,
-    FileKind, OutputFile, PrivateKey, Profile, ValidityPeriod, BACKDATE,
+    FileKind, OutputFile, PrivateKey, Profile, ValidityPeriod,
 };
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
 use crate::args::{IssuerArgs, OutputArgs, OutputFormat};
+
+impl RenewArgs {
+    /// The local CA's files (absent when renewing through a gateway).
+    fn issuer(&self) -> Option<IssuerArgs> {
+        match (&self.ca_cert, &self.ca_key) {
+            (Some(c), Some(k)) => Some(IssuerArgs {
+                ca_cert: c.clone(),
+                ca_key: k.clone(),
+            }),
+            _ => None,
+        }
+    }
+}
 use crate::fail::Failure;
 
 #[derive(Debug, Args)]
@@ -39,8 +52,39 @@ pub(crate) struct RenewArgs {
     /// Its private key: checked to match the certificate; never rewritten, logged or sent
     #[arg(long = "key-file", visible_alias = "key", value_name = "FILE")]
     pub(crate) key: PathBuf,
-    #[command(flatten)]
-    pub(crate) issuer: IssuerArgs,
+    /// The CA certificate that signs (renewing locally)
+    #[arg(
+        long = "ca-certificate-file",
+        visible_alias = "ca-cert",
+        value_name = "FILE",
+        required_unless_present = "gateway",
+        requires = "ca_key"
+    )]
+    pub(crate) ca_cert: Option<PathBuf>,
+    /// The CA's private key: a key file (encrypted keys: GATEHOUSE_CA_KEY_PASSPHRASE_FILE) or
+    /// a pkcs11: URI
+    #[arg(
+        long = "ca-key-file",
+        visible_alias = "ca-key",
+        value_name = "FILE|URI",
+        requires = "ca_cert"
+    )]
+    pub(crate) ca_key: Option<PathBuf>,
+    /// Renew through a Gatehouse gateway that holds the CA (`--renewal-ca`), presenting the
+    /// current certificate over mTLS: HOST:PORT of the gateway
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        conflicts_with_all = ["ca_cert", "ca_key", "validity_period"],
+        requires_all = ["tls_server_name", "tls_ca_path"]
+    )]
+    pub(crate) gateway: Option<String>,
+    /// The namespace endpoint: <namespace>.<gateway domain>
+    #[arg(long, requires = "gateway")]
+    pub(crate) tls_server_name: Option<String>,
+    /// The CA of the gateway's server certificate (e.g. <data-dir>/gateway-ca.pem)
+    #[arg(long, requires = "gateway", value_name = "FILE")]
+    pub(crate) tls_ca_path: Option<PathBuf>,
     /// Renew once this much of the lifetime is left: a share (33%) or a duration (10d)
     #[arg(long, value_name = "SHARE|DURATION", default_value = "33%")]
     pub(crate) renew_before: String,
@@ -170,31 +214,96 @@ fn random_fraction() -> f64 {
     (u64::from_le_bytes(b) >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// Asks the gateway for the renewal, and checks the answer is the same certificate renewed.
+fn renew_through_gateway(
+    a: &RenewArgs,
+    gateway: &str,
+    current: &Current,
+) -> Result<gatehouse_pki::Issued, Failure> {
+    use rustls::pki_types::pem::PemObject;
+    let (Some(server_name), Some(ca_path)) = (&a.tls_server_name, &a.tls_ca_path) else {
+        return Err(Failure::Input(
+            "--gateway needs --tls-server-name and --tls-ca-path".into(),
+        ));
+    };
+    let server_ca = read_input_file(ca_path)?;
+    let chain: Vec<_> = std::iter::once(&current.leaf)
+        .chain(&current.chain)
+        .map(|c| c.der.clone())
+        .collect();
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(&read_input_file(&a.key)?)
+        .map_err(|e| Failure::Input(format!("{}: {e}", a.key.display())))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Internal(e.to_string()))?;
+    let pem = runtime
+        .block_on(async {
+            tokio::time::timeout(
+                std::time::Duration::from_secs(30),
+                gatehouse_gateway::request_renewal(gateway, server_name, &server_ca, chain, key),
+            )
+            .await
+            .map_err(|_| format!("no answer from {gateway} within 30 s"))?
+        })
+        .map_err(Failure::Refused)?;
+    let new = parse_certificates(pem.as_bytes(), "the gateway's answer")?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Failure::Refused("the gateway answered without a certificate".into()))?;
+    if new.spki_der != current.leaf.spki_der || new.subject != current.leaf.subject {
+        return Err(Failure::Refused(
+            "the gateway answered with a certificate for another key or subject; nothing was written".into(),
+        ));
+    }
+    Ok(gatehouse_pki::Issued {
+        pem: gatehouse_pki::certificate_pem(&new.der),
+        certificate: new,
+        key: None,
+    })
+}
+
 /// Renews once: signs, writes the certificate file atomically, returns the new leaf.
 fn renew_once(a: &RenewArgs, current: &Current) -> Result<CertificateInfo, Failure> {
     let now = OffsetDateTime::now_utc();
     check_pair(a, &current.leaf)?;
-    let authority = crate::gen::load_ca(&a.issuer, now)?;
+    let issued = match (&a.gateway, a.issuer()) {
+        (Some(gw), _) => renew_through_gateway(a, gw, current)?,
+        (None, Some(issuer)) => sign_locally(a, current, &issuer, now)?,
+        (None, None) => {
+            return Err(Failure::Input(
+                "give --ca-cert and --ca-key, or --gateway".into(),
+            ))
+        }
+    };
+    write_renewed(a, current, &issued)
+}
+
+fn sign_locally(
+    a: &RenewArgs,
+    current: &Current,
+    issuer: &IssuerArgs,
+    now: OffsetDateTime,
+) -> Result<gatehouse_pki::Issued, Failure> {
+    let authority = crate::gen::load_ca(issuer, now)?;
     let validity = match &a.validity_period {
         Some(v) => ValidityPeriod::parse(v)
             .map_err(|e| Failure::Input(format!("--validity-period: {e}")))?,
-        // The same lifetime from now: notBefore was backdated, so that part is not repeated.
-        None => {
-            let lifetime = current.leaf.not_after - current.leaf.not_before;
-            let backdated = if lifetime > BACKDATE * 2 {
-                BACKDATE
-            } else {
-                Duration::ZERO
-            };
-            ValidityPeriod::from_secs((lifetime - backdated).whole_seconds())
-        }
+        None => gatehouse_pki::renewal_period(&current.leaf),
     };
-    let issued = CsrRequest::renewal_of(&current.leaf)?.sign(
+    Ok(CsrRequest::renewal_of(&current.leaf)?.sign(
         &authority,
         Profile::of(&current.leaf),
         Some(validity),
         now,
-    )?;
+    )?)
+}
+
+fn write_renewed(
+    a: &RenewArgs,
+    current: &Current,
+    issued: &gatehouse_pki::Issued,
+) -> Result<CertificateInfo, Failure> {
     // The chain after the leaf is kept when the issuer is the same; a new CA's leaf stands
     // alone.
     let mut pem = issued.pem.clone();
@@ -209,10 +318,10 @@ fn renew_once(a: &RenewArgs, current: &Current) -> Result<CertificateInfo, Failu
             contents: pem.as_bytes(),
             kind: FileKind::Public,
         }],
-        &[&a.issuer.ca_cert, &a.issuer.ca_key, &a.key],
+        &[&a.key],
         true,
     )?;
-    Ok(issued.certificate)
+    Ok(issued.certificate.clone())
 }
 
 /// Runs the hooks; the first failure is returned (all are tried).
@@ -351,7 +460,9 @@ fn daemon(a: &RenewArgs, margin: Margin) -> Result<ExitCode, Failure> {
     // Unusable input is refused at once, not retried.
     let first = read_current(&a.cert)?;
     check_pair(a, &first.leaf)?;
-    crate::gen::load_ca(&a.issuer, OffsetDateTime::now_utc())?;
+    if let Some(issuer) = a.issuer() {
+        crate::gen::load_ca(&issuer, OffsetDateTime::now_utc())?;
+    }
     let mut force = a.force;
     let mut backoff = StdDuration::from_secs(60);
     let mut target: Option<(String, OffsetDateTime)> = None;

@@ -249,6 +249,8 @@ pub enum ResponseBody {
     #[default]
     Empty,
     Upstream(crate::proxy::ObservedBody),
+    /// A whole body the gateway answers itself (certificate renewal).
+    Full(Option<Bytes>),
 }
 
 impl Body for ResponseBody {
@@ -261,6 +263,7 @@ impl Body for ResponseBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match self.get_mut() {
             Self::Empty => Poll::Ready(None),
+            Self::Full(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
             Self::Upstream(b) => Pin::new(b).poll_frame(cx),
         }
     }
@@ -268,6 +271,7 @@ impl Body for ResponseBody {
     fn is_end_stream(&self) -> bool {
         match self {
             Self::Empty => true,
+            Self::Full(d) => d.is_none(),
             Self::Upstream(b) => b.is_end_stream(),
         }
     }
@@ -275,6 +279,7 @@ impl Body for ResponseBody {
     fn size_hint(&self) -> SizeHint {
         match self {
             Self::Empty => SizeHint::with_exact(0),
+            Self::Full(d) => SizeHint::with_exact(d.as_ref().map_or(0, |d| d.len() as u64)),
             Self::Upstream(b) => b.size_hint(),
         }
     }

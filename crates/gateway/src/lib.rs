@@ -32,11 +32,13 @@ mod jwt;
 mod metrics;
 mod namespace_check;
 mod proxy;
+mod renewal;
 pub mod tls;
 mod usage;
 
 pub use grpc::{Code, ResponseBody, Status};
 pub use metrics::Metrics;
+pub use renewal::{request_renewal, RENEW_PATH};
 pub use tls::{namespace_from_sni, Identity, NamespacePolicy, Refusal, Registry};
 
 /// The mTLS settings for a TLS upstream.
@@ -70,6 +72,8 @@ pub struct Config {
     pub upstream_jwt: bool,
     /// Where the JWT signing keys are kept (shared by gateways on one data dir).
     pub jwt_key_file: Option<std::path::PathBuf>,
+    /// Namespaces whose clients may renew their certificates here, with the CA that signs.
+    pub renewal_cas: Vec<(String, Arc<gatehouse_pki::CertificateAuthority>)>,
 }
 
 type Client = hyper_util::client::legacy::Client<
@@ -419,6 +423,8 @@ impl Gateway {
             peer: peer.to_string(),
             permissions: std::sync::atomic::AtomicU8::new(verified.permissions.bits()),
             subject: leaf.subject.clone(),
+            leaf: Arc::new(leaf.clone()),
+            anchor: verified.anchor_fingerprint.to_string().into(),
             token: std::sync::Mutex::new(None),
         });
         let conn_ctx = ctx.clone();

@@ -28,6 +28,7 @@ pub struct Metrics {
     latency_count: AtomicU64,
     latency_sum_micros: AtomicU64,
     role_denied: Mutex<HashMap<RequestKey2, u64>>,
+    renewals: Mutex<HashMap<(Arc<str>, String), u64>>,
     upstream_errors: AtomicU64,
     closed_on_reload: AtomicU64,
 }
@@ -86,6 +87,14 @@ impl Metrics {
     pub(crate) fn role_denied(&self, namespace: &Arc<str>, role: &str, method: &'static str) {
         *lock(&self.role_denied)
             .entry((namespace.clone(), role.to_owned(), method))
+            .or_default() += 1;
+    }
+
+    /// A renewal's outcome: `rule` is the refusing rule id, or "" when renewed.
+    pub(crate) fn renewal(&self, namespace: &Arc<str>, rule: &str) {
+        let result = if rule.is_empty() { "renewed" } else { rule };
+        *lock(&self.renewals)
+            .entry((namespace.clone(), result.to_owned()))
             .or_default() += 1;
     }
 
@@ -161,6 +170,22 @@ impl Metrics {
                 label(&ns),
                 label(&role),
                 label(method)
+            );
+        }
+        out.push_str("# HELP gatehouse_gateway_renewals_total Certificate renewals through the gateway, by result (renewed or the refusing rule).\n");
+        out.push_str("# TYPE gatehouse_gateway_renewals_total counter\n");
+        let mut rows: Vec<_> = lock(&self.renewals)
+            .iter()
+            .filter(|((ns, _), _)| visible(ns))
+            .map(|((ns, r), n)| (ns.clone(), r.clone(), *n))
+            .collect();
+        rows.sort();
+        for (ns, result, n) in rows {
+            let _ = writeln!(
+                out,
+                "gatehouse_gateway_renewals_total{{namespace=\"{}\",result=\"{}\"}} {n}",
+                label(&ns),
+                label(&result)
             );
         }
         if !visible("") {

@@ -34,6 +34,10 @@ pub(crate) struct ConnCtx {
     pub(crate) permissions: std::sync::atomic::AtomicU8,
     /// The client certificate's subject (the upstream JWT's `sub`).
     pub(crate) subject: String,
+    /// The client certificate (what a renewal keeps).
+    pub(crate) leaf: Arc<gatehouse_pki::CertificateInfo>,
+    /// SHA-256 of the bundle CA the client's chain ends at.
+    pub(crate) anchor: Arc<str>,
     /// The upstream JWT (`--upstream-jwt`), the permissions it states, and when to renew it.
     pub(crate) token: std::sync::Mutex<Option<(http::HeaderValue, u8, Instant)>>,
 }
@@ -292,6 +296,9 @@ pub(crate) async fn handle(
             Status::new(Code::PermissionDenied, why),
             StatusCode::MISDIRECTED_REQUEST,
         );
+    }
+    if req.uri().path() == crate::renewal::RENEW_PATH {
+        return Ok(crate::renewal::handle(ctx, req).await);
     }
     let mut names = req.headers().get_all("temporal-namespace").iter();
     if let (Some(_), Some(_)) = (names.next(), names.next()) {

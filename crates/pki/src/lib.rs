@@ -21,9 +21,9 @@ pub use der::encode_tlv;
 pub use duration::{DurationError, ValidityPeriod};
 pub use fingerprint::{sha1_fingerprint, sha256_hex, Fingerprint};
 pub use issue::{
-    certificate_pem, rfc3339, CaParams, CertificateAuthority, CsrParams, CsrRequest,
-    ExternalSigner, IssueError, Issued, LeafParams, NewCsr, Profile, ServerParams, BACKDATE,
-    CA_MAX_VALIDITY, CA_MIN_VALIDITY, LEAF_DEFAULT_MARGIN,
+    certificate_pem, renewal_period, rfc3339, CaParams, CertificateAuthority, CsrParams,
+    CsrRequest, ExternalSigner, IssueError, Issued, LeafParams, NewCsr, Profile, ServerParams,
+    BACKDATE, CA_MAX_VALIDITY, CA_MIN_VALIDITY, LEAF_DEFAULT_MARGIN,
 };
 pub use key::{is_encrypted_pem, KeyAlgorithm, KeyError, PrivateKey};
 pub use output::{write_files, FileKind, OutputFile, WriteError};

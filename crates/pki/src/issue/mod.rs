@@ -110,6 +110,18 @@ pub struct Issued {
     pub key: Option<PrivateKey>,
 }
 
+/// How long a renewal of `cert` is valid: its lifetime, less the minute its notBefore was
+/// backdated (so renewals do not grow by a minute each time).
+pub fn renewal_period(cert: &CertificateInfo) -> ValidityPeriod {
+    let lifetime = cert.not_after - cert.not_before;
+    let backdated = if lifetime > BACKDATE * 2 {
+        BACKDATE
+    } else {
+        Duration::ZERO
+    };
+    ValidityPeriod::from_secs((lifetime - backdated).whole_seconds())
+}
+
 /// A certificate as PEM (LF line endings).
 pub fn certificate_pem(der: &[u8]) -> String {
     pem::encode_config(
