@@ -302,7 +302,8 @@ pub(crate) async fn start(
     --metrics-listen 127.0.0.1:9464\n  \
     gatehouse gateway --upstream 127.0.0.1:7233 --upstream-jwt --metrics-listen 127.0.0.1:9464   # JWKS there too\n  \
     gatehouse gateway --upstream temporal.internal:7233 --upstream-ca frontend-ca.pem \
-    --upstream-cert gw.pem --upstream-key gw.key --gateway-cert gw-server.pem --gateway-key gw-server.key"
+    --upstream-cert gw.pem --upstream-key gw.key --gateway-cert gw-server.pem --gateway-key gw-server.key\n  \
+    gatehouse gateway --upstream 127.0.0.1:7233 --renewal-ca payments=ca.pem,ca.key.enc --renewal-ca-passphrase-file /run/secrets/ca-pass --metrics-listen 127.0.0.1:9464"
 )]
 pub(crate) struct GatewayCommandArgs {
     /// Where the database lives (the same as `gatehouse serve`'s)
