@@ -42,8 +42,11 @@ async def main(address, namespace, server_name, ca, cert, key, queue, status_fil
             client_cert=Path(cert).read_bytes(), client_private_key=Path(key).read_bytes()))
 
     def start(client):
+        # No sticky workflow cache: with one, a workflow task Temporal had already put on the
+        # old worker's sticky queue waits out the sticky schedule-to-start timeout (recorded
+        # as WorkflowTaskTimedOut) before it is rescheduled on the shared queue.
         w = Worker(client, task_queue=queue, workflows=[Greeting], activities=[greet],
-                   workflow_runner=UnsandboxedWorkflowRunner())
+                   workflow_runner=UnsandboxedWorkflowRunner(), max_cached_workflows=0)
         return w, asyncio.create_task(w.run())
 
     reloads = []
@@ -69,6 +72,11 @@ async def main(address, namespace, server_name, ca, cert, key, queue, status_fil
             w.cancel()
         if hup.is_set() and not stop.is_set():
             hup.clear()
+            # A new worker on a client with the new files polls before the old one stops, so
+            # polling never pauses; the old worker finishes its tasks in flight, and its client
+            # is dropped, which closes its connection. (Handing the running worker a new client,
+            # `worker.client = …`, keeps its polls retrying on the old client's connection, with
+            # the old certificate, until that one expires.)
             new_client = await connect()
             new_worker, new_task = start(new_client)
             await worker.shutdown()

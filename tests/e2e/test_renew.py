@@ -194,7 +194,7 @@ def test_rotation_and_daemon_renewals_while_a_worker_keeps_polling(tmp_path, tem
         gh("renew", "--cert", starter[0], "--key", starter[1], "--ca-cert", new[0], "--ca-key", new[1], "--force", check=0)
         gh("renew", "--cert", worker_cert, "--key", worker_key, "--ca-cert", new[0], "--ca-key", new[1], "--force",
            "-d", "40s", "--signal", f"{worker.pid}:SIGHUP", check=0)
-        assert rotate.wait(timeout=90) == 0, rlog.read_text()
+        assert rotate.wait(timeout=120) == 0, rlog.read_text()
         assert json.loads(state.read_text())["state"] == "done"
         cas = g.api("GET", "/api/v1/namespaces/a/accepted-client-ca")[1]["acceptedClientCas"]
         assert [c["sha256"] for c in cas] == [json.loads(state.read_text())["newCa"]["sha256"]]

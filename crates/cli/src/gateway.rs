@@ -186,7 +186,8 @@ impl GatewayArgs {
         };
         let mut renewal_cas = Vec::new();
         for spec in &self.renewal_ca {
-            let bad = |why: &str| Failure::Input(format!("--renewal-ca {spec:?}: {why}"));
+            let shown = crate::pkcs11::redact(spec);
+            let bad = |why: &str| Failure::Input(format!("--renewal-ca {shown}: {why}"));
             let (ns, files) = spec
                 .split_once('=')
                 .ok_or_else(|| bad("use NAMESPACE=CA_CERT,CA_KEY"))?;

@@ -117,7 +117,7 @@ pub(crate) fn read_ca_key(
         text.find("-----END ENCRYPTED PRIVATE KEY-----"),
     ) else {
         return Err(Failure::Input(format!(
-            "{name}: an encrypted key in the legacy OpenSSL format; convert it to PKCS#8: openssl pkcs8 -topk8 -v2 aes-256-cbc -in KEY -out KEY.p8"
+            "{name}: the key is encrypted with a passphrase in the legacy OpenSSL format; convert it to encrypted PKCS#8 (openssl pkcs8 -topk8 -v2 aes-256-cbc -in KEY -out KEY.p8) or decrypt it (openssl pkey -in KEY -out KEY.plain)"
         )));
     };
     let b64: String = text[start + "-----BEGIN ENCRYPTED PRIVATE KEY-----".len()..end]
@@ -132,7 +132,7 @@ pub(crate) fn read_ca_key(
         .or_else(|| std::env::var_os("GATEHOUSE_CA_KEY_PASSPHRASE_FILE").map(PathBuf::from))
         .ok_or_else(|| {
             Failure::Input(format!(
-                "{name} is encrypted: give its passphrase in a file (--renewal-ca-passphrase-file, or GATEHOUSE_CA_KEY_PASSPHRASE_FILE)"
+                "{name} is encrypted with a passphrase: give the passphrase in a file named by GATEHOUSE_CA_KEY_PASSPHRASE_FILE (or, for a gateway's --renewal-ca, --renewal-ca-passphrase-file)"
             ))
         })?;
     let passphrase = std::fs::read_to_string(&pass_path)

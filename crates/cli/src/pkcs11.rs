@@ -114,9 +114,27 @@ enum Kind {
 const P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 const P384: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
 
+/// A PKCS#11 URI (or anything containing one) fit to print: `pin-value` and `pin-source`
+/// attributes are replaced, wherever they are.
+pub(crate) fn redact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("pin-") {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        let end = tail.find([';', '&', ',', ' ', '"']).unwrap_or(tail.len());
+        let name = tail[..end].split('=').next().unwrap_or_default();
+        out.push_str(name);
+        out.push_str("=…");
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Opens the token and finds the key. Errors name the URI without its PIN.
 pub(crate) fn open(uri: &str) -> Result<TokenKey, Failure> {
-    let shown = uri.split('?').next().unwrap_or(uri).to_owned();
+    let shown = redact(uri);
     let bad = |why: String| Failure::Input(format!("--ca-key {shown}: {why}"));
     let u = Pkcs11Uri::parse(uri).map_err(bad)?;
     let module = u
@@ -143,8 +161,15 @@ pub(crate) fn open(uri: &str) -> Result<TokenKey, Failure> {
     };
     let ctx =
         Pkcs11::new(&module).map_err(|e| bad(format!("cannot load {}: {e}", module.display())))?;
-    ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
-        .map_err(|e| bad(format!("C_Initialize: {e}")))?;
+    // A second key from the same module in one process finds it initialised already.
+    match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+        Ok(())
+        | Err(cryptoki::error::Error::Pkcs11(
+            cryptoki::error::RvError::CryptokiAlreadyInitialized,
+            _,
+        )) => {}
+        Err(e) => return Err(bad(format!("C_Initialize: {e}"))),
+    }
     let mut chosen = None;
     for slot in ctx
         .get_slots_with_token()
@@ -313,6 +338,10 @@ mod tests {
         assert_eq!(
             u.module_path.as_deref(),
             Some(std::path::Path::new("/usr/lib/softhsm/libsofthsm2.so"))
+        );
+        assert_eq!(
+            redact("a=pkcs11:token=t;pin-value=1234;object=o?pin-source=/x&module-path=/m"),
+            "a=pkcs11:token=t;pin-value=…;object=o?pin-source=…&module-path=/m"
         );
         let u = Pkcs11Uri::parse("pkcs11:object=ca?pin-source=file:/run/pin").unwrap();
         assert_eq!(

@@ -38,8 +38,8 @@ use crate::fail::Failure;
     certificate's profile (client, server or internode); only the certificate file is replaced, \
     atomically, so the pair on disk always matches. Give another CA's files to move a \
     certificate to a new CA during a rotation.\n\n\
-    Exit status: 0 renewed or not yet due, 1 a hook failed after renewing, 2 unusable input or \
-    the renewal was refused.\n\nExamples:\n  \
+    Exit status: 0 renewed or not yet due; 1 the gateway or the CA's token refused, or a hook \
+    failed after renewing; 2 unusable input (files, flags, a CA that cannot sign).\n\nExamples:\n  \
     gatehouse renew --cert client.pem --key client.key --ca-cert ca.pem --ca-key ca.key\n  \
     gatehouse renew --cert client.pem --key client.key --ca-cert ca.pem --ca-key ca.key --renew-before 10d --force\n  \
     gatehouse renew --cert worker.pem --key worker.key --ca-cert ca.pem --ca-key ca.key --daemon --signal 4242:SIGHUP\n  \
@@ -289,7 +289,7 @@ fn sign_locally(
     let validity = match &a.validity_period {
         Some(v) => ValidityPeriod::parse(v)
             .map_err(|e| Failure::Input(format!("--validity-period: {e}")))?,
-        None => gatehouse_pki::renewal_period(&current.leaf),
+        None => authority.renewal_period(&current.leaf, now)?,
     };
     Ok(CsrRequest::renewal_of(&current.leaf)?.sign(
         &authority,
@@ -455,7 +455,7 @@ pub(crate) fn run(a: RenewArgs) -> Result<ExitCode, Failure> {
 }
 
 /// Renews whenever due, forever. Failures are retried with backoff (1 min, doubling, at most
-/// 1 h, never past the certificate's expiry), each logged.
+/// 1 h), each logged.
 fn daemon(a: &RenewArgs, margin: Margin) -> Result<ExitCode, Failure> {
     // Unusable input is refused at once, not retried.
     let first = read_current(&a.cert)?;

@@ -144,6 +144,10 @@ struct Step {
 #[serde(rename_all = "camelCase")]
 struct Rotation {
     namespace: String,
+    /// Random, per rotation: part of every request id, so a request id is never reused by a
+    /// later rotation (the server would answer it from its record instead of acting).
+    #[serde(default)]
+    run_id: String,
     /// planned, new-ca, added, removed, done, aborted
     state: String,
     ca_cert: PathBuf,
@@ -218,6 +222,18 @@ impl Rotation {
             parse("--poll", &self.poll)?,
         ))
     }
+}
+
+/// The first 16 hex digits of a fingerprint (all of it if shorter).
+fn short(sha256: &str) -> &str {
+    sha256.get(..16).unwrap_or(sha256)
+}
+
+fn random_id() -> Result<String, Failure> {
+    let mut b = [0u8; 8];
+    aws_lc_rs::rand::fill(&mut b)
+        .map_err(|_| Failure::Internal("random number generator failed".into()))?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
 }
 
 fn ns_path(ns: &str, rest: &str) -> String {
@@ -383,8 +399,17 @@ fn advance(c: &Client, path: &Path, r: &mut Rotation, no_wait: bool) -> Result<E
             c.call(
                 reqwest::Method::POST,
                 &ns_path(&r.namespace, "/accepted-client-ca"),
-                Some(json!({ "caCertificate": pem, "requestId": format!("rotate-{}-{}-add", r.namespace, &new_ca.sha256[..16]) })),
+                Some(json!({ "caCertificate": pem, "requestId": format!("rotate-{}-{}-add", r.run_id, short(&new_ca.sha256)) })),
             )?;
+            if !bundle(c, &r.namespace)?
+                .iter()
+                .any(|b| b.sha256 == new_ca.sha256)
+            {
+                return Err(Failure::Refused(format!(
+                    "the new CA {} is not in namespace {}'s bundle after adding it; nothing more was done",
+                    new_ca.subject, r.namespace
+                )));
+            }
         }
         r.added_at = Some(rfc3339(OffsetDateTime::now_utc()));
         r.record(
@@ -441,8 +466,19 @@ fn advance(c: &Client, path: &Path, r: &mut Rotation, no_wait: bool) -> Result<E
             c.call(
                 reqwest::Method::POST,
                 &ns_path(&r.namespace, "/accepted-client-ca/remove"),
-                Some(json!({ "fingerprint": old.sha256, "requestId": format!("rotate-{}-{}-remove", r.namespace, &old.sha256[..16]) })),
+                Some(json!({ "fingerprint": old.sha256, "requestId": format!("rotate-{}-{}-remove", r.run_id, short(&old.sha256)) })),
             )?;
+        }
+        let left = bundle(c, &r.namespace)?;
+        if let Some(still) = r
+            .old_cas
+            .iter()
+            .find(|o| left.iter().any(|b| b.sha256 == o.sha256))
+        {
+            return Err(Failure::Refused(format!(
+                "{} is still in namespace {}'s bundle after removing it; run `gatehouse rotate resume -n {}` again",
+                still.subject, r.namespace, r.namespace
+            )));
         }
         let removed: Vec<&str> = r.old_cas.iter().map(|o| o.subject.as_str()).collect();
         r.record(
@@ -483,6 +519,7 @@ pub(crate) fn run(
             }
             let mut r = Rotation {
                 namespace: a.target.namespace.clone(),
+                run_id: random_id()?,
                 state: "planned".into(),
                 ca_cert: a.ca_cert,
                 ca_key: a.ca_key,
@@ -558,6 +595,9 @@ pub(crate) fn run(
             }
             if let Some(p) = a.wait.poll {
                 r.poll = p;
+            }
+            if r.run_id.is_empty() {
+                r.run_id = random_id()?;
             }
             println!(
                 "Resuming the rotation of {} at step {}",

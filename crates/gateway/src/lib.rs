@@ -499,6 +499,11 @@ impl Gateway {
         ctx: &proxy::ConnCtx,
     ) -> Option<String> {
         let Some(endpoint) = self.registry.get(namespace) else {
+            ctx.permissions
+                .store(0, std::sync::atomic::Ordering::Relaxed);
+            *ctx.token
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
             return Some(format!("namespace {namespace:?} is no longer served"));
         };
         match endpoint.policy.verify(chain, OffsetDateTime::now_utc()) {

@@ -50,14 +50,15 @@ pub(crate) async fn handle(ctx: Arc<ConnCtx>, req: Request<Incoming>) -> Respons
     let _ = http_body_util::Limited::new(req.into_body(), 4096)
         .collect()
         .await;
-    let Some(ca) = ctx
+    let mine: Vec<_> = ctx
         .shared
         .config
         .renewal_cas
         .iter()
-        .find(|(ns, _)| **ns == *ctx.namespace)
+        .filter(|(ns, _)| **ns == *ctx.namespace)
         .map(|(_, ca)| ca.clone())
-    else {
+        .collect();
+    if mine.is_empty() {
         return refuse(
             StatusCode::NOT_FOUND,
             "renew.no-ca",
@@ -66,7 +67,7 @@ pub(crate) async fn handle(ctx: Arc<ConnCtx>, req: Request<Incoming>) -> Respons
                 ctx.namespace, ctx.namespace
             ),
         );
-    };
+    }
     if ctx.permissions.load(std::sync::atomic::Ordering::Relaxed) == 0 {
         return refuse(
             StatusCode::FORBIDDEN,
@@ -74,18 +75,39 @@ pub(crate) async fn handle(ctx: Arc<ConnCtx>, req: Request<Incoming>) -> Respons
             "this connection is no longer admitted".into(),
         );
     }
-    let ca_fp = ca.certificate().fingerprint.to_string();
-    if *ctx.anchor != ca_fp {
+    // Admission was checked at the handshake and is re-checked on every change and every
+    // 30 s; expiry since then is checked here.
+    let now = OffsetDateTime::now_utc();
+    if ctx.leaf.not_after <= now {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "cert.expired",
+            format!(
+                "this certificate expired at {}; issue a new one",
+                rfc3339(ctx.leaf.not_after)
+            ),
+        );
+    }
+    // During a rotation a namespace may have a renewal CA for the old and for the new CA.
+    let Some(ca) = mine
+        .iter()
+        .find(|ca| *ctx.anchor == *ca.certificate().fingerprint.to_string())
+        .cloned()
+    else {
+        let names: Vec<String> = mine
+            .iter()
+            .map(|ca| ca.certificate().display_subject().to_owned())
+            .collect();
         return refuse(
             StatusCode::FORBIDDEN,
             "renew.other-ca",
             format!(
-                "this certificate chains to CA {}; the gateway renews only certificates of {} ({ca_fp})",
+                "this certificate chains to CA {}; the gateway renews only certificates of {}",
                 ctx.anchor,
-                ca.certificate().display_subject()
+                names.join(", ")
             ),
         );
-    }
+    };
     let leaf = ctx.leaf.clone();
     let issued = tokio::task::spawn_blocking(move || renew(&ca, &leaf)).await;
     match issued {
@@ -100,6 +122,16 @@ pub(crate) async fn handle(ctx: Arc<ConnCtx>, req: Request<Incoming>) -> Respons
                 HeaderValue::from_static("application/x-pem-file"),
             );
             r
+        }
+        Ok(Err(e)) if e.contains("external key") => {
+            // Token details (module, slot, return codes) are for the operator, not the client.
+            tracing::error!(namespace = %ctx.namespace, error = %e, "renewal: the CA's key failed to sign");
+            refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "renew.signer",
+                "the gateway's CA key could not sign; its operator can see why in the gateway log"
+                    .into(),
+            )
         }
         Ok(Err(e)) => refuse(StatusCode::CONFLICT, "renew.refused", e),
         Err(_) => refuse(
@@ -117,7 +149,7 @@ fn renew(ca: &CertificateAuthority, leaf: &CertificateInfo) -> Result<Certificat
         .sign(
             ca,
             Profile::of(leaf),
-            Some(gatehouse_pki::renewal_period(leaf)),
+            Some(ca.renewal_period(leaf, now).map_err(|e| e.to_string())?),
             now,
         )
         .map_err(|e| e.to_string())?;

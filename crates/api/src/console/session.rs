@@ -162,9 +162,14 @@ impl FromRequestParts<AppState> for MaybeSession {
 }
 
 /// A cross-site POST: its `Origin` (or, failing that, `Referer`) names another host than the
-/// request's `Host`. Browsers send `Origin` on every form POST.
+/// request's `X-Forwarded-Host` or `Host`. Browsers send `Origin` on every form POST.
 pub(crate) fn cross_site(headers: &HeaderMap) -> bool {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    // Behind a proxy that rewrites Host, the browser's host is in X-Forwarded-Host.
+    let host = headers
+        .get("x-forwarded-host")
+        .or_else(|| headers.get(header::HOST))
+        .and_then(|h| h.to_str().ok())
+        .map(|h| h.split(',').next().unwrap_or(h).trim());
     let origin = headers
         .get(header::ORIGIN)
         .or_else(|| headers.get(header::REFERER))
@@ -200,6 +205,17 @@ mod tests {
             HeaderValue::from_static("https://evil.test"),
         );
         assert!(cross_site(&h));
+        // Behind a proxy that rewrote Host.
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://gatehouse.acme.io"),
+        );
+        h.insert(
+            "x-forwarded-host",
+            HeaderValue::from_static("gatehouse.acme.io"),
+        );
+        assert!(!cross_site(&h));
+        h.remove("x-forwarded-host");
         h.insert(header::ORIGIN, HeaderValue::from_static("null"));
         assert!(cross_site(&h));
     }

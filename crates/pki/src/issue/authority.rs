@@ -270,6 +270,32 @@ impl CertificateAuthority {
         Ok(der)
     }
 
+    /// How long a renewal of `cert` issued now is valid: the same lifetime
+    /// ([`renewal_period`](super::renewal_period)), but ending no later than 24 hours before
+    /// this CA expires (as a default `gen leaf` does). Refused when that leaves nothing.
+    pub fn renewal_period(
+        &self,
+        cert: &CertificateInfo,
+        now: OffsetDateTime,
+    ) -> Result<ValidityPeriod, IssueError> {
+        let same = super::renewal_period(cert);
+        let latest = self.certificate.not_after - LEAF_DEFAULT_MARGIN;
+        let room = latest - now;
+        if room <= Duration::minutes(1) {
+            return Err(IssueError::InvalidInput(format!(
+                "the CA {} expires at {}, too soon to renew {} under it: rotate the CA (gatehouse rotate ca) and renew under the new one",
+                self.certificate.display_subject(),
+                rfc3339(self.certificate.not_after),
+                cert.display_subject()
+            )));
+        }
+        Ok(if same.to_duration() > room {
+            ValidityPeriod::from_secs(room.whole_seconds())
+        } else {
+            same
+        })
+    }
+
     /// The CA certificate.
     pub fn certificate(&self) -> &CertificateInfo {
         &self.certificate

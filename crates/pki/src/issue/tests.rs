@@ -458,3 +458,20 @@ fn an_external_key_signs_like_a_local_one_and_must_be_the_cas() {
     .unwrap_err();
     assert!(err.to_string().contains("CKR_PIN_EXPIRED"), "{err}");
 }
+
+#[test]
+fn renewals_keep_the_lifetime_but_end_a_day_before_the_ca() {
+    let (_, authority) = ca(KeyAlgorithm::EcdsaP384, "30d");
+    let leaf = leaf(Some("10d")).signed_by(&authority).unwrap().certificate;
+    // The same lifetime (the backdated minute is not added again).
+    let p = authority.renewal_period(&leaf, NOW).unwrap();
+    assert_eq!(p.to_duration(), Duration::days(10));
+    // Later, capped at 24 hours before the CA's end.
+    let later = NOW + Duration::days(25);
+    let p = authority.renewal_period(&leaf, later).unwrap();
+    assert_eq!(later + p.to_duration(), NOW + Duration::days(29));
+    // Within a day of the CA's end there is nothing left to give.
+    assert!(authority
+        .renewal_period(&leaf, NOW + Duration::days(29))
+        .is_err());
+}
