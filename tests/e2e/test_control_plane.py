@@ -293,3 +293,33 @@ def test_schemathesis_finds_no_server_errors(server):
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
     assert "passed" in p.stdout
     assert "ERROR" not in server.log.read_text()
+
+
+def test_wrong_api_keys_are_rate_limited_per_address(server):
+    """Ten wrong keys from one address in a minute, and that address is refused (429) before
+    any key is looked up, even a right one; other addresses are unaffected."""
+    import http.client
+
+    def get(path, token, source="127.0.0.1"):
+        c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10, source_address=(source, 0))
+        c.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+        r = c.getresponse()
+        body = r.read()
+        c.close()
+        return r.status, json.loads(body) if body.startswith(b"{") else body.decode()
+
+    for _ in range(10):
+        assert get("/api/v1/namespaces", "ghk_wrong")[0] == 401
+    status, v = get("/api/v1/namespaces", "ghk_wrong")
+    assert status == 429 and v["violations"][0]["rule"] == "auth.rate-limited", v
+    assert get("/api/v1/namespaces", server.token)[0] == 429, "refused before the key is looked up"
+    # The console's sign-in counts and refuses the same way.
+    c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    c.request("POST", "/login", body=f"api_key={server.token}",
+              headers={"Content-Type": "application/x-www-form-urlencoded", "Origin": server.url})
+    r = c.getresponse()
+    assert r.status == 429 and "too many wrong API keys" in r.read().decode()
+    # Another address is not affected, and the counters show what happened.
+    status, text = get("/metrics", server.token, source="127.0.0.2")
+    assert status == 200, text
+    assert "gatehouse_api_auth_failures_total 10" in text and "gatehouse_api_auth_rate_limited_total 3" in text

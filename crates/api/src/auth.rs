@@ -28,6 +28,20 @@ pub fn token_hash(token: &str) -> String {
     gatehouse_pki::sha256_hex(token.as_bytes())
 }
 
+/// 429 for an address over the failed-authentication limit.
+pub(crate) fn rate_limited(ip: Option<std::net::IpAddr>, wait: u64) -> ApiError {
+    ApiError::rule(
+        axum::http::StatusCode::TOO_MANY_REQUESTS,
+        "auth.rate-limited",
+        format!(
+            "too many wrong API keys from {}: {} in {} s; retry in {wait} s",
+            ip.map(|i| i.to_string()).unwrap_or_default(),
+            crate::limits::MAX_FAILURES,
+            crate::limits::WINDOW.as_secs()
+        ),
+    )
+}
+
 /// The authenticated caller.
 #[derive(Clone, Debug)]
 pub(crate) struct Caller(pub Principal);
@@ -93,6 +107,11 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let ip = crate::limits::peer(&parts.extensions);
+        state
+            .auth_limiter
+            .check(ip)
+            .map_err(|wait| rate_limited(ip, wait))?;
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
@@ -106,6 +125,7 @@ impl FromRequestParts<AppState> for Caller {
             .map(str::trim)
             .filter(|t| t.starts_with(TOKEN_PREFIX))
             .ok_or_else(|| {
+                state.auth_limiter.failed(ip);
                 ApiError::unauthenticated("the Authorization header is not 'Bearer ghk_…'")
             })?;
         let principal = state
@@ -113,6 +133,7 @@ impl FromRequestParts<AppState> for Caller {
             .authenticate(&token_hash(token), (state.clock)())
             .await?
             .ok_or_else(|| {
+                state.auth_limiter.failed(ip);
                 ApiError::unauthenticated("the API key is unknown, revoked or expired")
             })?;
         Ok(Caller(principal))

@@ -9,6 +9,7 @@
 mod auth;
 mod console;
 mod error;
+mod limits;
 mod namespaces;
 mod openapi;
 mod users;
@@ -26,6 +27,7 @@ use time::OffsetDateTime;
 
 pub use auth::{new_token, token_hash, TOKEN_PREFIX};
 pub use error::{ApiError, Violation};
+pub use limits::AuthLimiter;
 pub use openapi::{openapi_document, Access, ROUTES};
 
 /// Largest request body accepted. Bundles are at most 32 KB; this leaves room for JSON
@@ -47,6 +49,8 @@ pub struct AppState {
     pub after_namespace_write: Vec<AfterWrite>,
     /// Signs console session cookies and CSRF tokens (see [`AppState::with_session_secret`]).
     pub session_key: aws_lc_rs::hmac::Key,
+    /// Refuses addresses that keep presenting wrong API keys.
+    pub auth_limiter: Arc<AuthLimiter>,
 }
 
 /// A hook run after a namespace write (see [`AppState::after_namespace_write`]).
@@ -91,6 +95,7 @@ impl AppState {
             metrics: Vec::new(),
             after_namespace_write: Vec::new(),
             session_key: random_session_key(),
+            auth_limiter: Arc::default(),
         }
     }
 

@@ -135,6 +135,7 @@ async fn world() -> World {
         metrics: Vec::new(),
         after_namespace_write: Vec::new(),
         session_key: crate::random_session_key(),
+        auth_limiter: Default::default(),
     };
     let mut t = tokens.into_iter();
     let mut next = || t.next().unwrap();
@@ -967,6 +968,7 @@ async fn expired_cas_do_not_block_removal_but_cannot_be_added() {
         metrics: Vec::new(),
         after_namespace_write: Vec::new(),
         session_key: crate::random_session_key(),
+        auth_limiter: Default::default(),
     };
     let app = router(later);
     let v3 = ca("Acme A Root v3");

@@ -150,6 +150,26 @@ pub(crate) async fn metrics(
             s.pending
         );
     }
+    out.push_str("# HELP gatehouse_api_auth_failures_total Unknown, revoked or expired API keys presented to the API or the console.\n");
+    out.push_str("# TYPE gatehouse_api_auth_failures_total counter\n");
+    let _ = writeln!(
+        out,
+        "gatehouse_api_auth_failures_total {}",
+        state
+            .auth_limiter
+            .failed
+            .load(std::sync::atomic::Ordering::Relaxed)
+    );
+    out.push_str("# HELP gatehouse_api_auth_rate_limited_total Requests refused because their address presented too many wrong API keys.\n");
+    out.push_str("# TYPE gatehouse_api_auth_rate_limited_total counter\n");
+    let _ = writeln!(
+        out,
+        "gatehouse_api_auth_rate_limited_total {}",
+        state
+            .auth_limiter
+            .limited
+            .load(std::sync::atomic::Ordering::Relaxed)
+    );
     for source in &state.metrics {
         source(&mut out, &|ns: &str| visible(&caller, ns));
     }

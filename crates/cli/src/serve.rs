@@ -316,12 +316,15 @@ pub(crate) async fn serve(
         app = crate::gateway::jwks_route(&gw.gateway).merge(app);
     }
     let mut api_stop = stop;
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = api_stop.wait_for(|s| *s).await;
-        })
-        .await
-        .map_err(|e| Failure::Internal(format!("server error: {e}")))?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = api_stop.wait_for(|s| *s).await;
+    })
+    .await
+    .map_err(|e| Failure::Internal(format!("server error: {e}")))?;
     if let Some(gw) = gateway {
         let _ = gw.task.await;
     }

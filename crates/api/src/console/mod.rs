@@ -173,10 +173,20 @@ struct LoginForm {
 async fn login(
     State(state): State<AppState>,
     headers: HeaderMap,
+    crate::limits::Peer(ip): crate::limits::Peer,
     Form(form): Form<LoginForm>,
 ) -> Response {
     if let Some(r) = refuse_cross_site(&headers, None, "") {
         return r;
+    }
+    if let Err(wait) = state.auth_limiter.check(ip) {
+        return html(
+            StatusCode::TOO_MANY_REQUESTS,
+            pages::login(
+                Some(&crate::auth::rate_limited(ip, wait).message),
+                plain_http_elsewhere(&headers),
+            ),
+        );
     }
     let token = form.api_key.trim();
     let now = (state.clock)();
@@ -185,6 +195,7 @@ async fn login(
         Err(e) => return error_page(None, &e.into()),
     };
     let Some(principal) = principal else {
+        state.auth_limiter.failed(ip);
         tracing::info!("console sign-in refused: unknown, revoked or expired API key");
         return html(
             StatusCode::UNAUTHORIZED,
