@@ -260,25 +260,7 @@ fn der_uint(v: &[u8]) -> Vec<u8> {
         body.push(0);
     }
     body.extend_from_slice(v);
-    let mut out = vec![0x02];
-    out.extend(der_len(body.len()));
-    out.extend(body);
-    out
-}
-
-fn der_len(n: usize) -> Vec<u8> {
-    if n < 0x80 {
-        vec![n as u8]
-    } else {
-        let bytes: Vec<u8> = n
-            .to_be_bytes()
-            .into_iter()
-            .skip_while(|b| *b == 0)
-            .collect();
-        let mut out = vec![0x80 | bytes.len() as u8];
-        out.extend(bytes);
-        out
-    }
+    gatehouse_pki::encode_tlv(0x02, &body)
 }
 
 /// PKCS#11's r‖s as the DER ECDSA-Sig-Value X.509 carries.
@@ -292,10 +274,7 @@ fn ecdsa_der(raw: &[u8]) -> Result<Vec<u8>, String> {
     let (r, s) = raw.split_at(raw.len() / 2);
     let mut body = der_uint(r);
     body.extend(der_uint(s));
-    let mut out = vec![0x30];
-    out.extend(der_len(body.len()));
-    out.extend(body);
-    Ok(out)
+    Ok(gatehouse_pki::encode_tlv(0x30, &body))
 }
 
 impl ExternalSigner for TokenKey {

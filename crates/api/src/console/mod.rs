@@ -432,6 +432,33 @@ async fn rerender(
     )
 }
 
+/// What a form that writes answers: the check's result (dry run), a redirect after a save, or
+/// the page again with the refusal, keeping the user's input.
+#[allow(clippy::too_many_arguments)]
+async fn answer(
+    state: &AppState,
+    s: &Session,
+    name: &str,
+    card: Card,
+    draft: Draft,
+    dry_run: bool,
+    result: Result<axum::Json<ns::NamespaceView>, ApiError>,
+    checked: impl FnOnce(&ns::NamespaceView) -> String,
+    done: &str,
+) -> Response {
+    match result {
+        Ok(view) if dry_run => {
+            let msg = checked(&view.0);
+            rerender(state, s, name, draft, Outcome::Checked(card, msg)).await
+        }
+        Ok(_) => {
+            after_write(state).await;
+            saved(name, done)
+        }
+        Err(e) => rerender(state, s, name, draft, Outcome::Refused(card, e)).await,
+    }
+}
+
 fn saved(name: &str, done: &str) -> Response {
     Redirect::to(&format!(
         "/namespaces/{}?done={done}",
@@ -480,18 +507,18 @@ async fn ca_add(
         ca_pem: form.pem,
         ..Draft::default()
     };
-    match result {
-        Ok(view) if dry_run => {
-            let n = view.0.accepted_client_cas.len();
-            let msg = format!("Check passed: the bundle would hold {n} CA(s) and meets every rule. Nothing was saved yet.");
-            rerender(&state, &s, &name, draft, Outcome::Checked(Card::Cas, msg)).await
-        }
-        Ok(_) => {
-            after_write(&state).await;
-            saved(&name, "ca-added")
-        }
-        Err(e) => rerender(&state, &s, &name, draft, Outcome::Refused(Card::Cas, e)).await,
-    }
+    answer(
+        &state,
+        &s,
+        &name,
+        Card::Cas,
+        draft,
+        dry_run,
+        result,
+        |v| format!("Check passed: the bundle would hold {} CA(s) and meets every rule. Nothing was saved yet.", v.accepted_client_cas.len()),
+        "ca-added",
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -715,32 +742,18 @@ async fn filter_save(
         filter: if remove { FilterForm::default() } else { form },
         ..Draft::default()
     };
-    match result {
-        Ok(view) if dry_run => {
-            let n = view.0.spec.mtls_auth.certificate_filters.len();
-            let msg = format!("Check passed: the namespace would have {n} certificate filter(s), all valid. Nothing was saved yet.");
-            rerender(
-                &state,
-                &s,
-                &name,
-                draft,
-                Outcome::Checked(Card::Filters, msg),
-            )
-            .await
-        }
-        Ok(_) => {
-            after_write(&state).await;
-            saved(
-                &name,
-                if remove {
-                    "filter-removed"
-                } else {
-                    "filter-saved"
-                },
-            )
-        }
-        Err(e) => rerender(&state, &s, &name, draft, Outcome::Refused(Card::Filters, e)).await,
-    }
+    answer(
+        &state,
+        &s,
+        &name,
+        Card::Filters,
+        draft,
+        dry_run,
+        result,
+        |v| format!("Check passed: the namespace would have {} certificate filter(s), all valid. Nothing was saved yet.", v.spec.mtls_auth.certificate_filters.len()),
+        if remove { "filter-removed" } else { "filter-saved" },
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -754,12 +767,6 @@ struct ImportForm {
     op: String,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FiltersDocument {
-    filters: Vec<CertificateFilter>,
-}
-
 async fn filters_import(
     State(state): State<AppState>,
     s: Session,
@@ -771,14 +778,15 @@ async fn filters_import(
         return r;
     }
     let dry_run = form.op != "save";
-    let result = match serde_json::from_str::<FiltersDocument>(&form.json) {
-        Ok(doc) => {
+    // tcld's filters file, read by the one parser every importer uses.
+    let result = match gatehouse_policy::CertificateFilters::from_json(&form.json) {
+        Ok(parsed) => {
             ns::import_filters(
                 State(state.clone()),
                 s.caller.clone(),
                 Path(name.clone()),
                 ApiJson(FiltersBody {
-                    filters: doc.filters,
+                    filters: parsed.filters().to_vec(),
                     resource_version: Some(form.resource_version),
                     request_id: None,
                     dry_run,
@@ -788,33 +796,26 @@ async fn filters_import(
         }
         Err(e) => Err(ApiError::rule(
             StatusCode::BAD_REQUEST,
-            "filter.json",
-            format!("the filters file is not tcld's JSON ({{\"filters\": [{{\"commonName\": …}}]}}): {e}"),
+            e.rule.id(),
+            e.message,
         )),
     };
     let draft = Draft {
         import_json: form.json,
         ..Draft::default()
     };
-    match result {
-        Ok(view) if dry_run => {
-            let n = view.0.spec.mtls_auth.certificate_filters.len();
-            let msg = format!("Check passed: importing would replace the filters with these {n}, all valid. Nothing was saved yet.");
-            rerender(
-                &state,
-                &s,
-                &name,
-                draft,
-                Outcome::Checked(Card::Import, msg),
-            )
-            .await
-        }
-        Ok(_) => {
-            after_write(&state).await;
-            saved(&name, "filters-imported")
-        }
-        Err(e) => rerender(&state, &s, &name, draft, Outcome::Refused(Card::Import, e)).await,
-    }
+    answer(
+        &state,
+        &s,
+        &name,
+        Card::Import,
+        draft,
+        dry_run,
+        result,
+        |v| format!("Check passed: importing would replace the filters with these {}, all valid. Nothing was saved yet.", v.spec.mtls_auth.certificate_filters.len()),
+        "filters-imported",
+    )
+    .await
 }
 
 async fn filters_export(
