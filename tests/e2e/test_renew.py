@@ -402,3 +402,21 @@ def test_renewal_through_the_gateway_with_a_ca_key_encrypted_at_rest(tmp_path, t
         assert 'gatehouse_gateway_renewals_total{namespace="a",result="renew.other-ca"} 1' in metrics
     finally:
         g.stop()
+
+
+def test_rotate_refuses_a_new_ca_the_bundle_would_not_take_and_changes_nothing(tmp_path):
+    from test_control_plane import Server
+    s = Server(tmp_path).start()
+    try:
+        for name in ("one", "two"):
+            s.cli("gen", "ca", "--org", "acme", "--common-name", "Acme Root", "-d", "90d",
+                  "--ca-cert", f"{name}.pem", "--ca-key", f"{name}.key", check=0)
+        s.cli("namespace", "create", "--namespace", "pay", "--ca-certificate-file", "one.pem", check=0)
+        p = s.cli("rotate", "ca", "-n", "pay", "--org", "acme", "--ca-cert", "two.pem", "--ca-key", "two.key", check=1)
+        assert "bundle.unique-subject" in p.stderr, p.stderr
+        assert not (tmp_path / "gatehouse-rotation-pay.json").exists() or \
+            json.loads((tmp_path / "gatehouse-rotation-pay.json").read_text())["state"] == "planned"
+        status, v = s.api("GET", "/api/v1/namespaces/pay/accepted-client-ca")
+        assert status == 200 and len(v["acceptedClientCas"]) == 1
+    finally:
+        s.stop()

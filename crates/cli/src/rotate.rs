@@ -359,15 +359,15 @@ fn advance(c: &Client, path: &Path, r: &mut Rotation, no_wait: bool) -> Result<E
             issued.certificate
         };
         let sha256 = info.fingerprint.to_string();
-        if let Some(same) = current
-            .iter()
-            .find(|b| b.subject.eq_ignore_ascii_case(&info.subject) && b.sha256 != sha256)
-        {
-            return Err(Failure::Input(format!(
-                "the new CA's subject {} equals that of a CA already in the bundle ({}); a rollover needs a distinct subject (bundle.unique-subject)",
-                info.display_subject(),
-                same.sha256
-            )));
+        // The server judges the bundle with the new CA (a distinct subject, validity, key
+        // type…) by the same rules as the add itself, before anything is recorded.
+        if !current.iter().any(|b| b.sha256 == sha256) {
+            let pem = String::from_utf8_lossy(&read_input_file(&r.ca_cert)?).into_owned();
+            c.call(
+                reqwest::Method::POST,
+                &ns_path(&r.namespace, "/accepted-client-ca"),
+                Some(json!({ "caCertificate": pem, "dryRun": true })),
+            )?;
         }
         r.new_ca = Some(CaRef {
             sha256: sha256.clone(),
