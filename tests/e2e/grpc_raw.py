@@ -13,9 +13,14 @@ import h2.events
 
 
 def call(host, port, sni, ca, cert, key, path, message: bytes, headers=(), authority=None, compress=False,
-         timeout=20):
-    """One unary call. Returns (http status, grpc-status, grpc-message, response message bytes)."""
+         timeout=20, framed: bytes = None, weak_chain_ok=False):
+    """One unary call. Returns (http status, grpc-status, grpc-message, response message bytes).
+    `framed`, when given, is sent as the whole request body instead of `message` in one frame;
+    `weak_chain_ok` lets OpenSSL send a client chain it considers weak (SHA-1)."""
     ctx = ssl.create_default_context(cafile=str(ca))
+    if weak_chain_ok:
+        # OpenSSL would not even send a chain with a SHA-1 signature at its default level.
+        ctx.set_ciphers("DEFAULT@SECLEVEL=0")
     ctx.load_cert_chain(str(cert), str(key))
     ctx.set_alpn_protocols(["h2"])
     raw = socket.create_connection((host, port), timeout=timeout)
@@ -24,6 +29,8 @@ def call(host, port, sni, ca, cert, key, path, message: bytes, headers=(), autho
     conn.initiate_connection()
     body = gzip.compress(message) if compress else message
     frame = struct.pack(">BI", 1 if compress else 0, len(body)) + body
+    if framed is not None:
+        frame = framed
     hdrs = [(":method", "POST"), (":scheme", "https"), (":path", path), (":authority", authority or sni),
             ("content-type", "application/grpc"), ("te", "trailers")]
     if compress:

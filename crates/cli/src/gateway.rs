@@ -65,6 +65,41 @@ pub(crate) struct GatewayArgs {
     /// The passphrase (first line) of encrypted --renewal-ca key files
     #[arg(long, value_name = "FILE")]
     pub(crate) renewal_ca_passphrase_file: Option<PathBuf>,
+    /// A client must finish its TLS handshake within this (slowloris)
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = positive_duration)]
+    pub(crate) handshake_timeout: Duration,
+    /// TCP connections open at once; more are closed as they arrive
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) max_connections: u32,
+    /// New connections a second from one source address (a token bucket; 0 turns it off)
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub(crate) connections_per_ip_per_second: u32,
+    /// New connections one address may open at once before the per-second rate applies
+    #[arg(long, value_name = "N", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) connections_per_ip_burst: u32,
+    /// Calls at once on one connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS)
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) max_concurrent_streams: u32,
+    /// Largest request header block in bytes (HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE)
+    #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024, value_parser = clap::value_parser!(u32).range(1024..))]
+    pub(crate) max_header_list_bytes: u32,
+    /// Calls a client may cancel on one connection within 10 s before the connection is told
+    /// to go away (HTTP/2 rapid reset)
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    pub(crate) max_cancelled_calls: u32,
+    /// A connection with no call in flight for this long is told to go away (GOAWAY)
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = positive_duration)]
+    pub(crate) idle_timeout: Duration,
+}
+
+/// A positive duration in tcld's grammar (`10s`, `5m`, `1.5s`).
+fn positive_duration(v: &str) -> Result<Duration, String> {
+    let d = ValidityPeriod::parse(v).map_err(|e| e.to_string())?;
+    u64::try_from(d.as_nanos())
+        .ok()
+        .filter(|n| *n > 0)
+        .map(Duration::from_nanos)
+        .ok_or_else(|| format!("{v:?} is not a positive duration such as 10s or 5m"))
 }
 
 /// Files of the generated gateway CA inside a data dir.
@@ -235,6 +270,16 @@ impl GatewayArgs {
                     std::process::id()
                 ),
                 upstream_jwt: self.upstream_jwt,
+                limits: gatehouse_gateway::Limits {
+                    handshake_timeout: self.handshake_timeout,
+                    max_connections: self.max_connections as usize,
+                    connections_per_ip_per_second: self.connections_per_ip_per_second,
+                    connections_per_ip_burst: self.connections_per_ip_burst,
+                    max_concurrent_streams: self.max_concurrent_streams,
+                    max_header_list_bytes: self.max_header_list_bytes,
+                    max_cancelled_calls: self.max_cancelled_calls,
+                    idle_timeout: self.idle_timeout,
+                },
                 jwt_key_file: Some(data_dir.join("upstream-jwt-keys.json")),
                 renewal_cas,
             },

@@ -303,6 +303,12 @@ pub(crate) fn generate(set_bytes: &[u8]) -> String {
                     .field
                     .iter()
                     .any(|f| f.name() == "namespace" && f.r#type() == Type::String);
+                // The gateway reads a namespaced call's whole request (exactly one message)
+                // before forwarding it: that holds only for unary requests.
+                assert!(
+                    !(namespaced && m.client_streaming()),
+                    "{path} streams requests; the proxy's one-message check must change first"
+                );
                 let access = if OPEN.contains(&path.as_str()) {
                     Access::Open
                 } else if let Some((_, why)) = LIFECYCLE.iter().find(|(p, _)| *p == path) {

@@ -67,6 +67,10 @@ pub(crate) fn status_name(code: &str) -> &'static str {
 pub struct Status {
     pub code: Code,
     pub message: String,
+    /// The resource limit that refused the call, if one did (for its counter).
+    pub(crate) limit: Option<&'static str>,
+    /// The client abandoned the call (reset or ended its request before a whole message).
+    pub(crate) abandoned: bool,
 }
 
 impl Status {
@@ -74,6 +78,24 @@ impl Status {
         Self {
             code,
             message: message.into(),
+            limit: None,
+            abandoned: false,
+        }
+    }
+
+    /// A call the client abandoned (it counts against `Limits::max_cancelled_calls`).
+    pub(crate) fn abandoned(code: Code, message: impl Into<String>) -> Self {
+        Self {
+            abandoned: true,
+            ..Self::new(code, message)
+        }
+    }
+
+    /// A refusal by the resource limit `limit`.
+    pub(crate) fn limit(limit: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            limit: Some(limit),
+            ..Self::new(Code::ResourceExhausted, message)
         }
     }
 
@@ -173,8 +195,8 @@ impl Framer {
         let compressed = self.buf[0];
         let len = u32::from_be_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]]) as usize;
         if len > self.max {
-            return Err(Status::new(
-                Code::ResourceExhausted,
+            return Err(Status::limit(
+                "message-size",
                 format!(
                     "request message is {len} bytes; the gateway's limit is {} (--max-message-bytes)",
                     self.max
@@ -189,8 +211,8 @@ impl Framer {
                         .clone()
                         .try_acquire_many_owned(permits)
                         .map_err(|_| {
-                            Status::new(
-                                Code::ResourceExhausted,
+                            Status::limit(
+                                "buffer-budget",
                                 "the gateway is holding too many large messages; retry shortly",
                             )
                         })?,
@@ -233,8 +255,8 @@ fn gunzip(data: &[u8], max: usize) -> Result<Bytes, Status> {
         .read_to_end(&mut out)
         .map_err(|e| Status::new(Code::Internal, format!("bad gzip message: {e}")))?;
     if out.len() > max {
-        return Err(Status::new(
-            Code::ResourceExhausted,
+        return Err(Status::limit(
+            "message-size",
             format!("request message inflates past the gateway's limit of {max} bytes (--max-message-bytes)"),
         ));
     }

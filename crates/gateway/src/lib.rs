@@ -29,6 +29,7 @@ use tokio::sync::watch;
 mod api_table;
 mod grpc;
 mod jwt;
+mod limits;
 mod metrics;
 mod namespace_check;
 mod proxy;
@@ -37,6 +38,7 @@ pub mod tls;
 mod usage;
 
 pub use grpc::{Code, ResponseBody, Status};
+pub use limits::Limits;
 pub use metrics::Metrics;
 pub use renewal::{request_renewal, RENEW_PATH};
 pub use tls::{namespace_from_sni, Identity, NamespacePolicy, Refusal, Registry};
@@ -74,6 +76,8 @@ pub struct Config {
     pub jwt_key_file: Option<std::path::PathBuf>,
     /// Namespaces whose clients may renew their certificates here, with the CA that signs.
     pub renewal_cas: Vec<(String, Arc<gatehouse_pki::CertificateAuthority>)>,
+    /// Connection, handshake and HTTP/2 limits.
+    pub limits: Limits,
 }
 
 type Client = hyper_util::client::legacy::Client<
@@ -92,14 +96,72 @@ pub(crate) struct Shared {
     pub(crate) budget: Arc<tokio::sync::Semaphore>,
     /// Mints upstream JWTs (`--upstream-jwt`).
     pub(crate) minter: Option<jwt::Minter>,
+    /// New connections per source address.
+    ip_rate: limits::IpRate,
+    /// TCP connections now open.
+    open: std::sync::atomic::AtomicUsize,
+}
+
+/// One open TCP connection (counted in [`Shared::open`] until dropped).
+#[derive(Debug)]
+struct OpenConnection(Arc<Shared>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        let n = self.0.open.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) - 1;
+        self.0.metrics.set_open_connections(n);
+    }
+}
+
+impl Shared {
+    /// Counts a tripped limit, logging its first trip and then every 100th.
+    pub(crate) fn limit_tripped(&self, limit: &'static str, detail: &dyn std::fmt::Display) {
+        let n = self.metrics.limit(limit);
+        if n == 1 || n % 100 == 0 {
+            tracing::warn!(limit, trips = n, "{detail}");
+        } else {
+            tracing::debug!(limit, trips = n, "{detail}");
+        }
+    }
+
+    /// Admits a new TCP connection from `peer` under the connection limits, or says why not.
+    fn open_connection(self: &Arc<Self>, peer: SocketAddr) -> Result<OpenConnection, ()> {
+        let limits = &self.config.limits;
+        if !self.ip_rate.allow(peer.ip(), std::time::Instant::now()) {
+            self.limit_tripped(
+                "connections-per-ip",
+                &format_args!(
+                    "connection from {} closed: more than {} new connections a second from one address (--connections-per-ip-per-second)",
+                    peer.ip(),
+                    limits.connections_per_ip_per_second
+                ),
+            );
+            return Err(());
+        }
+        let n = self.open.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        let open = OpenConnection(self.clone());
+        if n > limits.max_connections {
+            self.limit_tripped(
+                "max-connections",
+                &format_args!(
+                    "connection from {peer} closed: {} connections already open (--max-connections)",
+                    limits.max_connections
+                ),
+            );
+            return Err(());
+        }
+        self.metrics.set_open_connections(n);
+        Ok(open)
+    }
 }
 
 /// What all connections together may hold of partly received request messages.
 const BUFFER_BUDGET_BYTES: usize = 256 * 1024 * 1024;
 /// TLS handshakes in progress at once; more connections wait in the listen backlog.
 const MAX_HANDSHAKES: usize = 1024;
-/// Calls at once on one connection.
-const MAX_STREAMS_PER_CONNECTION: u32 = 100;
+/// Streams a client may reset before the server has accepted them (h2's own rapid-reset
+/// guard; calls reset after acceptance count against `Limits::max_cancelled_calls`).
+const MAX_PENDING_ACCEPT_RESETS: usize = 20;
 /// How long a connection told to go away may finish its calls before it is closed.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(60);
 
@@ -167,8 +229,14 @@ impl Gateway {
         } else {
             None
         };
+        let ip_rate = limits::IpRate::new(
+            config.limits.connections_per_ip_per_second,
+            config.limits.connections_per_ip_burst,
+        );
         let shared = Arc::new(Shared {
             config,
+            ip_rate,
+            open: std::sync::atomic::AtomicUsize::new(0),
             metrics,
             client,
             upstream_base,
@@ -301,11 +369,17 @@ impl Gateway {
                             continue;
                         }
                     };
+                    let Ok(open) = self.shared.open_connection(peer) else {
+                        // Closed at once: no TLS, no task, nothing held.
+                        drop(tcp);
+                        continue;
+                    };
                     let gw = self.clone();
                     let stop = stop_rx.clone();
                     let guard = tracker.guard();
                     tokio::spawn(async move {
                         gw.connection(tcp, peer, stop, slot).await;
+                        drop(open);
                         drop(guard);
                     });
                 }
@@ -364,8 +438,8 @@ impl Gateway {
         let metrics = &self.shared.metrics;
         // Subscribed before the handshake, so a change made during it is seen afterwards.
         let mut generation = self.generation.subscribe();
-        let accepted =
-            tokio::time::timeout(Duration::from_secs(10), self.registry.accept(tcp)).await;
+        let handshake_timeout = self.shared.config.limits.handshake_timeout;
+        let accepted = tokio::time::timeout(handshake_timeout, self.registry.accept(tcp)).await;
         drop(handshake_slot);
         let (endpoint, tls) = match accepted {
             Ok(Ok(a)) => a,
@@ -378,7 +452,13 @@ impl Gateway {
                 return;
             }
             Err(_) => {
-                tracing::info!(peer = %peer, rule = "tls.timeout", "connection refused: no handshake within 10 s");
+                self.shared.limit_tripped(
+                    "handshake-timeout",
+                    &format_args!(
+                        "connection from {peer} closed: no TLS handshake within {:?} (--handshake-timeout)",
+                        handshake_timeout
+                    ),
+                );
                 metrics.handshake("", false, "tls.timeout");
                 return;
             }
@@ -426,13 +506,19 @@ impl Gateway {
             leaf: Arc::new(leaf.clone()),
             anchor: verified.anchor_fingerprint.to_string().into(),
             token: std::sync::Mutex::new(None),
+            activity: Arc::new(limits::Activity::new(
+                self.shared.config.limits.max_cancelled_calls,
+            )),
         });
         let conn_ctx = ctx.clone();
+        let limits = &self.shared.config.limits;
         let service = hyper::service::service_fn(move |req| proxy::handle(ctx.clone(), req));
         let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
         builder
             .timer(TokioTimer::new())
-            .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION)
+            .max_concurrent_streams(limits.max_concurrent_streams)
+            .max_header_list_size(limits.max_header_list_bytes)
+            .max_pending_accept_reset_streams(MAX_PENDING_ACCEPT_RESETS)
             .keep_alive_interval(Some(Duration::from_secs(30)))
             .keep_alive_timeout(Duration::from_secs(20))
             .max_send_buf_size(1 << 20);
@@ -440,6 +526,10 @@ impl Gateway {
         tokio::pin!(conn);
         let mut recheck = tokio::time::interval(Duration::from_secs(30));
         recheck.reset();
+        let idle_timeout = limits.idle_timeout;
+        let mut idle_check = tokio::time::interval((idle_timeout / 4).max(Duration::from_millis(100)));
+        idle_check.reset();
+        let activity = conn_ctx.activity.clone();
         let mut draining = false;
         let drain_deadline = tokio::time::sleep(Duration::MAX / 4);
         tokio::pin!(drain_deadline);
@@ -452,7 +542,12 @@ impl Gateway {
                 () = &mut drain_deadline, if draining => continue,
                 r = conn.as_mut() => {
                     if let Err(e) = r {
-                        tracing::debug!(namespace = %namespace, peer = %peer, error = %e, "connection ended with an error");
+                        if calmed_down(&e) {
+                            self.shared.limit_tripped("rapid-reset", &format_args!(
+                                "closed connection from {peer}: it reset more than {MAX_PENDING_ACCEPT_RESETS} calls before they started (HTTP/2 rapid reset)"));
+                        } else {
+                            tracing::debug!(namespace = %namespace, peer = %peer, error = %e, "connection ended with an error");
+                        }
                     }
                     break;
                 }
@@ -468,6 +563,26 @@ impl Gateway {
                     }
                 }
                 _ = recheck.tick(), if !draining => {}
+                _ = idle_check.tick(), if !draining => {
+                    if activity.idle_for(std::time::Instant::now()) >= idle_timeout {
+                        self.shared.limit_tripped("idle-timeout", &format_args!(
+                            "closing connection from {peer} (GOAWAY): no call for {idle_timeout:?} (--idle-timeout)"));
+                        conn.as_mut().graceful_shutdown();
+                        draining = true;
+                        drain_deadline.as_mut().reset(tokio::time::Instant::now() + DRAIN_DEADLINE);
+                    }
+                    continue;
+                }
+                () = activity.calm_down.notified(), if !draining => {
+                    self.shared.limit_tripped("cancelled-calls", &format_args!(
+                        "closing connection from {peer} (GOAWAY): more than {} calls cancelled within {:?} (--max-cancelled-calls)",
+                        limits.max_cancelled_calls, limits::RESET_WINDOW));
+                    conn.as_mut().graceful_shutdown();
+                    draining = true;
+                    // In-flight calls of a connection abusing resets get little time.
+                    drain_deadline.as_mut().reset(tokio::time::Instant::now() + Duration::from_secs(1));
+                    continue;
+                }
                 _ = stop.changed(), if !draining => {
                     conn.as_mut().graceful_shutdown();
                     draining = true;
@@ -523,6 +638,15 @@ impl Gateway {
             }
         }
     }
+}
+
+/// Whether hyper ended a connection because h2 told the client to calm down (too many streams
+/// reset before they were accepted).
+fn calmed_down(e: &hyper::Error) -> bool {
+    std::error::Error::source(e)
+        .and_then(|s| s.downcast_ref::<h2::Error>())
+        .and_then(h2::Error::reason)
+        == Some(h2::Reason::ENHANCE_YOUR_CALM)
 }
 
 /// The pooled HTTP/2 client to the upstream, and the base URI requests are sent to.

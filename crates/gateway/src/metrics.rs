@@ -31,6 +31,8 @@ pub struct Metrics {
     renewals: Mutex<HashMap<(Arc<str>, String), u64>>,
     upstream_errors: AtomicU64,
     closed_on_reload: AtomicU64,
+    limits: Mutex<HashMap<&'static str, u64>>,
+    open_connections: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -96,6 +98,26 @@ impl Metrics {
         *lock(&self.renewals)
             .entry((namespace.clone(), result.to_owned()))
             .or_default() += 1;
+    }
+
+    /// A resource limit tripped (`limit` is its name, as in `docs/security.md`); returns
+    /// how many times it has tripped, so callers can log the first and then every 100th.
+    pub(crate) fn limit(&self, limit: &'static str) -> u64 {
+        let mut limits = lock(&self.limits);
+        let n = limits.entry(limit).or_default();
+        *n += 1;
+        *n
+    }
+
+    /// How many times `limit` has tripped.
+    pub fn limit_trips(&self, limit: &str) -> u64 {
+        lock(&self.limits).get(limit).copied().unwrap_or(0)
+    }
+
+    /// TCP connections now open (handshaking or admitted).
+    pub(crate) fn set_open_connections(&self, n: usize) {
+        self.open_connections
+            .store(u64::try_from(n).unwrap_or(u64::MAX), Ordering::Relaxed);
     }
 
     pub(crate) fn upstream_error(&self) {
@@ -227,6 +249,23 @@ impl Metrics {
             out,
             "gatehouse_gateway_connections_closed_on_reload_total {}",
             self.closed_on_reload.load(Ordering::Relaxed)
+        );
+        out.push_str("# HELP gatehouse_gateway_limit_trips_total Connections or calls stopped by a resource limit (see docs/security.md).\n");
+        out.push_str("# TYPE gatehouse_gateway_limit_trips_total counter\n");
+        let mut rows: Vec<_> = lock(&self.limits).iter().map(|(l, n)| (*l, *n)).collect();
+        rows.sort();
+        for (limit, n) in rows {
+            let _ = writeln!(
+                out,
+                "gatehouse_gateway_limit_trips_total{{limit=\"{limit}\"}} {n}"
+            );
+        }
+        out.push_str("# HELP gatehouse_gateway_tcp_connections TCP connections now open on the gateway listener (handshaking or admitted).\n");
+        out.push_str("# TYPE gatehouse_gateway_tcp_connections gauge\n");
+        let _ = writeln!(
+            out,
+            "gatehouse_gateway_tcp_connections {}",
+            self.open_connections.load(Ordering::Relaxed)
         );
     }
 }

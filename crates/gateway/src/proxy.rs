@@ -14,12 +14,13 @@ use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
 
 use crate::grpc::{status_name, BoxError, Code, Encoding, Framer, ResponseBody, Status};
+use crate::limits::CallGuard;
 use crate::metrics::Metrics;
 use crate::namespace_check::{check_message, classify, Access, Method};
 use crate::usage::LeafCell;
 use crate::Shared;
 
-/// How long a call may take to send its first (checked) message.
+/// How long a namespaced call may take to send its whole (one-message) request.
 const FIRST_MESSAGE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What a connection's requests share.
@@ -40,6 +41,8 @@ pub(crate) struct ConnCtx {
     pub(crate) anchor: Arc<str>,
     /// The upstream JWT (`--upstream-jwt`), the permissions it states, and when to renew it.
     pub(crate) token: std::sync::Mutex<Option<(http::HeaderValue, u8, Instant)>>,
+    /// Calls in flight, idle time and cancelled calls (the connection limits).
+    pub(crate) activity: Arc<crate::limits::Activity>,
 }
 
 impl ConnCtx {
@@ -77,6 +80,8 @@ pub(crate) struct CheckedBody {
     inner: Incoming,
     framer: Framer,
     check: Option<(usize, Arc<str>)>,
+    /// Where a limit tripping mid-call is counted.
+    shared: Arc<Shared>,
 }
 
 impl CheckedBody {
@@ -98,11 +103,43 @@ impl CheckedBody {
         }
     }
 
-    /// Reads until the first message is complete and checked; it is then held to be sent first.
+    /// Reads a namespaced (unary) call's whole request: exactly one message, checked, held to
+    /// be sent. Nothing reaches the upstream before the request has ended, so a second message
+    /// naming another namespace cannot follow a checked first one.
     async fn read_first(&mut self) -> Result<(), Status> {
+        // The held message counts against the gateway's buffer budget until the request ends.
+        let mut _held = None;
         loop {
             if let Some(frame) = self.next_checked()? {
+                if self.first.is_some() {
+                    return Err(Status::new(
+                        Code::InvalidArgument,
+                        "a unary call carries exactly one request message; this one carried more",
+                    ));
+                }
+                let permits = u32::try_from(frame.len()).unwrap_or(u32::MAX);
+                _held = Some(
+                    self.shared
+                        .budget
+                        .clone()
+                        .try_acquire_many_owned(permits)
+                        .map_err(|_| {
+                            Status::limit(
+                                "buffer-budget",
+                                "the gateway is holding too many large messages; retry shortly",
+                            )
+                        })?,
+                );
                 self.first = Some(frame);
+                continue;
+            }
+            if self.first.is_some() && self.inner.is_end_stream() {
+                if !self.framer.is_empty() {
+                    return Err(Status::new(
+                        Code::InvalidArgument,
+                        "the request ended inside a second message",
+                    ));
+                }
                 return Ok(());
             }
             match self.inner.frame().await {
@@ -112,10 +149,23 @@ impl CheckedBody {
                     }
                 }
                 Some(Err(e)) => {
-                    return Err(Status::new(Code::Cancelled, format!("request body: {e}")))
+                    return Err(Status::abandoned(
+                        Code::Cancelled,
+                        format!("request body: {e}"),
+                    ))
                 }
+                None if self.first.is_some() => {
+                    if !self.framer.is_empty() {
+                        return Err(Status::abandoned(
+                            Code::InvalidArgument,
+                            "the request ended inside a second message",
+                        ));
+                    }
+                    return Ok(());
+                }
+                // Also how a stream reset with CANCEL reads (hyper ends the body cleanly).
                 None => {
-                    return Err(Status::new(
+                    return Err(Status::abandoned(
                         Code::InvalidArgument,
                         "the request ended before its first message",
                     ))
@@ -142,6 +192,9 @@ impl Body for CheckedBody {
                 Ok(Some(frame)) => return Poll::Ready(Some(Ok(Frame::data(frame)))),
                 Ok(None) => {}
                 Err(s) => {
+                    if let Some(limit) = s.limit {
+                        this.shared.limit_tripped(limit, &format_args!("request stream refused mid-call: {}", s.message));
+                    }
                     tracing::info!(namespace = %this.check.as_ref().map(|c| &*c.1).unwrap_or("-"), reason = %s.message, "request stream refused mid-call");
                     return Poll::Ready(Some(Err(s.message.into())));
                 }
@@ -182,6 +235,20 @@ impl Body for CheckedBody {
 pub struct ObservedBody {
     inner: Incoming,
     record: Option<Record>,
+    /// The call on its connection: finished with the response, or counted as cancelled if
+    /// the client resets the stream first.
+    call: Option<CallGuard>,
+}
+
+impl ObservedBody {
+    fn finished(&mut self, status: &'static str) {
+        if let Some(r) = self.record.take() {
+            r.finish(status);
+        }
+        if let Some(c) = self.call.take() {
+            c.finish();
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -203,11 +270,17 @@ impl Record {
 
 impl Drop for ObservedBody {
     fn drop(&mut self) {
-        if let Some(r) = self.record.take() {
+        match self.record.as_ref().map(|r| r.header_status) {
             // A trailers-only response (how Temporal returns errors) ends with its headers, so
             // hyper never polls the body; its status is in the headers.
-            let s = r.header_status.unwrap_or("CANCELLED");
-            r.finish(s);
+            Some(Some(s)) => self.finished(s),
+            // Dropped mid-response: the client cancelled (the call guard counts it).
+            Some(None) => {
+                if let Some(r) = self.record.take() {
+                    r.finish("CANCELLED");
+                }
+            }
+            None => self.finished("UNKNOWN"),
         }
     }
 }
@@ -228,24 +301,24 @@ impl Body for ObservedBody {
                         .get("grpc-status")
                         .and_then(|v| v.to_str().ok())
                         .map_or("UNKNOWN", status_name);
-                    if let Some(r) = this.record.take() {
-                        r.finish(status);
-                    }
+                    this.finished(status);
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => {
-                if let Some(r) = this.record.take() {
+                if let Some(r) = &this.record {
                     r.metrics.upstream_error();
-                    r.finish("UNAVAILABLE");
                 }
+                this.finished("UNAVAILABLE");
                 Poll::Ready(Some(Err(e.into())))
             }
             Poll::Ready(None) => {
-                if let Some(r) = this.record.take() {
-                    let s = r.header_status.unwrap_or("UNKNOWN");
-                    r.finish(s);
-                }
+                let s = this
+                    .record
+                    .as_ref()
+                    .and_then(|r| r.header_status)
+                    .unwrap_or("UNKNOWN");
+                this.finished(s);
                 Poll::Ready(None)
             }
             Poll::Pending => Poll::Pending,
@@ -261,8 +334,31 @@ impl Body for ObservedBody {
     }
 }
 
-/// Handles one gRPC call on an admitted connection.
+/// Handles one gRPC call on an admitted connection, counting it on the connection: a call
+/// whose future is dropped (the client reset the stream) or that ends because the request
+/// body was reset counts as cancelled.
 pub(crate) async fn handle(
+    ctx: Arc<ConnCtx>,
+    req: Request<Incoming>,
+) -> Result<Response<ResponseBody>, Infallible> {
+    let call = ctx.activity.begin();
+    let mut response = handle_call(ctx, req).await?;
+    let cancelled = response.extensions().get::<Abandoned>().is_some();
+    match response.body_mut() {
+        ResponseBody::Upstream(body) if body.record.is_some() => body.call = Some(call),
+        ResponseBody::Upstream(_) => call.finish(),
+        // The gateway's own refusal because the client reset or cut short its request.
+        _ if cancelled => call.cancel(),
+        _ => call.finish(),
+    }
+    Ok(response)
+}
+
+/// Marks the gateway's answer to a call the client abandoned.
+#[derive(Debug, Clone, Copy)]
+struct Abandoned;
+
+async fn handle_call(
     ctx: Arc<ConnCtx>,
     req: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Infallible> {
@@ -286,10 +382,17 @@ pub(crate) async fn handle(
             reason = %status.message,
             "call refused"
         );
+        if let Some(limit) = status.limit {
+            ctx.shared.limit_tripped(limit, &format_args!("call refused: {}", status.message));
+        }
         ctx.shared
             .metrics
             .request(&ctx.namespace, method, status.code.name(), start.elapsed());
-        Ok(status.response(http))
+        let mut response = status.response(http);
+        if status.abandoned {
+            response.extensions_mut().insert(Abandoned);
+        }
+        Ok(response)
     };
     if let Some(why) = misdirected(&ctx, &req) {
         return refuse(
@@ -394,6 +497,7 @@ pub(crate) async fn handle(
             ctx.shared.budget.clone(),
         ),
         check,
+        shared: ctx.shared.clone(),
     };
     if body.check.is_some() {
         let first = tokio::time::timeout(FIRST_MESSAGE_TIMEOUT, body.read_first()).await;
@@ -401,7 +505,7 @@ pub(crate) async fn handle(
             Err(Status::new(
                 Code::Cancelled,
                 format!(
-                    "the request's first message did not arrive within {} s",
+                    "the request did not arrive whole within {} s",
                     FIRST_MESSAGE_TIMEOUT.as_secs()
                 ),
             ))
@@ -462,7 +566,11 @@ pub(crate) async fn handle(
             } else {
                 Some(record)
             };
-            let body = ObservedBody { inner, record };
+            let body = ObservedBody {
+                inner,
+                record,
+                call: None,
+            };
             Ok(Response::from_parts(parts, ResponseBody::Upstream(body)))
         }
         Err(e) => {

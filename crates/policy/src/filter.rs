@@ -2,15 +2,20 @@
 //! `{"filters":[{"commonName":"…","organization":"…","organizationalUnit":"…","subjectAlternativeName":"…"}]}`.
 //!
 //! Rules (Temporal Cloud "How to manage certificate filters"): each filter sets at least one
-//! field; values match case-insensitively; a single `*` may stand at the start or the end of a
+//! field; values match case-insensitively (ASCII letters only: a Unicode case mapping would let
+//! `\u{212A}ube-x`, with a Kelvin sign, match `kube-*`); a single `*` may stand at the start or the end of a
 //! value, never both, never in the middle, never alone (and a trailing one not right after a
 //! `.`, which is why the guide lists `.example.*` as invalid); every field set in a filter must match;
 //! any one filter admits; at most 25 filters.
 //!
+//! A `subjectAlternativeName` value matches names of its own kind only, judged from its form:
+//! a URI (`scheme://…`, `urn:…`, `spiffe:…`), an email (`…@…`), an IP address, and otherwise a
+//! DNS name, so a URI or email SAN that spells a DNS name does not pass a DNS filter.
+//!
 //! Gatehouse adds an optional `role` per filter (`worker`, `reader`, `writer`, `admin`): what
 //! the certificates it admits may do. A document without roles means what it means in tcld.
 
-use gatehouse_pki::CertificateInfo;
+use gatehouse_pki::{CertificateInfo, SubjectAltName};
 use serde::{Deserialize, Serialize};
 
 use crate::rule::Rule;
@@ -179,7 +184,7 @@ impl Pattern {
                 format!("filter #{index} {field} is blank"),
             ));
         }
-        let lower = value.to_lowercase();
+        let lower = value.to_ascii_lowercase();
         let stars = lower.matches('*').count();
         if stars == 0 {
             return Ok(Some(Self::Exact(lower)));
@@ -210,11 +215,45 @@ impl Pattern {
     }
 
     fn matches(&self, candidate: &str) -> bool {
-        let c = candidate.to_lowercase();
+        let c = candidate.to_ascii_lowercase();
         match self {
             Self::Exact(v) => c == *v,
             Self::EndsWith(v) => c.ends_with(v.as_str()),
             Self::StartsWith(v) => c.starts_with(v.as_str()),
+        }
+    }
+}
+
+/// The kind of subject alternative name a filter value names (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SanKind {
+    Dns,
+    Uri,
+    Email,
+    Ip,
+}
+
+impl SanKind {
+    fn of_value(value: &str) -> Self {
+        let v = value.trim_matches('*');
+        let lower = v.to_ascii_lowercase();
+        if v.contains("://") || lower.starts_with("urn:") || lower.starts_with("spiffe:") {
+            Self::Uri
+        } else if v.contains('@') {
+            Self::Email
+        } else if v.parse::<std::net::IpAddr>().is_ok() {
+            Self::Ip
+        } else {
+            Self::Dns
+        }
+    }
+
+    fn of_name(name: &SubjectAltName) -> Self {
+        match name {
+            SubjectAltName::Dns(_) => Self::Dns,
+            SubjectAltName::Uri(_) => Self::Uri,
+            SubjectAltName::Email(_) => Self::Email,
+            SubjectAltName::Ip(_) => Self::Ip,
         }
     }
 }
@@ -226,6 +265,8 @@ struct CompiledFilter {
     organization: Option<Pattern>,
     organizational_unit: Option<Pattern>,
     subject_alternative_name: Option<Pattern>,
+    /// The kind of SAN `subject_alternative_name` matches.
+    san_kind: SanKind,
 }
 
 impl CompiledFilter {
@@ -236,7 +277,12 @@ impl CompiledFilter {
                 Some(p) => values.any(|v| p.matches(v)),
             }
         }
-        let sans: Vec<String> = leaf.subject_alt_names.iter().map(|s| s.value()).collect();
+        let sans: Vec<String> = leaf
+            .subject_alt_names
+            .iter()
+            .filter(|s| SanKind::of_name(s) == self.san_kind)
+            .map(|s| s.value())
+            .collect();
         any(
             &self.common_name,
             leaf.common_names.iter().map(String::as_str),
@@ -305,6 +351,7 @@ impl CertificateFilters {
                     &f.subject_alternative_name,
                     n,
                 )?,
+                san_kind: SanKind::of_value(&f.subject_alternative_name),
             };
             if c.common_name.is_none()
                 && c.organization.is_none()

@@ -606,6 +606,55 @@ fn filters_decide_admission() {
 }
 
 #[test]
+fn filters_cannot_be_bypassed_through_unicode_case_or_another_san_kind() {
+    let r = root("Acme Root");
+    let b = bundle(&[&r.info]);
+    let f = |json: &str| CertificateFilters::from_json(json).unwrap();
+    // U+212A KELVIN SIGN lowercases to 'k' under Unicode rules; only ASCII case is folded.
+    let kelvin = signed(leaf_params("\u{212A}ube-evil"), &r);
+    assert_eq!(
+        refused(&[&kelvin.info], &b, &f(r#"{"filters":[{"commonName":"kube-*"}]}"#)),
+        Rule::FilterNoMatch
+    );
+    let ascii = signed(leaf_params("KUBE-worker"), &r);
+    assert!(verify(&[&ascii.info], &b, &f(r#"{"filters":[{"commonName":"kube-*"}]}"#)).is_ok());
+    // A URI or email SAN spelling the DNS name a filter names does not pass it.
+    let mut p = leaf_params("other");
+    p.subject_alt_names = vec![
+        SanType::URI("payments.acme.com".try_into().unwrap()),
+        SanType::Rfc822Name("payments.acme.com".try_into().unwrap()),
+    ];
+    let wrong_kind = signed(p, &r);
+    for json in [
+        r#"{"filters":[{"subjectAlternativeName":"payments.acme.com"}]}"#,
+        r#"{"filters":[{"subjectAlternativeName":"*.acme.com"}]}"#,
+    ] {
+        assert_eq!(
+            refused(&[&wrong_kind.info], &b, &f(json)),
+            Rule::FilterNoMatch,
+            "{json}"
+        );
+    }
+    let mut p = leaf_params("other");
+    p.subject_alt_names = vec![
+        SanType::DnsName("payments.acme.com".try_into().unwrap()),
+        SanType::Rfc822Name("ops@acme.com".try_into().unwrap()),
+        SanType::IpAddress([10, 0, 0, 7].into()),
+    ];
+    let right_kind = signed(p, &r);
+    for json in [
+        r#"{"filters":[{"subjectAlternativeName":"payments.acme.com"}]}"#,
+        r#"{"filters":[{"subjectAlternativeName":"*@ACME.com"}]}"#,
+        r#"{"filters":[{"subjectAlternativeName":"10.0.0.7"}]}"#,
+    ] {
+        assert!(
+            verify(&[&right_kind.info], &b, &f(json)).is_ok(),
+            "{json}"
+        );
+    }
+}
+
+#[test]
 fn key_rules() {
     let r = root("Acme Root");
     let pem = r.key.serialize_pem();

@@ -1,0 +1,516 @@
+"""The security matrix: each row an attack on the gateway and the outcome it must get, against
+`gatehouse serve` in front of a capture upstream (grpc_capture.py) that counts every request
+reaching it. No attack may reach the upstream; a valid call in the same run does, so the count
+can fail. The rows are written to target/security-matrix.json (docs/security.md quotes them).
+
+Then the gateway's resource limits, each tripped for real and seen in /metrics: handshake timeout
+(slowloris), connections per source address, total connections, idle connections, cancelled
+calls (HTTP/2 rapid reset), header list size and the advertised HTTP/2 settings."""
+
+import datetime as dt
+import json
+import re
+import select
+import socket
+import sqlite3
+import ssl
+import struct
+import subprocess
+import time
+from pathlib import Path
+
+import h2.config
+import h2.connection
+import h2.events
+import h2.exceptions
+import h2.settings
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from temporalio.api.workflowservice.v1 import ListWorkflowExecutionsRequest
+
+import grpc_raw
+from grpc_capture import CaptureUpstream
+from test_gateway import DOMAIN, Gateway
+
+ROOT = Path(__file__).resolve().parents[2]
+NOW = dt.datetime.now(dt.timezone.utc)
+LIST = "/temporal.api.workflowservice.v1.WorkflowService/ListWorkflowExecutions"
+
+
+def frame(msg: bytes) -> bytes:
+    return struct.pack(">BI", 0, len(msg)) + msg
+
+
+def list_request(ns: str) -> bytes:
+    return ListWorkflowExecutionsRequest(namespace=ns).SerializeToString()
+
+
+class Pki:
+    """Certificates Gatehouse would never issue, built with `cryptography`."""
+
+    def __init__(self, d: Path):
+        self.d = d
+
+    def cert(self, name, key=None, issuer=None, ca=False, eku=True, days=30, digest=None, not_after=None,
+             sans=None, permitted_dns=None, key_cert_sign=None, subject=None):
+        key = key or ec.generate_private_key(ec.SECP256R1())
+        subject = subject or x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "acme"),
+                                        x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        issuer_cert, issuer_key = issuer if issuer else (None, key)
+        signs = ca if key_cert_sign is None else key_cert_sign
+        b = (x509.CertificateBuilder()
+             .subject_name(subject)
+             .issuer_name(issuer_cert.subject if issuer_cert else subject)
+             .public_key(key.public_key())
+             .serial_number(x509.random_serial_number())
+             .not_valid_before(NOW - dt.timedelta(days=2))
+             .not_valid_after(not_after or NOW + dt.timedelta(days=days))
+             .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+             .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                          data_encipherment=False, key_agreement=False, key_cert_sign=signs,
+                                          crl_sign=signs, encipher_only=False, decipher_only=False), critical=True)
+             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
+                            critical=False))
+        if eku:
+            b = b.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        if sans:
+            b = b.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        if permitted_dns:
+            b = b.add_extension(x509.NameConstraints(permitted_subtrees=[x509.DNSName(permitted_dns)],
+                                                     excluded_subtrees=None), critical=True)
+        cert = b.sign(issuer_key, digest or hashes.SHA256())
+        return cert, key
+
+    def sha1_intermediate(self, name, root):
+        """An intermediate CA signed with ECDSA-SHA1 by `root` (cryptography refuses SHA-1, so
+        OpenSSL signs it)."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        csr = (x509.CertificateSigningRequestBuilder()
+               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+               .sign(key, hashes.SHA256()))
+        (self.d / "sha1.csr").write_bytes(csr.public_bytes(serialization.Encoding.PEM))
+        (self.d / "sha1-root.pem").write_text(self.pem(root[0]))
+        (self.d / "sha1-root.key").write_bytes(root[1].private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        (self.d / "sha1.ext").write_text("basicConstraints=critical,CA:TRUE\n"
+                                         "keyUsage=critical,keyCertSign,cRLSign,digitalSignature\n"
+                                         "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n")
+        subprocess.run(["openssl", "x509", "-req", "-in", "sha1.csr", "-CA", "sha1-root.pem", "-CAkey",
+                        "sha1-root.key", "-sha1", "-days", "30", "-extfile", "sha1.ext", "-out", "sha1.pem",
+                        "-set_serial", "0x1234"], cwd=self.d, check=True, capture_output=True)
+        cert = x509.load_pem_x509_certificate((self.d / "sha1.pem").read_bytes())
+        assert cert.signature_hash_algorithm.name == "sha1"
+        return cert, key
+
+    def pem(self, cert) -> str:
+        return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+    def client(self, name, chain, key):
+        """Writes a client's chain (leaf first) and key; returns their paths."""
+        (self.d / f"{name}.pem").write_text("".join(self.pem(c) for c in chain))
+        (self.d / f"{name}.key").write_bytes(key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        return self.d / f"{name}.pem", self.d / f"{name}.key"
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    d = tmp_path_factory.mktemp("security")
+    pki = Pki(d)
+    up = CaptureUpstream()
+    root = pki.cert("Acme Root", ca=True, eku=False, days=365)
+    nc_root = pki.cert("Acme Constrained Root", ca=True, eku=False, days=365, permitted_dns="acme.com")
+    # Valid for a day now; the stored copy is swapped below for one that expired an hour ago.
+    exp_key = ec.generate_private_key(ec.SECP256R1())
+    exp_subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Acme Expiring Root")])
+    exp_valid = pki.cert("", key=exp_key, subject=exp_subject, ca=True, eku=False, days=1)
+    exp_expired = pki.cert("", key=exp_key, subject=exp_subject, ca=True, eku=False,
+                           not_after=NOW - dt.timedelta(hours=1))
+    for name, cert in [("root", root), ("nc-root", nc_root), ("exp-root", exp_valid)]:
+        (d / f"{name}.pem").write_text(pki.pem(cert[0]))
+
+    g = Gateway(d, up.port).start()
+    g.cli("namespace", "create", "-n", "a", "-f", d / "root.pem", check=0)
+    g.cli("namespace", "create", "-n", "nc", "-f", d / "nc-root.pem", check=0)
+    g.cli("namespace", "create", "-n", "exp", "-f", d / "exp-root.pem", check=0)
+    g.cli("namespace", "create", "-n", "san", "-f", d / "root.pem", check=0)
+    g.cli("n", "cf", "import", "-n", "san", "--input",
+          '{"filters":[{"subjectAlternativeName":"payments.acme.com"},{"commonName":"kube-*"}]}',
+          "--auto-confirm", check=0)
+    # The CA expires while in the bundle (the API refuses to add an expired CA): edit the stored
+    # bundle with the server stopped, as an hour passing would.
+    g.stop()
+    db = sqlite3.connect(g.data / "gatehouse.db")
+    db.execute("UPDATE namespaces SET accepted_client_ca = ? WHERE name = 'exp'", (pki.pem(exp_expired[0]),))
+    db.commit()
+    db.close()
+    g.start()
+    yield d, pki, up, g, root, nc_root, exp_expired
+    g.stop()
+    up.close()
+
+
+def attempt(g, sni, client, path=LIST, message=None, **kw):
+    """One call; returns the gRPC code as a string, or "refused: …" when the connection is."""
+    ns = sni.split(".")[0]
+    try:
+        _, code, msg, _ = grpc_raw.call("127.0.0.1", g.gw_port, sni, g.ca, *client, path,
+                                        list_request(ns) if message is None else message, timeout=10, **kw)
+        return f"{code}: {msg}" if code is not None else "refused: no status"
+    except (ssl.SSLError, ConnectionError, OSError) as e:
+        return f"refused: {type(e).__name__}: {e}"
+
+
+def test_security_matrix(setup):
+    d, pki, up, g, root, nc_root, exp_root = setup
+    rows, failures = [], []
+
+    def row(attack, outcome, expect, log=None):
+        reached = len(up.requests) - before
+        ok = re.search(expect, outcome) is not None
+        logged = log is None or re.search(log, g.log.read_text()) is not None
+        if log is not None and not logged:
+            time.sleep(0.5)
+            logged = re.search(log, g.log.read_text()) is not None
+        rows.append({"attack": attack, "outcome": outcome, "expected": expect, "log": log,
+                     "upstream_received": reached})
+        if not ok:
+            failures.append(f"{attack}: outcome {outcome!r} does not match {expect!r}")
+        if not logged:
+            failures.append(f"{attack}: no log line matching {log!r}")
+        if reached:
+            failures.append(f"{attack}: reached the upstream: {up.requests[-reached:]}")
+
+    leaf = pki.cert("worker-a", issuer=root)
+    good = pki.client("good", [leaf[0]], leaf[1])
+
+    # Control: a valid call reaches the upstream (so the zero counts below can fail).
+    before = len(up.requests)
+    assert attempt(g, f"a.{DOMAIN}", good).startswith("0:")
+    assert len(up.requests) == before + 1, up.requests
+    rows.append({"attack": "(control) a valid client, a valid call", "outcome": "0: OK", "expected": "0",
+                 "log": None, "upstream_received": 1})
+
+    # --- The handshake ---------------------------------------------------------------------------
+    def s_client(*args):
+        p = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{g.gw_port}", "-servername",
+                            f"a.{DOMAIN}", "-cert", good[0], "-key", good[1], "-CAfile", g.ca, *args],
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=20)
+        return f"exit {p.returncode}: " + " | ".join(
+            l for l in (p.stdout + p.stderr).splitlines() if "alert" in l or "Cipher is" in l or "Protocol" in l)
+
+    for version in ("-tls1", "-tls1_1"):
+        before = len(up.requests)
+        # rustls answers a ClientHello offering only TLS 1.0/1.1 with handshake_failure.
+        row(f"downgrade to TLS {'1.1' if version.endswith('1') else '1.0'} (openssl s_client {version})",
+            s_client(version, "-cipher", "DEFAULT@SECLEVEL=0"),
+            r"exit 1: .*alert (protocol version|handshake failure)",
+            r'rule="tls.handshake" reason=TLS handshake failed: peer is incompatible')
+    before = len(up.requests)
+    row("TLS 1.2 with weak ciphers only (RSA key exchange, CBC-SHA1, 3DES)",
+        s_client("-tls1_2", "-cipher", "AES128-SHA:AES256-SHA:DES-CBC3-SHA@SECLEVEL=0"),
+        r"exit 1: .*alert handshake failure", r'rule="tls.handshake" reason=TLS handshake failed: peer is incompatible')
+
+    # --- Client chains ---------------------------------------------------------------------------
+    before = len(up.requests)
+    impostor = pki.cert("", subject=root[0].subject, ca=True, eku=False)
+    leaf_i = pki.cert("worker-i", issuer=impostor)
+    row("a chain through an impostor CA with the bundle CA's DN (duplicated DN)",
+        attempt(g, f"a.{DOMAIN}", pki.client("dup-dn", [leaf_i[0], impostor[0]], leaf_i[1])),
+        r"^refused", r'namespace=a rule="chain\.signature"')
+
+    before = len(up.requests)
+    not_ca = pki.cert("Not A CA", issuer=root, ca=False, key_cert_sign=True, eku=False)
+    leaf_n = pki.cert("worker-n", issuer=not_ca)
+    row("an intermediate not marked CA (CA:FALSE with keyCertSign)",
+        attempt(g, f"a.{DOMAIN}", pki.client("not-ca", [leaf_n[0], not_ca[0]], leaf_n[1])),
+        r"^refused", r'namespace=a rule="ca\.is-ca" certificate="[0-9a-f]+" subject="O=acme, CN=Not A CA"')
+
+    before = len(up.requests)
+    leaf_1 = pki.cert("worker-1", issuer=root)
+    leaf_2 = pki.cert("worker-2", issuer=leaf_1)
+    row("a leaf signed by a leaf",
+        attempt(g, f"a.{DOMAIN}", pki.client("leaf-leaf", [leaf_2[0], leaf_1[0]], leaf_2[1])),
+        r"^refused", r'namespace=a rule="ca\.is-ca" certificate="[0-9a-f]+" subject="O=acme, CN=worker-1"')
+
+    before = len(up.requests)
+    sub = pki.cert("Acme Sub CA", issuer=root, ca=True)
+    row("a CA:TRUE certificate (with clientAuth) used as the client certificate",
+        attempt(g, f"a.{DOMAIN}", pki.client("ca-as-client", [sub[0]], sub[1])),
+        r"^refused", r'namespace=a rule="leaf\.not-ca"')
+
+    before = len(up.requests)
+    ok_nc = pki.cert("svc.acme.com", issuer=nc_root, sans=[x509.DNSName("svc.acme.com")])
+    assert attempt(g, f"nc.{DOMAIN}", pki.client("nc-ok", [ok_nc[0]], ok_nc[1])).startswith("0:")
+    before = len(up.requests)
+    bad_nc = pki.cert("evil.example.net", issuer=nc_root, sans=[x509.DNSName("evil.example.net")])
+    row("a leaf outside its CA's name constraints (permitted DNS acme.com, SAN evil.example.net)",
+        attempt(g, f"nc.{DOMAIN}", pki.client("nc-bad", [bad_nc[0]], bad_nc[1])),
+        r"^refused", r'namespace=nc rule="chain\.invalid" .* reason=path validation failed: NameConstraintViolation')
+
+    before = len(up.requests)
+    sha1 = pki.sha1_intermediate("Acme SHA-1 Intermediate", root)
+    leaf_s = pki.cert("worker-s", issuer=sha1)
+    row("an intermediate signed with SHA-1",
+        attempt(g, f"a.{DOMAIN}", pki.client("sha1", [leaf_s[0], sha1[0]], leaf_s[1]), weak_chain_ok=True),
+        r"^refused", r'namespace=a rule="(cert\.signature-algorithm|chain\.(untrusted|invalid|signature))"')
+
+    before = len(up.requests)
+    leaf_e = pki.cert("worker-e", issuer=exp_root, days=1)
+    row("a CA that expired an hour ago, with a valid leaf",
+        attempt(g, f"exp.{DOMAIN}", pki.client("exp-leaf", [leaf_e[0]], leaf_e[1])),
+        r"^refused", r'namespace=exp rule="cert\.expired" certificate="[0-9a-f]+" subject="CN=Acme Expiring Root"')
+
+    # --- Filters (namespace san: SAN payments.acme.com, or CN kube-*) ----------------------------------
+    before = len(up.requests)
+    kelvin = pki.cert("\u212aube-evil", issuer=root)
+    row("filter bypass through Unicode case (CN with a Kelvin sign against kube-*)",
+        attempt(g, f"san.{DOMAIN}", pki.client("kelvin", [kelvin[0]], kelvin[1])),
+        r"^refused", r'namespace=san rule="filter\.no-match"')
+    before = len(up.requests)
+    wrong_kind = pki.cert("other", issuer=root, sans=[x509.UniformResourceIdentifier("payments.acme.com"),
+                                                      x509.RFC822Name("payments.acme.com")])
+    row("filter bypass through a SAN of another type (URI and email SANs spelling the DNS filter)",
+        attempt(g, f"san.{DOMAIN}", pki.client("san-kind", [wrong_kind[0]], wrong_kind[1])),
+        r"^refused", r'namespace=san rule="filter\.no-match"')
+    before = len(up.requests)
+    right = pki.cert("other", issuer=root, sans=[x509.DNSName("payments.acme.com")])
+    assert attempt(g, f"san.{DOMAIN}", pki.client("san-ok", [right[0]], right[1])).startswith("0:")
+
+    # --- Requests on an admitted connection (namespace a) -----------------------------------------
+    before = len(up.requests)
+    row("a namespace in the body that differs from the SNI",
+        attempt(g, f"a.{DOMAIN}", good, message=list_request("b"), headers=[("temporal-namespace", "a")]),
+        r'^7: .*namespace is "b"')
+    before = len(up.requests)
+    row("a unary call whose second message switches namespace",
+        attempt(g, f"a.{DOMAIN}", good, framed=frame(list_request("a")) + frame(list_request("b"))),
+        r"^(3|7): ")
+    before = len(up.requests)
+    row("a unary call with two messages (the second unchecked by a streaming check)",
+        attempt(g, f"a.{DOMAIN}", good, framed=frame(list_request("a")) + frame(list_request("a"))),
+        r"^3: .*exactly one request message")
+    before = len(up.requests)
+    row("a stream that switches namespace (:authority b on a's connection)",
+        attempt(g, f"a.{DOMAIN}", good, authority=f"b.{DOMAIN}"), r"misdirected")
+    before = len(up.requests)
+    row("header/body namespace mismatch (temporal-namespace b, body a)",
+        attempt(g, f"a.{DOMAIN}", good, headers=[("temporal-namespace", "b")]),
+        r'^7: .*temporal-namespace header says "b"')
+    before = len(up.requests)
+    row("a forged second temporal-namespace header",
+        attempt(g, f"a.{DOMAIN}", good, headers=[("temporal-namespace", "a"), ("temporal-namespace", "b")]),
+        r"^7: more than one temporal-namespace header")
+    before = len(up.requests)
+    row("a method outside the Temporal API (AdminService)",
+        attempt(g, f"a.{DOMAIN}", good, path="/temporal.server.api.adminservice.v1.AdminService/DescribeCluster",
+                message=b""), r"^(7|12): ")
+    before = len(up.requests)
+    row("a 100 MB message", attempt(g, f"a.{DOMAIN}", good, message=b"z" * (100 * 1024 * 1024)),
+        r"^8: .*--max-message-bytes", r'limit="message-size"')
+
+    assert not failures, "\n".join(failures) + "\n" + g.log.read_text()[-6000:]
+    m = g.metrics()
+    assert re.search(r'gatehouse_gateway_limit_trips_total\{limit="message-size"\} [1-9]', m), m
+    (ROOT / "target").mkdir(exist_ok=True)
+    (ROOT / "target" / "security-matrix.json").write_text(json.dumps(rows, indent=1, ensure_ascii=False))
+    assert "panicked" not in g.log.read_text()
+
+
+# --- Limits -------------------------------------------------------------------------------------------
+
+def h2_connect(g, sni, client, source="127.0.0.1"):
+    ctx = ssl.create_default_context(cafile=str(g.ca))
+    ctx.load_cert_chain(str(client[0]), str(client[1]))
+    ctx.set_alpn_protocols(["h2"])
+    raw = socket.create_connection(("127.0.0.1", g.gw_port), timeout=10, source_address=(source, 0))
+    sock = ctx.wrap_socket(raw, server_hostname=sni)
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
+    conn.initiate_connection()
+    sock.sendall(conn.data_to_send())
+    return sock, conn
+
+
+def read_events(sock, conn, until, timeout):
+    """Reads until an event of type `until` arrives (returned) or the time is up (None)."""
+    deadline = time.time() + timeout
+    sock.settimeout(0.2)
+    while time.time() < deadline:
+        try:
+            data = sock.recv(65536)
+        except socket.timeout:
+            continue
+        except (ssl.SSLError, OSError):
+            return None
+        if not data:
+            return None
+        try:
+            events = conn.receive_data(data)
+        except h2.exceptions.ProtocolError:
+            # hyper's graceful GOAWAY comes with a PING, which h2 refuses once GOAWAY has closed
+            # the connection (losing the events of that read): the connection was terminated.
+            if conn.state_machine.state == h2.connection.ConnectionState.CLOSED:
+                ended = h2.events.ConnectionTerminated()
+                return ended if isinstance(ended, until) else None
+            raise
+        for ev in events:
+            if isinstance(ev, until):
+                return ev
+        out = conn.data_to_send()
+        if out:
+            sock.sendall(out)
+    return None
+
+
+def headers(sni, path=LIST, extra=()):
+    return [(":method", "POST"), (":scheme", "https"), (":path", path), (":authority", sni),
+            ("content-type", "application/grpc"), ("te", "trailers"), *extra]
+
+
+def trips(g, limit):
+    m = re.search(rf'gatehouse_gateway_limit_trips_total\{{limit="{limit}"\}} (\d+)', g.metrics())
+    return int(m.group(1)) if m else 0
+
+
+def closed_at_once(sock, within=0.3):
+    return closed_now([sock], within) == 1
+
+
+def closed_now(socks, within=0.3):
+    """How many of `socks` the gateway closes within `within` seconds (watched together)."""
+    closed, deadline, pending = 0, time.time() + within, list(socks)
+    while pending and time.time() < deadline:
+        ready, _, _ = select.select(pending, [], [], max(0.0, deadline - time.time()))
+        for s in ready:
+            pending.remove(s)
+            try:
+                closed += s.recv(1) == b""
+            except OSError:
+                closed += 1
+    return closed
+
+
+def test_limits_trip_count_and_keep_the_upstream_clean(tmp_path):
+    up = CaptureUpstream()
+    g = Gateway(tmp_path, up.port, "--handshake-timeout", "2s", "--connections-per-ip-per-second", "5",
+                "--connections-per-ip-burst", "10", "--max-connections", "40", "--max-cancelled-calls", "20",
+                "--idle-timeout", "2s", "--max-header-list-bytes", "8192", "--max-concurrent-streams", "10").start()
+    try:
+        pki = Pki(tmp_path)
+        root = pki.cert("Acme Root", ca=True, eku=False, days=365)
+        (tmp_path / "root.pem").write_text(pki.pem(root[0]))
+        g.cli("namespace", "create", "-n", "a", "-f", tmp_path / "root.pem", check=0)
+        leaf = pki.cert("worker-a", issuer=root)
+        good = pki.client("good", [leaf[0]], leaf[1])
+        sni = f"a.{DOMAIN}"
+        time.sleep(0.5)
+
+        # The advertised HTTP/2 settings.
+        sock, conn = h2_connect(g, sni, good)
+        ev = read_events(sock, conn, h2.events.RemoteSettingsChanged, 5)
+        assert ev is not None
+        settings = {k: v.new_value for k, v in ev.changed_settings.items()}
+        assert settings[h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS] == 10, settings
+        assert settings[h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE] == 8192, settings
+
+        # A header block over the limit: refused by HTTP/2, never forwarded.
+        before = len(up.requests)
+        sid = conn.get_next_available_stream_id()
+        conn.send_headers(sid, headers(sni, extra=[("x-padding", "p" * 16384)]), end_stream=False)
+        conn.send_data(sid, frame(list_request("a")), end_stream=True)
+        sock.sendall(conn.data_to_send())
+        ev = read_events(sock, conn, (h2.events.StreamReset, h2.events.ResponseReceived,
+                                      h2.events.ConnectionTerminated), 5)
+        assert ev is not None, "no answer to an oversize header block"
+        if isinstance(ev, h2.events.ResponseReceived):
+            assert dict(ev.headers)[":status"] == "431", ev.headers
+        sock.close()
+        assert len(up.requests) == before
+
+        # Rapid reset (CVE-2023-44487): calls opened and cancelled at once, in one burst (h2's
+        # guard: streams reset before they start) and paced (the gateway's: calls cancelled
+        # once started). Either way the connection is told to go away and nothing reaches the
+        # upstream.
+        for limit, pace in (("rapid-reset", 0), ("cancelled-calls", 0.01)):
+            before = len(up.requests)
+            sock, conn = h2_connect(g, sni, good)
+            read_events(sock, conn, h2.events.RemoteSettingsChanged, 5)
+            goaway = closed = None
+            for i in range(200):
+                try:
+                    sid = conn.get_next_available_stream_id()
+                    conn.send_headers(sid, headers(sni, extra=[("temporal-namespace", "a")]))
+                    if pace:
+                        sock.sendall(conn.data_to_send())
+                        time.sleep(pace)
+                    conn.reset_stream(sid)
+                    if pace or i % 50 == 49:
+                        sock.sendall(conn.data_to_send())
+                except Exception as e:  # the server closed the connection, or h2 refuses after GOAWAY
+                    closed = e
+                    break
+                if pace and i % 10 == 9:
+                    goaway = read_events(sock, conn, h2.events.ConnectionTerminated, 0.1)
+                    if goaway:
+                        break
+            goaway = goaway or read_events(sock, conn, h2.events.ConnectionTerminated, 5)
+            # GOAWAY, or the connection closed while the client kept writing (its unread GOAWAY
+            # lost to the reset).
+            assert goaway is not None or closed is not None, f"still open after {i + 1} cancelled calls ({limit})"
+            sock.close()
+            assert trips(g, limit) >= 1, (limit, g.metrics())
+            assert len(up.requests) == before, up.requests[before:]
+
+        # An idle connection is told to go away; one with a call in flight is not.
+        started = time.time()
+        sock, conn = h2_connect(g, sni, good)
+        goaway = read_events(sock, conn, h2.events.ConnectionTerminated, 10)
+        assert goaway is not None and time.time() - started >= 1.5, "idle connection not closed"
+        sock.close()
+        assert trips(g, "idle-timeout") >= 1
+
+        # Slowloris: a TCP connection that never finishes its handshake is closed.
+        slow = socket.create_connection(("127.0.0.1", g.gw_port), source_address=("127.0.0.9", 0))
+        slow.sendall(b"\x16\x03\x01\x02\x00\x01")  # the start of a ClientHello, then nothing
+        started = time.time()
+        assert closed_at_once(slow, within=6)
+        assert 1.5 <= time.time() - started <= 5
+        assert trips(g, "handshake-timeout") >= 1
+
+        # New connections per source address: a burst of 10, then 5 a second.
+        socks = [socket.create_connection(("127.0.0.1", g.gw_port), source_address=("127.0.0.3", 0))
+                 for _ in range(25)]
+        closed = closed_now(socks)
+        assert 10 <= closed <= 16, closed
+        other = socket.create_connection(("127.0.0.1", g.gw_port), source_address=("127.0.0.4", 0))
+        assert not closed_at_once(other), "another address was limited too"
+        for s in socks + [other]:
+            s.close()
+        assert trips(g, "connections-per-ip") >= 10
+
+        # Connections open at once: 40, then new ones are closed (10 addresses x 4).
+        time.sleep(2.5)  # earlier connections gone
+        held = [socket.create_connection(("127.0.0.1", g.gw_port), source_address=(f"127.0.1.{i}", 0))
+                for i in range(1, 11) for _ in range(4)]
+        time.sleep(0.2)
+        extra = socket.create_connection(("127.0.0.1", g.gw_port), source_address=("127.0.2.1", 0))
+        assert closed_at_once(extra), "the 41st connection was kept"
+        for s in held + [extra]:
+            s.close()
+        assert trips(g, "max-connections") >= 1
+
+        # Valid clients still work after all of it.
+        time.sleep(2.5)
+        _, code, message, _ = grpc_raw.call("127.0.0.1", g.gw_port, sni, g.ca, *good, LIST, list_request("a"),
+                                            headers=[("temporal-namespace", "a")])
+        assert code == "0", message
+        m = g.metrics()
+        assert re.search(r"gatehouse_gateway_tcp_connections \d+", m), m
+        assert "panicked" not in g.log.read_text()
+    finally:
+        g.stop()
+        up.close()
