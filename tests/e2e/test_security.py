@@ -32,6 +32,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from temporalio.api.workflowservice.v1 import ListWorkflowExecutionsRequest
 
 import grpc_raw
+import secret_scan
 from grpc_capture import CaptureUpstream
 from test_gateway import DOMAIN, Gateway
 
@@ -514,3 +515,21 @@ def test_limits_trip_count_and_keep_the_upstream_clean(tmp_path):
     finally:
         g.stop()
         up.close()
+
+
+def test_the_secret_scan_can_fail(tmp_path):
+    """The end-of-run scan (conftest.py) finds a key piece or a token copied into a log, and
+    does not flag fingerprints or the algorithm identifiers all keys share."""
+    pki = Pki(tmp_path)
+    for name in ("one", "two"):
+        cert, key = pki.cert(name)
+        pki.client(name, [cert], key)
+    (tmp_path / "admin.key").write_text("ghk_" + "A" * 43 + "\n")
+    body = "".join((tmp_path / "one.key").read_text().splitlines()[1:-1])
+    (tmp_path / "clean.log").write_text("INFO started fingerprint=" + "ab" * 32 + " key=" + body[:30] + "\n")
+    assert secret_scan.leaks(tmp_path)[1] == [], "the shared PKCS#8 prefix is not a secret"
+    (tmp_path / "leak.log").write_text("INFO oops " + body[-60:-20] + "\n")
+    assert any("part of the private key in" in f and "one.key" in f for f in secret_scan.leaks(tmp_path)[1])
+    (tmp_path / "leak.log").write_text("INFO Authorization: Bearer ghk_" + "A" * 43 + "\n")
+    assert any("an API key" in f for f in secret_scan.leaks(tmp_path)[1])
+    (tmp_path / "leak.log").unlink()  # planted: not for the end-of-run scan to find
