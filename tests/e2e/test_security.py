@@ -372,6 +372,35 @@ def headers(sni, path=LIST, extra=()):
             ("content-type", "application/grpc"), ("te", "trailers"), *extra]
 
 
+def h2_unary(sock, conn, sni, message):
+    """One ListWorkflowExecutions call on an open connection: (:status, grpc-status)."""
+    sid = conn.get_next_available_stream_id()
+    conn.send_headers(sid, headers(sni, extra=[("temporal-namespace", "a")]))
+    conn.send_data(sid, frame(message), end_stream=True)
+    sock.sendall(conn.data_to_send())
+    status = grpc_status = None
+    deadline = time.time() + 10
+    sock.settimeout(1)
+    while time.time() < deadline:
+        data = sock.recv(65536)
+        assert data, "connection closed"
+        for ev in conn.receive_data(data):
+            if isinstance(ev, h2.events.ResponseReceived) and ev.stream_id == sid:
+                h = dict(ev.headers)
+                status, grpc_status = h[":status"], h.get("grpc-status")
+            elif isinstance(ev, h2.events.TrailersReceived) and ev.stream_id == sid:
+                grpc_status = dict(ev.headers).get("grpc-status")
+            elif isinstance(ev, h2.events.DataReceived):
+                conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+            elif isinstance(ev, h2.events.StreamEnded) and ev.stream_id == sid:
+                sock.sendall(conn.data_to_send())
+                return status, grpc_status
+            elif isinstance(ev, h2.events.ConnectionTerminated):
+                raise AssertionError(f"GOAWAY: {ev}")
+        sock.sendall(conn.data_to_send())
+    raise AssertionError("no answer")
+
+
 def trips(g, limit):
     m = re.search(rf'gatehouse_gateway_limit_trips_total\{{limit="{limit}"\}} (\d+)', g.metrics())
     return int(m.group(1)) if m else 0
@@ -474,6 +503,25 @@ def test_limits_trip_count_and_keep_the_upstream_clean(tmp_path):
         sock.close()
         assert trips(g, "idle-timeout") >= 1
 
+        # A call in flight is not idle: a 3 s call on a 2 s idle timeout trips nothing.
+        poll = "/temporal.api.workflowservice.v1.WorkflowService/PollWorkflowTaskQueue"
+        up.delays[poll] = 3.0
+        idle_before = trips(g, "idle-timeout")
+        _, code, message, _ = grpc_raw.call("127.0.0.1", g.gw_port, sni, g.ca, *good, poll, list_request("a"),
+                                            headers=[("temporal-namespace", "a")])
+        assert code == "0", message
+        assert trips(g, "idle-timeout") == idle_before, "idle timeout during a call in flight"
+
+        # Finished calls are not cancelled ones: 30 answered and 30 refused calls on one
+        # connection trip nothing and keep it open.
+        cancelled_before = trips(g, "cancelled-calls")
+        sock, conn = h2_connect(g, sni, good)
+        for i in range(60):
+            status, grpc_status = h2_unary(sock, conn, sni, list_request("a" if i % 2 else "b"))
+            assert (status, grpc_status) == ("200", "0" if i % 2 else "7"), (i, status, grpc_status)
+        sock.close()
+        assert trips(g, "cancelled-calls") == cancelled_before
+
         # Slowloris: a TCP connection that never finishes its handshake is closed.
         slow = socket.create_connection(("127.0.0.1", g.gw_port), source_address=("127.0.0.9", 0))
         slow.sendall(b"\x16\x03\x01\x02\x00\x01")  # the start of a ClientHello, then nothing
@@ -518,18 +566,24 @@ def test_limits_trip_count_and_keep_the_upstream_clean(tmp_path):
 
 
 def test_the_secret_scan_can_fail(tmp_path):
-    """The end-of-run scan (conftest.py) finds a key piece or a token copied into a log, and
-    does not flag fingerprints or the algorithm identifiers all keys share."""
+    """The end-of-run scan (conftest.py) finds a piece of a private key or a token copied into a
+    log, and flags neither the certificate nor the public parts of the key."""
     pki = Pki(tmp_path)
-    for name in ("one", "two"):
-        cert, key = pki.cert(name)
-        pki.client(name, [cert], key)
+    cert, key = pki.cert("one")
+    pki.client("one", [cert], key)
     (tmp_path / "admin.key").write_text("ghk_" + "A" * 43 + "\n")
-    body = "".join((tmp_path / "one.key").read_text().splitlines()[1:-1])
-    (tmp_path / "clean.log").write_text("INFO started fingerprint=" + "ab" * 32 + " key=" + body[:30] + "\n")
-    assert secret_scan.leaks(tmp_path)[1] == [], "the shared PKCS#8 prefix is not a secret"
-    (tmp_path / "leak.log").write_text("INFO oops " + body[-60:-20] + "\n")
+    lines = (tmp_path / "one.key").read_text().splitlines()[1:-1]
+    body = "".join(lines)
+    # The certificate (public key included) and the key's public tail in a log: no finding.
+    (tmp_path / "clean.log").write_text("INFO cert " + pki.pem(cert).replace("\n", "") + " tail=" + body[-60:]
+                                        + " fingerprint=" + "ab" * 32 + "\n")
+    assert secret_scan.leaks(tmp_path)[1] == []
+    # The private scalar of a P-256 PKCS#8 key sits at bytes 36..68, base64 characters 48..90.
+    (tmp_path / "leak.log").write_text("INFO oops " + body[50:80] + "\n")
     assert any("part of the private key in" in f and "one.key" in f for f in secret_scan.leaks(tmp_path)[1])
+    scalar = key.private_numbers().private_value.to_bytes(32, "big").hex()
+    (tmp_path / "leak.log").write_text(f"DEBUG d={scalar}\n")
+    assert any("the secret in" in f for f in secret_scan.leaks(tmp_path)[1])
     (tmp_path / "leak.log").write_text("INFO Authorization: Bearer ghk_" + "A" * 43 + "\n")
     assert any("an API key" in f for f in secret_scan.leaks(tmp_path)[1])
     (tmp_path / "leak.log").unlink()  # planted: not for the end-of-run scan to find

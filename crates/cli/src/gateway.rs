@@ -71,12 +71,16 @@ pub(crate) struct GatewayArgs {
     /// TCP connections open at once; more are closed as they arrive
     #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) max_connections: u32,
-    /// New connections a second from one source address (a token bucket; 0 turns it off)
+    /// New connections a second from one source address, an IPv6 /64 counting as one (a token
+    /// bucket; 0 turns it off)
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub(crate) connections_per_ip_per_second: u32,
     /// New connections one address may open at once before the per-second rate applies
     #[arg(long, value_name = "N", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) connections_per_ip_burst: u32,
+    /// TLS handshakes in progress at once from one address (an IPv6 /64 counts as one)
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) max_handshakes_per_ip: u32,
     /// Calls at once on one connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS)
     #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) max_concurrent_streams: u32,
@@ -85,7 +89,7 @@ pub(crate) struct GatewayArgs {
     pub(crate) max_header_list_bytes: u32,
     /// Calls a client may cancel on one connection within 10 s before the connection is told
     /// to go away (HTTP/2 rapid reset)
-    #[arg(long, value_name = "N", default_value_t = 200)]
+    #[arg(long, value_name = "N", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) max_cancelled_calls: u32,
     /// A connection with no call in flight for this long is told to go away (GOAWAY)
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = positive_duration)]
@@ -275,6 +279,7 @@ impl GatewayArgs {
                     max_connections: self.max_connections as usize,
                     connections_per_ip_per_second: self.connections_per_ip_per_second,
                     connections_per_ip_burst: self.connections_per_ip_burst,
+                    max_handshakes_per_ip: self.max_handshakes_per_ip,
                     max_concurrent_streams: self.max_concurrent_streams,
                     max_header_list_bytes: self.max_header_list_bytes,
                     max_cancelled_calls: self.max_cancelled_calls,

@@ -98,18 +98,17 @@ pub(crate) struct Shared {
     pub(crate) minter: Option<jwt::Minter>,
     /// New connections per source address.
     ip_rate: limits::IpRate,
-    /// TCP connections now open.
-    open: std::sync::atomic::AtomicUsize,
+    /// Handshakes in progress per source address.
+    handshaking: limits::PerAddress,
 }
 
-/// One open TCP connection (counted in [`Shared::open`] until dropped).
+/// One open TCP connection (counted in the metrics until dropped).
 #[derive(Debug)]
 struct OpenConnection(Arc<Shared>);
 
 impl Drop for OpenConnection {
     fn drop(&mut self) {
-        let n = self.0.open.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) - 1;
-        self.0.metrics.set_open_connections(n);
+        self.0.metrics.tcp_closed();
     }
 }
 
@@ -125,7 +124,11 @@ impl Shared {
     }
 
     /// Admits a new TCP connection from `peer` under the connection limits, or says why not.
-    fn open_connection(self: &Arc<Self>, peer: SocketAddr) -> Result<OpenConnection, ()> {
+    /// The second guard holds the address's handshake slot until the handshake ends.
+    fn open_connection(
+        self: &Arc<Self>,
+        peer: SocketAddr,
+    ) -> Result<(OpenConnection, limits::AddressSlot), ()> {
         let limits = &self.config.limits;
         if !self.ip_rate.allow(peer.ip(), std::time::Instant::now()) {
             self.limit_tripped(
@@ -138,7 +141,7 @@ impl Shared {
             );
             return Err(());
         }
-        let n = self.open.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        let n = self.metrics.tcp_opened();
         let open = OpenConnection(self.clone());
         if n > limits.max_connections {
             self.limit_tripped(
@@ -150,8 +153,18 @@ impl Shared {
             );
             return Err(());
         }
-        self.metrics.set_open_connections(n);
-        Ok(open)
+        let Some(slot) = self.handshaking.enter(peer.ip()) else {
+            self.limit_tripped(
+                "handshakes-per-ip",
+                &format_args!(
+                    "connection from {} closed: {} handshakes from this address already in progress (--max-handshakes-per-ip)",
+                    peer.ip(),
+                    limits.max_handshakes_per_ip
+                ),
+            );
+            return Err(());
+        };
+        Ok((open, slot))
     }
 }
 
@@ -229,6 +242,7 @@ impl Gateway {
         } else {
             None
         };
+        let config_max_handshakes_per_ip = config.limits.max_handshakes_per_ip;
         let ip_rate = limits::IpRate::new(
             config.limits.connections_per_ip_per_second,
             config.limits.connections_per_ip_burst,
@@ -236,7 +250,7 @@ impl Gateway {
         let shared = Arc::new(Shared {
             config,
             ip_rate,
-            open: std::sync::atomic::AtomicUsize::new(0),
+            handshaking: limits::PerAddress::new(config_max_handshakes_per_ip),
             metrics,
             client,
             upstream_base,
@@ -369,7 +383,7 @@ impl Gateway {
                             continue;
                         }
                     };
-                    let Ok(open) = self.shared.open_connection(peer) else {
+                    let Ok((open, address_slot)) = self.shared.open_connection(peer) else {
                         // Closed at once: no TLS, no task, nothing held.
                         drop(tcp);
                         continue;
@@ -378,7 +392,7 @@ impl Gateway {
                     let stop = stop_rx.clone();
                     let guard = tracker.guard();
                     tokio::spawn(async move {
-                        gw.connection(tcp, peer, stop, slot).await;
+                        gw.connection(tcp, peer, stop, (slot, address_slot)).await;
                         drop(open);
                         drop(guard);
                     });
@@ -432,7 +446,7 @@ impl Gateway {
         tcp: tokio::net::TcpStream,
         peer: SocketAddr,
         mut stop: watch::Receiver<bool>,
-        handshake_slot: tokio::sync::OwnedSemaphorePermit,
+        handshake_slot: (tokio::sync::OwnedSemaphorePermit, limits::AddressSlot),
     ) {
         let _ = tcp.set_nodelay(true);
         let metrics = &self.shared.metrics;
@@ -527,7 +541,8 @@ impl Gateway {
         let mut recheck = tokio::time::interval(Duration::from_secs(30));
         recheck.reset();
         let idle_timeout = limits.idle_timeout;
-        let mut idle_check = tokio::time::interval((idle_timeout / 4).max(Duration::from_millis(100)));
+        let mut idle_check =
+            tokio::time::interval((idle_timeout / 4).max(Duration::from_millis(100)));
         idle_check.reset();
         let activity = conn_ctx.activity.clone();
         let mut draining = false;
@@ -803,10 +818,8 @@ pub mod fuzzing {
         chunks: &[&[u8]],
         max_message_bytes: usize,
     ) -> Result<usize, String> {
-        let Some(Access::Namespaced(request, _)) = METHODS
-            .iter()
-            .find(|(p, _)| *p == method)
-            .map(|(_, a)| *a)
+        let Some(Access::Namespaced(request, _)) =
+            METHODS.iter().find(|(p, _)| *p == method).map(|(_, a)| *a)
         else {
             return Err(format!("{method} is not a namespaced method"));
         };

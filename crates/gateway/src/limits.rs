@@ -22,6 +22,9 @@ pub struct Limits {
     pub connections_per_ip_per_second: u32,
     /// How many new connections one address may open at once before the rate applies.
     pub connections_per_ip_burst: u32,
+    /// TLS handshakes in progress at once from one address (stalled handshakes cannot take
+    /// every slot of the gateway's 1024).
+    pub max_handshakes_per_ip: u32,
     /// Calls at once on one connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS).
     pub max_concurrent_streams: u32,
     /// Largest request header block (HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE).
@@ -40,6 +43,7 @@ impl Default for Limits {
             max_connections: 10_000,
             connections_per_ip_per_second: 100,
             connections_per_ip_burst: 200,
+            max_handshakes_per_ip: 64,
             max_concurrent_streams: 100,
             max_header_list_bytes: 64 * 1024,
             max_cancelled_calls: 200,
@@ -53,6 +57,22 @@ pub(crate) const RESET_WINDOW: Duration = Duration::from_secs(10);
 
 /// Addresses tracked at most; past this, full buckets are forgotten first.
 const MAX_TRACKED_ADDRESSES: usize = 100_000;
+
+/// The address a limit counts: an IPv4 address, or an IPv6 address's /64 (one host's
+/// allocation; rotating through it must not escape the limit). IPv4-mapped IPv6 is IPv4.
+pub(crate) fn address_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let mut octets = v6.octets();
+                octets[8..].fill(0);
+                IpAddr::V6(octets.into())
+            }
+        },
+    }
+}
 
 /// New connections per source address: one token bucket each.
 #[derive(Debug)]
@@ -76,6 +96,7 @@ impl IpRate {
         if self.rate <= 0.0 {
             return true;
         }
+        let ip = address_key(ip);
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
         if buckets.len() >= MAX_TRACKED_ADDRESSES && !buckets.contains_key(&ip) {
             let (rate, burst) = (self.rate, self.burst);
@@ -95,6 +116,56 @@ impl IpRate {
             true
         } else {
             false
+        }
+    }
+}
+
+/// Handshakes in progress per source address.
+#[derive(Debug)]
+pub(crate) struct PerAddress {
+    max: u32,
+    counts: Arc<Mutex<HashMap<IpAddr, u32>>>,
+}
+
+/// One handshake in progress from an address (see [`PerAddress::enter`]).
+#[derive(Debug)]
+pub(crate) struct AddressSlot {
+    ip: IpAddr,
+    counts: Arc<Mutex<HashMap<IpAddr, u32>>>,
+}
+
+impl PerAddress {
+    pub(crate) fn new(max: u32) -> Self {
+        Self {
+            max,
+            counts: Arc::default(),
+        }
+    }
+
+    /// A slot for one more handshake from `ip`, or `None` at the limit.
+    pub(crate) fn enter(&self, ip: IpAddr) -> Option<AddressSlot> {
+        let ip = address_key(ip);
+        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = counts.entry(ip).or_insert(0);
+        if *n >= self.max {
+            return None;
+        }
+        *n += 1;
+        Some(AddressSlot {
+            ip,
+            counts: self.counts.clone(),
+        })
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = counts.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                counts.remove(&self.ip);
+            }
         }
     }
 }
@@ -141,14 +212,16 @@ impl Activity {
         if self.active.load(Ordering::SeqCst) > 0 {
             return Duration::ZERO;
         }
-        let since = self.epoch
-            + Duration::from_millis(self.idle_since_ms.load(Ordering::SeqCst));
+        let since = self.epoch + Duration::from_millis(self.idle_since_ms.load(Ordering::SeqCst));
         now.saturating_duration_since(since)
     }
 
     /// Counts a call the client cancelled; true when that trips the limit.
     pub(crate) fn cancelled(&self, now: Instant) -> bool {
-        let mut c = self.cancelled.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut c = self
+            .cancelled
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if now.duration_since(c.1) > RESET_WINDOW {
             *c = (0, now);
         }
@@ -161,10 +234,11 @@ impl Activity {
     }
 
     fn ended(&self) {
-        if self.active.fetch_sub(1, Ordering::SeqCst) == 1 {
-            let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
-            self.idle_since_ms.store(ms, Ordering::SeqCst);
-        }
+        // The time first, then the count: a reader that sees no call in flight also sees when
+        // the last one ended.
+        let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.idle_since_ms.store(ms, Ordering::SeqCst);
+        self.active.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -210,9 +284,29 @@ mod tests {
         assert!((0..5).all(|_| r.allow(ip, t)));
         assert!(!r.allow(ip, t), "the burst is spent");
         assert!(r.allow(other, t), "per address");
-        assert!(r.allow(ip, t + Duration::from_millis(110)), "refilled at 10/s");
+        assert!(
+            r.allow(ip, t + Duration::from_millis(110)),
+            "refilled at 10/s"
+        );
         assert!(!r.allow(ip, t + Duration::from_millis(110)));
         assert!(IpRate::new(0, 0).allow(ip, t), "0 turns it off");
+        // One IPv6 host's /64 is one address.
+        let r = IpRate::new(1, 1);
+        assert!(r.allow("2001:db8::1".parse().unwrap(), t));
+        assert!(!r.allow("2001:db8::ffff:2".parse().unwrap(), t));
+        assert!(r.allow("2001:db8:0:1::1".parse().unwrap(), t));
+    }
+
+    #[test]
+    fn handshakes_per_address_are_capped_and_released() {
+        let p = PerAddress::new(2);
+        let ip: IpAddr = [10, 0, 0, 1].into();
+        let a = p.enter(ip).unwrap();
+        let _b = p.enter(ip).unwrap();
+        assert!(p.enter(ip).is_none());
+        assert!(p.enter([10, 0, 0, 2].into()).is_some());
+        drop(a);
+        assert!(p.enter(ip).is_some(), "a finished handshake frees its slot");
     }
 
     #[test]
@@ -229,12 +323,28 @@ mod tests {
     fn finished_calls_are_not_cancellations_and_idle_time_counts_from_the_last_call() {
         let a = Arc::new(Activity::new(0));
         let g = a.begin();
-        assert_eq!(a.idle_for(Instant::now() + Duration::from_secs(5)), Duration::ZERO);
+        assert_eq!(
+            a.idle_for(Instant::now() + Duration::from_secs(5)),
+            Duration::ZERO
+        );
         g.finish();
-        let a = Arc::new(Activity::new(1));
+        // With a limit of 0 the first cancellation trips: finished calls must not have.
+        let a = Arc::new(Activity::new(0));
         a.begin().finish();
         a.begin().finish();
-        assert!(!a.cancelled(Instant::now()), "finished calls did not count");
+        assert!(
+            a.cancelled(Instant::now()),
+            "finished calls were counted as cancelled"
+        );
+        let a = Arc::new(Activity::new(0));
+        drop(a.begin());
+        // The drop counted (and tripped), so this second cancellation does not trip again.
+        assert!(
+            !a.cancelled(Instant::now()),
+            "a dropped call was not counted as cancelled"
+        );
+        let a = Arc::new(Activity::new(5));
+        a.begin().finish();
         assert!(a.idle_for(Instant::now() + Duration::from_secs(5)) >= Duration::from_secs(4));
     }
 }

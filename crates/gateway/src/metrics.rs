@@ -32,7 +32,7 @@ pub struct Metrics {
     upstream_errors: AtomicU64,
     closed_on_reload: AtomicU64,
     limits: Mutex<HashMap<&'static str, u64>>,
-    open_connections: AtomicU64,
+    tcp_connections: std::sync::atomic::AtomicUsize,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -114,10 +114,14 @@ impl Metrics {
         lock(&self.limits).get(limit).copied().unwrap_or(0)
     }
 
-    /// TCP connections now open (handshaking or admitted).
-    pub(crate) fn set_open_connections(&self, n: usize) {
-        self.open_connections
-            .store(u64::try_from(n).unwrap_or(u64::MAX), Ordering::Relaxed);
+    /// A TCP connection opened; returns how many are open now (this one included).
+    pub(crate) fn tcp_opened(&self) -> usize {
+        self.tcp_connections.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// A TCP connection counted by [`Metrics::tcp_opened`] closed.
+    pub(crate) fn tcp_closed(&self) {
+        self.tcp_connections.fetch_sub(1, Ordering::SeqCst);
     }
 
     pub(crate) fn upstream_error(&self) {
@@ -265,7 +269,7 @@ impl Metrics {
         let _ = writeln!(
             out,
             "gatehouse_gateway_tcp_connections {}",
-            self.open_connections.load(Ordering::Relaxed)
+            self.tcp_connections.load(Ordering::SeqCst)
         );
     }
 }

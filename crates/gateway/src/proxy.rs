@@ -82,6 +82,8 @@ pub(crate) struct CheckedBody {
     check: Option<(usize, Arc<str>)>,
     /// Where a limit tripping mid-call is counted.
     shared: Arc<Shared>,
+    /// `first`'s share of the gateway's buffer budget, until it is sent.
+    held: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl CheckedBody {
@@ -107,8 +109,6 @@ impl CheckedBody {
     /// be sent. Nothing reaches the upstream before the request has ended, so a second message
     /// naming another namespace cannot follow a checked first one.
     async fn read_first(&mut self) -> Result<(), Status> {
-        // The held message counts against the gateway's buffer budget until the request ends.
-        let mut _held = None;
         loop {
             if let Some(frame) = self.next_checked()? {
                 if self.first.is_some() {
@@ -117,8 +117,9 @@ impl CheckedBody {
                         "a unary call carries exactly one request message; this one carried more",
                     ));
                 }
+                // The held message counts against the gateway's buffer budget until it is sent.
                 let permits = u32::try_from(frame.len()).unwrap_or(u32::MAX);
-                _held = Some(
+                self.held = Some(
                     self.shared
                         .budget
                         .clone()
@@ -135,7 +136,7 @@ impl CheckedBody {
             }
             if self.first.is_some() && self.inner.is_end_stream() {
                 if !self.framer.is_empty() {
-                    return Err(Status::new(
+                    return Err(Status::abandoned(
                         Code::InvalidArgument,
                         "the request ended inside a second message",
                     ));
@@ -185,6 +186,7 @@ impl Body for CheckedBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
         if let Some(first) = this.first.take() {
+            this.held = None;
             return Poll::Ready(Some(Ok(Frame::data(first))));
         }
         loop {
@@ -193,7 +195,10 @@ impl Body for CheckedBody {
                 Ok(None) => {}
                 Err(s) => {
                     if let Some(limit) = s.limit {
-                        this.shared.limit_tripped(limit, &format_args!("request stream refused mid-call: {}", s.message));
+                        this.shared.limit_tripped(
+                            limit,
+                            &format_args!("request stream refused mid-call: {}", s.message),
+                        );
                     }
                     tracing::info!(namespace = %this.check.as_ref().map(|c| &*c.1).unwrap_or("-"), reason = %s.message, "request stream refused mid-call");
                     return Poll::Ready(Some(Err(s.message.into())));
@@ -383,7 +388,8 @@ async fn handle_call(
             "call refused"
         );
         if let Some(limit) = status.limit {
-            ctx.shared.limit_tripped(limit, &format_args!("call refused: {}", status.message));
+            ctx.shared
+                .limit_tripped(limit, &format_args!("call refused: {}", status.message));
         }
         ctx.shared
             .metrics
@@ -498,6 +504,7 @@ async fn handle_call(
         ),
         check,
         shared: ctx.shared.clone(),
+        held: None,
     };
     if body.check.is_some() {
         let first = tokio::time::timeout(FIRST_MESSAGE_TIMEOUT, body.read_first()).await;

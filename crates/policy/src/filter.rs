@@ -8,9 +8,11 @@
 //! `.`, which is why the guide lists `.example.*` as invalid); every field set in a filter must match;
 //! any one filter admits; at most 25 filters.
 //!
-//! A `subjectAlternativeName` value matches names of its own kind only, judged from its form:
-//! a URI (`scheme://…`, `urn:…`, `spiffe:…`), an email (`…@…`), an IP address, and otherwise a
-//! DNS name, so a URI or email SAN that spells a DNS name does not pass a DNS filter.
+//! A `subjectAlternativeName` value matches names of its own kind only, judged from its form
+//! (wildcard aside): an IP address (or, with a wildcard, only digits and dots, or hex digits
+//! and colons), a URI (a `scheme:` prefix or a `/`), an email (`…@…`), and otherwise a DNS
+//! name — so a URI or email SAN that spells a DNS name does not pass a DNS filter. An exact IP
+//! value is compared as an address (`fe80:0::1` is `fe80::1`).
 //!
 //! Gatehouse adds an optional `role` per filter (`worker`, `reader`, `writer`, `admin`): what
 //! the certificates it admits may do. A document without roles means what it means in tcld.
@@ -236,13 +238,20 @@ enum SanKind {
 impl SanKind {
     fn of_value(value: &str) -> Self {
         let v = value.trim_matches('*');
-        let lower = v.to_ascii_lowercase();
-        if v.contains("://") || lower.starts_with("urn:") || lower.starts_with("spiffe:") {
+        let ipv4ish = !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+        let ipv6ish = v.contains(':') && v.bytes().all(|b| b.is_ascii_hexdigit() || b == b':');
+        let has_scheme = v.split_once(':').is_some_and(|(scheme, _)| {
+            scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                && scheme
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+.-".contains(&b))
+        });
+        if v.parse::<std::net::IpAddr>().is_ok() || ipv4ish || ipv6ish {
+            Self::Ip
+        } else if has_scheme || v.contains('/') {
             Self::Uri
         } else if v.contains('@') {
             Self::Email
-        } else if v.parse::<std::net::IpAddr>().is_ok() {
-            Self::Ip
         } else {
             Self::Dns
         }
@@ -352,6 +361,17 @@ impl CertificateFilters {
                     n,
                 )?,
                 san_kind: SanKind::of_value(&f.subject_alternative_name),
+            };
+            // An exact IP is compared as an address: its canonical text.
+            let c = match (&c.subject_alternative_name, c.san_kind) {
+                (Some(Pattern::Exact(v)), SanKind::Ip) => match v.parse::<std::net::IpAddr>() {
+                    Ok(ip) => CompiledFilter {
+                        subject_alternative_name: Some(Pattern::Exact(ip.to_string())),
+                        ..c
+                    },
+                    Err(_) => c,
+                },
+                _ => c,
             };
             if c.common_name.is_none()
                 && c.organization.is_none()

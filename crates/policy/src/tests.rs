@@ -613,11 +613,20 @@ fn filters_cannot_be_bypassed_through_unicode_case_or_another_san_kind() {
     // U+212A KELVIN SIGN lowercases to 'k' under Unicode rules; only ASCII case is folded.
     let kelvin = signed(leaf_params("\u{212A}ube-evil"), &r);
     assert_eq!(
-        refused(&[&kelvin.info], &b, &f(r#"{"filters":[{"commonName":"kube-*"}]}"#)),
+        refused(
+            &[&kelvin.info],
+            &b,
+            &f(r#"{"filters":[{"commonName":"kube-*"}]}"#)
+        ),
         Rule::FilterNoMatch
     );
     let ascii = signed(leaf_params("KUBE-worker"), &r);
-    assert!(verify(&[&ascii.info], &b, &f(r#"{"filters":[{"commonName":"kube-*"}]}"#)).is_ok());
+    assert!(verify(
+        &[&ascii.info],
+        &b,
+        &f(r#"{"filters":[{"commonName":"kube-*"}]}"#)
+    )
+    .is_ok());
     // A URI or email SAN spelling the DNS name a filter names does not pass it.
     let mut p = leaf_params("other");
     p.subject_alt_names = vec![
@@ -646,12 +655,34 @@ fn filters_cannot_be_bypassed_through_unicode_case_or_another_san_kind() {
         r#"{"filters":[{"subjectAlternativeName":"payments.acme.com"}]}"#,
         r#"{"filters":[{"subjectAlternativeName":"*@ACME.com"}]}"#,
         r#"{"filters":[{"subjectAlternativeName":"10.0.0.7"}]}"#,
+        r#"{"filters":[{"subjectAlternativeName":"10.0.0*"}]}"#,
     ] {
-        assert!(
-            verify(&[&right_kind.info], &b, &f(json)).is_ok(),
-            "{json}"
-        );
+        assert!(verify(&[&right_kind.info], &b, &f(json)).is_ok(), "{json}");
     }
+    // URI forms without `://`, and IPv6 compared as addresses.
+    let mut p = leaf_params("other");
+    p.subject_alt_names = vec![
+        SanType::URI("spiffe://acme/ns/prod/sa/worker".try_into().unwrap()),
+        SanType::URI("mailto:ops@acme.com".try_into().unwrap()),
+        SanType::IpAddress("fe80::1".parse().unwrap()),
+    ];
+    let uris = signed(p, &r);
+    for json in [
+        r#"{"filters":[{"subjectAlternativeName":"*/ns/prod/sa/worker"}]}"#,
+        r#"{"filters":[{"subjectAlternativeName":"mailto:ops@acme.com"}]}"#,
+        r#"{"filters":[{"subjectAlternativeName":"fe80:0::1"}]}"#,
+    ] {
+        assert!(verify(&[&uris.info], &b, &f(json)).is_ok(), "{json}");
+    }
+    // ops@acme.com is only a URI here, not an email SAN.
+    assert_eq!(
+        refused(
+            &[&uris.info],
+            &b,
+            &f(r#"{"filters":[{"subjectAlternativeName":"ops@acme.com"}]}"#)
+        ),
+        Rule::FilterNoMatch
+    );
 }
 
 #[test]
