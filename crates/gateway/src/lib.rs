@@ -116,7 +116,7 @@ impl Shared {
     /// Counts a tripped limit, logging its first trip and then every 100th.
     pub(crate) fn limit_tripped(&self, limit: &'static str, detail: &dyn std::fmt::Display) {
         let n = self.metrics.limit(limit);
-        if n == 1 || n % 100 == 0 {
+        if n == 1 || n.is_multiple_of(100) {
             tracing::warn!(limit, trips = n, "{detail}");
         } else {
             tracing::debug!(limit, trips = n, "{detail}");
