@@ -5,8 +5,11 @@ descriptors must not grow.
 The load, all at once:
 - a long-lived Python SDK worker and client running workflows (each with an activity) back to
   back, through the gateway, on namespace a;
-- new handshakes: a fresh mTLS connection for every raw gRPC call (ListWorkflowExecutions), by
-  clients of two different CAs;
+- new handshakes: a fresh mTLS connection for every raw gRPC call (DescribeNamespace: namespaced,
+  so checked by the gateway, and answered from Temporal's namespace cache — a visibility query
+  at 10/s would hit the dev server's own persistence rate limit, RESOURCE_EXHAUSTED "System
+  Persistence Max QPS Reached", which is Temporal's limit, not the gateway's), by clients of two
+  different CAs;
 - configuration changes every few seconds through the API: a third CA added to and removed from
   the bundle, and a certificate filter that still admits every client set and cleared (each
   change makes the gateway re-verify every open connection).
@@ -32,10 +35,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 import grpc_raw  # noqa: E402
-from temporalio.api.workflowservice.v1 import ListWorkflowExecutionsRequest  # noqa: E402
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest  # noqa: E402
 from test_gateway import DOMAIN, Gateway, Greeting, Temporal, gen_ca, gen_leaf, worker  # noqa: E402
 
-LIST = "/temporal.api.workflowservice.v1.WorkflowService/ListWorkflowExecutions"
+DESCRIBE = "/temporal.api.workflowservice.v1.WorkflowService/DescribeNamespace"
 
 
 def proc_stats(pid):
@@ -70,14 +73,14 @@ def soak(seconds: float, workdir: Path, handshake_rate: float = 10.0, change_eve
         pid = g.proc.pid
 
         def handshakes():
-            msg = ListWorkflowExecutionsRequest(namespace="a").SerializeToString()
+            msg = DescribeNamespaceRequest(namespace="a").SerializeToString()
             i = 0
             while not stop.is_set():
                 client = (c1, c2)[i % 2]
                 i += 1
                 started = time.monotonic()
                 try:
-                    _, code, message, _ = grpc_raw.call("127.0.0.1", g.gw_port, f"a.{DOMAIN}", g.ca, *client, LIST,
+                    _, code, message, _ = grpc_raw.call("127.0.0.1", g.gw_port, f"a.{DOMAIN}", g.ca, *client, DESCRIBE,
                                                         msg, headers=[("temporal-namespace", "a")], timeout=30)
                     if code != "0":
                         errors.append(f"handshake call: {code} {message}")

@@ -382,7 +382,10 @@ def h2_unary(sock, conn, sni, message):
     deadline = time.time() + 10
     sock.settimeout(1)
     while time.time() < deadline:
-        data = sock.recv(65536)
+        try:
+            data = sock.recv(65536)
+        except socket.timeout:
+            continue
         assert data, "connection closed"
         for ev in conn.receive_data(data):
             if isinstance(ev, h2.events.ResponseReceived) and ev.stream_id == sid:
@@ -533,13 +536,15 @@ def test_limits_trip_count_and_keep_the_upstream_clean(tmp_path):
         # New connections per source address: a burst of 10, then 5 a second.
         socks = [socket.create_connection(("127.0.0.1", g.gw_port), source_address=("127.0.0.3", 0))
                  for _ in range(25)]
+        # (Tokens refill while the loop connects: on a slow machine fewer than 15 are closed.
+        # Without the limit none would be: the others stay open until the 2 s handshake timeout.)
         closed = closed_now(socks)
-        assert 10 <= closed <= 16, closed
+        assert 5 <= closed <= 16, closed
         other = socket.create_connection(("127.0.0.1", g.gw_port), source_address=("127.0.0.4", 0))
         assert not closed_at_once(other), "another address was limited too"
         for s in socks + [other]:
             s.close()
-        assert trips(g, "connections-per-ip") >= 10
+        assert trips(g, "connections-per-ip") >= closed
 
         # Connections open at once: 40, then new ones are closed (10 addresses x 4).
         time.sleep(2.5)  # earlier connections gone

@@ -79,7 +79,8 @@ pub(crate) fn address_key(ip: IpAddr) -> IpAddr {
 pub(crate) struct IpRate {
     rate: f64,
     burst: f64,
-    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+    /// The buckets, and when full ones were last forgotten.
+    buckets: Mutex<(HashMap<IpAddr, (f64, Instant)>, Option<Instant>)>,
 }
 
 impl IpRate {
@@ -97,12 +98,17 @@ impl IpRate {
             return true;
         }
         let ip = address_key(ip);
-        let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut guard = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        let (buckets, pruned_at) = &mut *guard;
         if buckets.len() >= MAX_TRACKED_ADDRESSES && !buckets.contains_key(&ip) {
-            let (rate, burst) = (self.rate, self.burst);
-            buckets.retain(|_, (tokens, at)| {
-                *tokens + now.duration_since(*at).as_secs_f64() * rate < burst
-            });
+            // Forget refilled buckets, at most once a second (not a full scan per newcomer).
+            if pruned_at.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1)) {
+                *pruned_at = Some(now);
+                let (rate, burst) = (self.rate, self.burst);
+                buckets.retain(|_, (tokens, at)| {
+                    *tokens + now.duration_since(*at).as_secs_f64() * rate < burst
+                });
+            }
             if buckets.len() >= MAX_TRACKED_ADDRESSES {
                 // Every tracked address is mid-burst: refuse newcomers rather than grow.
                 return false;
