@@ -74,13 +74,16 @@ pub(crate) fn address_key(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// Tokens left and when they were counted, per address.
+type Buckets = HashMap<IpAddr, (f64, Instant)>;
+
 /// New connections per source address: one token bucket each.
 #[derive(Debug)]
 pub(crate) struct IpRate {
     rate: f64,
     burst: f64,
     /// The buckets, and when full ones were last forgotten.
-    buckets: Mutex<(HashMap<IpAddr, (f64, Instant)>, Option<Instant>)>,
+    buckets: Mutex<(Buckets, Option<Instant>)>,
 }
 
 impl IpRate {
