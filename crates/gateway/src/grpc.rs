@@ -205,18 +205,7 @@ impl Framer {
         }
         if self.buf.len() < 5 + len {
             if self.held.is_none() {
-                let permits = u32::try_from(len).unwrap_or(u32::MAX);
-                self.held = Some(
-                    self.budget
-                        .clone()
-                        .try_acquire_many_owned(permits)
-                        .map_err(|_| {
-                            Status::limit(
-                                "buffer-budget",
-                                "the gateway is holding too many large messages; retry shortly",
-                            )
-                        })?,
-                );
+                self.held = Some(reserve(&self.budget, len)?);
                 // Grow with the data, not ahead of it: a prefix costs its sender nothing.
                 self.buf.reserve((5 + len - self.buf.len()).min(64 * 1024));
             }
@@ -243,6 +232,22 @@ impl Framer {
         };
         Ok(Some(Message { frame, payload }))
     }
+}
+
+/// Takes `len` bytes of the gateway's buffer budget, or refuses (limit `buffer-budget`).
+pub(crate) fn reserve(
+    budget: &Arc<Semaphore>,
+    len: usize,
+) -> Result<tokio::sync::OwnedSemaphorePermit, Status> {
+    budget
+        .clone()
+        .try_acquire_many_owned(u32::try_from(len).unwrap_or(u32::MAX))
+        .map_err(|_| {
+            Status::limit(
+                "buffer-budget",
+                "the gateway is holding too many large messages; retry shortly",
+            )
+        })
 }
 
 /// Decompresses one gzip message, refusing to inflate past `max` bytes.

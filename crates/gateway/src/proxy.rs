@@ -118,19 +118,7 @@ impl CheckedBody {
                     ));
                 }
                 // The held message counts against the gateway's buffer budget until it is sent.
-                let permits = u32::try_from(frame.len()).unwrap_or(u32::MAX);
-                self.held = Some(
-                    self.shared
-                        .budget
-                        .clone()
-                        .try_acquire_many_owned(permits)
-                        .map_err(|_| {
-                            Status::limit(
-                                "buffer-budget",
-                                "the gateway is holding too many large messages; retry shortly",
-                            )
-                        })?,
-                );
+                self.held = Some(crate::grpc::reserve(&self.shared.budget, frame.len())?);
                 self.first = Some(frame);
                 continue;
             }
