@@ -22,7 +22,7 @@ use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
-use gatehouse_store::{SqliteStore, Store, WatchStore};
+use gatehouse_store::{SqlStore, Store, WatchStore};
 use time::OffsetDateTime;
 
 pub use auth::{new_token, token_hash, TOKEN_PREFIX};
@@ -87,7 +87,7 @@ impl std::fmt::Debug for AppState {
 
 impl AppState {
     /// State over a SQLite store, with the system clock.
-    pub fn new(store: Arc<SqliteStore>) -> Self {
+    pub fn new(store: Arc<SqlStore>) -> Self {
         Self {
             watch: store.clone(),
             store,

@@ -9,7 +9,7 @@ use axum::Router;
 use gatehouse_pki::{
     CaParams, CertificateAuthority, KeyAlgorithm, LeafParams, PrivateKey, ValidityPeriod,
 };
-use gatehouse_store::{Change, NamespaceSpec, Role, SqliteStore, Store};
+use gatehouse_store::{Change, NamespaceSpec, Role, SqlStore, Store};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use time::macros::datetime;
@@ -77,7 +77,7 @@ fn rcgen_ca(
 
 struct World {
     app: Router,
-    store: Arc<SqliteStore>,
+    store: Arc<SqlStore>,
     owner: String,
     global: String,
     admin_a: String,
@@ -88,7 +88,7 @@ struct World {
 }
 
 async fn world() -> World {
-    let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+    let store = Arc::new(SqlStore::in_memory().await.unwrap());
     let mut tokens = Vec::new();
     let mut key_ids = Vec::new();
     for (email, role, namespaces) in [

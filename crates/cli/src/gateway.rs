@@ -13,7 +13,7 @@ use gatehouse_pki::{
     read_input_file, write_files, CaParams, CertificateAuthority, CertificateInfo, FileKind,
     KeyAlgorithm, OutputFile, PrivateKey, ValidityPeriod,
 };
-use gatehouse_store::SqliteStore;
+use gatehouse_store::SqlStore;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use time::OffsetDateTime;
@@ -305,7 +305,7 @@ pub(crate) struct Running {
 pub(crate) async fn start(
     args: &GatewayArgs,
     data_dir: &Path,
-    store: Arc<SqliteStore>,
+    store: Arc<SqlStore>,
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> Result<Option<Running>, Failure> {
     let Some((config, identity)) = args.config(data_dir)? else {
@@ -393,7 +393,7 @@ pub(crate) fn run(args: GatewayCommandArgs) -> Result<ExitCode, Failure> {
             )));
         }
         let store = Arc::new(
-            SqliteStore::open(&db)
+            SqlStore::open(&db)
                 .await
                 .map_err(|e| Failure::Input(format!("{}: {e}", db.display())))?,
         );

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use clap::Args;
 use gatehouse_api::{new_token, router, token_hash, AppState};
 use gatehouse_pki::{write_files, FileKind, OutputFile};
-use gatehouse_store::{SqliteStore, Store};
+use gatehouse_store::{SqlStore, Store};
 use time::OffsetDateTime;
 
 use crate::fail::Failure;
@@ -90,7 +90,7 @@ pub(crate) fn create_data_dir(dir: &Path) -> Result<(), Failure> {
 /// written first (replacing any left by a bootstrap that crashed before its transaction), then
 /// owner and key are created in one transaction; a crash anywhere leaves a state the next start
 /// completes.
-async fn bootstrap(store: &SqliteStore, data_dir: &Path, email: &str) -> Result<(), Failure> {
+async fn bootstrap(store: &SqlStore, data_dir: &Path, email: &str) -> Result<(), Failure> {
     let internal = |e: gatehouse_store::StoreError| Failure::Internal(e.to_string());
     let key_path = admin_key_path(data_dir);
     if store.count_users().await.map_err(internal)? > 0 {
@@ -204,7 +204,7 @@ pub(crate) fn init_tracing() {
 pub(crate) struct Started {
     pub(crate) api: SocketAddr,
     pub(crate) gateway: Option<SocketAddr>,
-    pub(crate) store: Arc<SqliteStore>,
+    pub(crate) store: Arc<SqlStore>,
 }
 
 pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, Failure> {
@@ -233,7 +233,7 @@ pub(crate) async fn serve(
     let every = crate::watch::interval(&args.notify_interval)?;
     create_data_dir(&args.data_dir)?;
     let db = database_path(&args.data_dir);
-    let store = SqliteStore::open(&db)
+    let store = SqlStore::open(&db)
         .await
         .map_err(|e| Failure::Input(format!("{}: {e}", db.display())))?;
     bootstrap(&store, &args.data_dir, &args.admin_email).await?;

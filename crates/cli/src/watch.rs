@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use gatehouse_notify::{Config, Notifier};
-use gatehouse_store::SqliteStore;
+use gatehouse_store::SqlStore;
 use time::OffsetDateTime;
 
 use crate::fail::Failure;
@@ -91,7 +91,7 @@ fn webhook_secret_file(data_dir: &Path) -> Result<Vec<u8>, Failure> {
     Ok(secret.into_bytes())
 }
 
-pub(crate) fn notifier(store: Arc<SqliteStore>, config: Config) -> Result<Notifier, Failure> {
+pub(crate) fn notifier(store: Arc<SqlStore>, config: Config) -> Result<Notifier, Failure> {
     Notifier::new(store.clone(), store, config).map_err(|e| Failure::Input(e.to_string()))
 }
 
@@ -195,7 +195,7 @@ pub(crate) fn expirations(command: ExpirationsCommand) -> Result<ExitCode, Failu
                     )));
                 }
                 let store = Arc::new(
-                    SqliteStore::open(&db)
+                    SqlStore::open(&db)
                         .await
                         .map_err(|e| Failure::Input(format!("{}: {e}", db.display())))?,
                 );

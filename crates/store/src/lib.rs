@@ -1,5 +1,5 @@
 //! Gatehouse store: the domain model and the [`Store`] trait the API (and later the gateway and
-//! notifier) use, with an embedded SQLite implementation ([`SqliteStore`]).
+//! notifier) use, implemented on SQLite (the embedded default) and PostgreSQL ([`SqlStore`]).
 //!
 //! Every change is one transaction that also appends its audit event, so the audit log never
 //! disagrees with the data. Namespace updates are compare-and-swap on `resource_version`.
@@ -7,7 +7,9 @@
 //! `gatehouse-policy` first.
 
 mod model;
-mod sqlite;
+mod sql;
+#[cfg(test)]
+mod testing;
 mod watch;
 
 use async_trait::async_trait;
@@ -16,7 +18,7 @@ use time::OffsetDateTime;
 pub use model::{
     ApiKey, AuditEvent, AuditQuery, Change, Namespace, NamespaceSpec, ResourceVersion, Role, User,
 };
-pub use sqlite::SqliteStore;
+pub use sql::{Backend, SqlStore};
 pub use watch::{
     LeafDelta, NewNotification, NewTicket, Notification, NotificationStat, ObservedLeaf, Ticket,
     UsageBatch, WatchStore,
@@ -175,4 +177,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn list_audit(&self, query: AuditQuery) -> Result<Vec<AuditEvent>, StoreError>;
     /// Appends an audit event on its own (for events that change no other table).
     async fn append_audit(&self, now: OffsetDateTime, change: Change) -> Result<(), StoreError>;
+
+    // --- change feed ---
+    /// Starts waking `wake` whenever a namespace change commits, from any process (PostgreSQL's
+    /// LISTEN/NOTIFY), and also after the listener reconnects, since notifications sent while it
+    /// was away are lost. Returns false when the backend has no such feed (SQLite: the caller
+    /// polls `namespace_changes_since`). The listener stops once `wake` is dropped.
+    async fn watch_changes(&self, wake: std::sync::Weak<tokio::sync::Notify>) -> bool {
+        let _ = wake;
+        false
+    }
 }

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use time::OffsetDateTime;
 
-use crate::sqlite::{json, parse_opt_ts, parse_ts, to_json, ts};
-use crate::{SqliteStore, StoreError};
+use crate::sql::{json, parse_opt_ts, parse_ts, to_json, ts};
+use crate::{SqlStore, StoreError};
 
 /// A notification to queue. Queuing the same (namespace, fingerprint, threshold, channel,
 /// recipient) twice is a no-op: that is what makes every message go out once.
@@ -185,7 +185,7 @@ pub trait WatchStore: Send + Sync + std::fmt::Debug {
 
 const NOTIFICATION_COLUMNS: &str = "id, namespace, fingerprint, kind, threshold, channel, recipient, payload, status, attempts, last_error, sent_at";
 
-fn notification_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Notification, StoreError> {
+fn notification_from_row(row: &sqlx::any::AnyRow) -> Result<Notification, StoreError> {
     Ok(Notification {
         id: row.try_get("id")?,
         item: NewNotification {
@@ -204,7 +204,7 @@ fn notification_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Notification, 
     })
 }
 
-fn ticket_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Ticket, StoreError> {
+fn ticket_from_row(row: &sqlx::any::AnyRow) -> Result<Ticket, StoreError> {
     Ok(Ticket {
         id: row.try_get("id")?,
         namespace: row.try_get("namespace")?,
@@ -217,7 +217,7 @@ fn ticket_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Ticket, StoreError> 
 }
 
 #[async_trait]
-impl WatchStore for SqliteStore {
+impl WatchStore for SqlStore {
     async fn enqueue(
         &self,
         notifications: &[NewNotification],
@@ -390,9 +390,9 @@ impl WatchStore for SqliteStore {
     async fn notification_stats(&self) -> Result<Vec<NotificationStat>, StoreError> {
         let rows: Vec<(String, String, i64, i64, i64)> = sqlx::query_as(
             "SELECT threshold, channel, \
-                    SUM(CASE WHEN status = 'sent' THEN 1 ELSE 0 END), \
-                    SUM(failures), \
-                    SUM(CASE WHEN status IN ('pending', 'sending') THEN 1 ELSE 0 END) \
+                    CAST(SUM(CASE WHEN status = 'sent' THEN 1 ELSE 0 END) AS BIGINT), \
+                    CAST(SUM(failures) AS BIGINT), \
+                    CAST(SUM(CASE WHEN status IN ('pending', 'sending') THEN 1 ELSE 0 END) AS BIGINT) \
              FROM notifications GROUP BY threshold, channel ORDER BY threshold, channel",
         )
         .fetch_all(&self.pool)
@@ -427,15 +427,17 @@ impl WatchStore for SqliteStore {
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         for leaf in &batch.leaves {
-            sqlx::query(
+            // One atomic upsert per leaf: gateways flushing at once each add their counts.
+            sqlx::query(&format!(
                 "INSERT INTO ca_usage (namespace, ca_fingerprint, leaf_fingerprint, leaf_subject, leaf_not_after, first_seen, last_seen, connections, last_handshake, requests) \
                  VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9) \
                  ON CONFLICT (namespace, ca_fingerprint, leaf_fingerprint) DO UPDATE SET \
-                   last_seen = MAX(last_seen, excluded.last_seen), \
-                   last_handshake = MAX(last_handshake, excluded.last_handshake), \
-                   connections = connections + excluded.connections, \
-                   requests = requests + excluded.requests",
-            )
+                   last_seen = {greatest}(ca_usage.last_seen, excluded.last_seen), \
+                   last_handshake = {greatest}(ca_usage.last_handshake, excluded.last_handshake), \
+                   connections = ca_usage.connections + excluded.connections, \
+                   requests = ca_usage.requests + excluded.requests",
+                greatest = self.backend.greatest()
+            ))
             .bind(&leaf.namespace)
             .bind(&leaf.ca_fingerprint)
             .bind(&leaf.leaf_fingerprint)
@@ -518,7 +520,7 @@ impl WatchStore for SqliteStore {
         fresh_since: OffsetDateTime,
     ) -> Result<Vec<(String, i64)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT ca_fingerprint, SUM(open_connections) AS open FROM ca_open_connections \
+            "SELECT ca_fingerprint, CAST(SUM(open_connections) AS BIGINT) AS open FROM ca_open_connections \
              WHERE namespace = $1 AND updated_at >= $2 GROUP BY ca_fingerprint ORDER BY ca_fingerprint",
         )
         .bind(namespace)
@@ -550,119 +552,121 @@ mod tests {
 
     #[tokio::test]
     async fn queue_is_exactly_once_with_leases_and_retries() {
-        let s = SqliteStore::in_memory().await.unwrap();
-        let now = OffsetDateTime::now_utc();
-        let ticket = NewTicket {
-            namespace: "a".into(),
-            fingerprint: "fp".into(),
-            subject: "CN=x".into(),
-            not_after: now,
-        };
-        let opened = s
-            .enqueue(
-                &[item("x@a.io", "15d"), item("y@a.io", "15d")],
-                std::slice::from_ref(&ticket),
-                now,
-            )
-            .await
-            .unwrap();
-        assert_eq!(opened.len(), 1);
-        // Queuing again is a no-op; the ticket is not opened twice.
-        assert!(s
-            .enqueue(&[item("x@a.io", "15d")], &[ticket], now)
-            .await
-            .unwrap()
-            .is_empty());
-        assert_eq!(s.list_notifications().await.unwrap().len(), 2);
-        let lease = time::Duration::minutes(5);
-        let all = |_: &str, _: &str| true;
-        let a = s
-            .claim_next(now, now, lease, "t1", &all)
-            .await
-            .unwrap()
-            .unwrap();
-        let b = s
-            .claim_next(now, now, lease, "t1", &all)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_ne!(a.id, b.id);
-        // A second notifier finds nothing to claim while the leases hold.
-        assert!(s
-            .claim_next(now, now, lease, "t2", &all)
-            .await
-            .unwrap()
-            .is_none());
-        // Only the claim holder can complete it.
-        assert!(!s.mark_sent(a.id, "t2", now).await.unwrap());
-        assert!(s.mark_sent(a.id, "t1", now).await.unwrap());
-        s.mark_failed(b.id, "t1", "smtp down", now + time::Duration::minutes(1))
-            .await
-            .unwrap();
-        assert!(
-            s.claim_next(now, now, lease, "t2", &all)
+        for s in crate::testing::stores().await {
+            eprintln!("backend: {:?}", s.backend());
+            let now = OffsetDateTime::now_utc();
+            let ticket = NewTicket {
+                namespace: "a".into(),
+                fingerprint: "fp".into(),
+                subject: "CN=x".into(),
+                not_after: now,
+            };
+            let opened = s
+                .enqueue(
+                    &[item("x@a.io", "15d"), item("y@a.io", "15d")],
+                    std::slice::from_ref(&ticket),
+                    now,
+                )
+                .await
+                .unwrap();
+            assert_eq!(opened.len(), 1);
+            // Queuing again is a no-op; the ticket is not opened twice.
+            assert!(s
+                .enqueue(&[item("x@a.io", "15d")], &[ticket], now)
                 .await
                 .unwrap()
-                .is_none(),
-            "not due yet"
-        );
-        let later = now + time::Duration::minutes(2);
-        let retry = s
-            .claim_next(later, later, lease, "t2", &all)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(retry.attempts, 2);
-        // A lapsed lease (by the wall clock) is claimable again; the old holder can no longer
-        // complete it.
-        let much_later = now + time::Duration::minutes(10);
-        let again = s
-            .claim_next(later, much_later, lease, "t3", &all)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(again.id, retry.id);
-        assert!(!s.mark_sent(retry.id, "t2", much_later).await.unwrap());
-        // Notifiers only take channels they serve.
-        let none = |_: &str, _: &str| false;
-        s.enqueue(&[item("w@a.io", "5d")], &[], now).await.unwrap();
-        assert!(s
-            .claim_next(much_later, much_later, lease, "t4", &none)
-            .await
-            .unwrap()
-            .is_none());
-        let stats = s.notification_stats().await.unwrap();
-        let fifteen = stats.iter().find(|x| x.threshold == "15d").unwrap();
-        assert_eq!(
-            (fifteen.sent, fifteen.failed_attempts, fifteen.pending),
-            (1, 1, 1)
-        );
-        // Cancel what is no longer needed.
-        s.enqueue(&[item("z@a.io", "10d")], &[], now).await.unwrap();
-        let z = s
-            .list_notifications()
-            .await
-            .unwrap()
-            .into_iter()
-            .find(|n| n.item.recipient == "z@a.io")
-            .unwrap();
-        assert_eq!(
-            s.cancel_pending(&[a.id]).await.unwrap(),
-            0,
-            "sent ones stay sent"
-        );
-        assert_eq!(s.cancel_pending(&[z.id]).await.unwrap(), 1);
-        // A cancelled notice comes back when it is planned again.
-        s.enqueue(&[item("z@a.io", "10d")], &[], much_later)
-            .await
-            .unwrap();
-        let z = s
-            .list_notifications()
-            .await
-            .unwrap()
-            .into_iter()
-            .find(|n| n.id == z.id)
-            .unwrap();
-        assert_eq!(z.status, "pending");
+                .is_empty());
+            assert_eq!(s.list_notifications().await.unwrap().len(), 2);
+            let lease = time::Duration::minutes(5);
+            let all = |_: &str, _: &str| true;
+            let a = s
+                .claim_next(now, now, lease, "t1", &all)
+                .await
+                .unwrap()
+                .unwrap();
+            let b = s
+                .claim_next(now, now, lease, "t1", &all)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_ne!(a.id, b.id);
+            // A second notifier finds nothing to claim while the leases hold.
+            assert!(s
+                .claim_next(now, now, lease, "t2", &all)
+                .await
+                .unwrap()
+                .is_none());
+            // Only the claim holder can complete it.
+            assert!(!s.mark_sent(a.id, "t2", now).await.unwrap());
+            assert!(s.mark_sent(a.id, "t1", now).await.unwrap());
+            s.mark_failed(b.id, "t1", "smtp down", now + time::Duration::minutes(1))
+                .await
+                .unwrap();
+            assert!(
+                s.claim_next(now, now, lease, "t2", &all)
+                    .await
+                    .unwrap()
+                    .is_none(),
+                "not due yet"
+            );
+            let later = now + time::Duration::minutes(2);
+            let retry = s
+                .claim_next(later, later, lease, "t2", &all)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(retry.attempts, 2);
+            // A lapsed lease (by the wall clock) is claimable again; the old holder can no longer
+            // complete it.
+            let much_later = now + time::Duration::minutes(10);
+            let again = s
+                .claim_next(later, much_later, lease, "t3", &all)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(again.id, retry.id);
+            assert!(!s.mark_sent(retry.id, "t2", much_later).await.unwrap());
+            // Notifiers only take channels they serve.
+            let none = |_: &str, _: &str| false;
+            s.enqueue(&[item("w@a.io", "5d")], &[], now).await.unwrap();
+            assert!(s
+                .claim_next(much_later, much_later, lease, "t4", &none)
+                .await
+                .unwrap()
+                .is_none());
+            let stats = s.notification_stats().await.unwrap();
+            let fifteen = stats.iter().find(|x| x.threshold == "15d").unwrap();
+            assert_eq!(
+                (fifteen.sent, fifteen.failed_attempts, fifteen.pending),
+                (1, 1, 1)
+            );
+            // Cancel what is no longer needed.
+            s.enqueue(&[item("z@a.io", "10d")], &[], now).await.unwrap();
+            let z = s
+                .list_notifications()
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|n| n.item.recipient == "z@a.io")
+                .unwrap();
+            assert_eq!(
+                s.cancel_pending(&[a.id]).await.unwrap(),
+                0,
+                "sent ones stay sent"
+            );
+            assert_eq!(s.cancel_pending(&[z.id]).await.unwrap(), 1);
+            // A cancelled notice comes back when it is planned again.
+            s.enqueue(&[item("z@a.io", "10d")], &[], much_later)
+                .await
+                .unwrap();
+            let z = s
+                .list_notifications()
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|n| n.id == z.id)
+                .unwrap();
+            assert_eq!(z.status, "pending");
+        }
     }
 }

@@ -1,0 +1,36 @@
+//! The stores every store test runs against: SQLite (in memory) always, and PostgreSQL when
+//! `GATEHOUSE_TEST_POSTGRES_URL` names a server (`scripts/test` starts one and sets it; with
+//! `GATEHOUSE_REQUIRE_POSTGRES` set, its absence fails the test instead of skipping it). Each
+//! PostgreSQL store is a fresh database.
+
+use crate::SqlStore;
+
+/// A fresh, empty PostgreSQL database on the test server: its URL.
+pub(crate) async fn fresh_postgres_url() -> Option<String> {
+    let Ok(admin) = std::env::var("GATEHOUSE_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var_os("GATEHOUSE_REQUIRE_POSTGRES").is_none(),
+            "GATEHOUSE_REQUIRE_POSTGRES is set but GATEHOUSE_TEST_POSTGRES_URL is not (scripts/postgres start)"
+        );
+        return None;
+    };
+    sqlx::any::install_default_drivers();
+    let name = crate::sql::new_id("gh_test").unwrap();
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
+        .await
+        .expect("connect to GATEHOUSE_TEST_POSTGRES_URL");
+    sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str())
+        .await
+        .unwrap();
+    let (base, _) = admin.rsplit_once('/').expect("a database URL with a path");
+    Some(format!("{base}/{name}"))
+}
+
+/// One store per backend.
+pub(crate) async fn stores() -> Vec<SqlStore> {
+    let mut out = vec![SqlStore::in_memory().await.unwrap()];
+    if let Some(url) = fresh_postgres_url().await {
+        out.push(SqlStore::connect(&url).await.unwrap());
+    }
+    out
+}
