@@ -7,6 +7,8 @@
 //! `gatehouse-policy` first.
 
 mod model;
+#[cfg(test)]
+mod replica_tests;
 mod sql;
 #[cfg(test)]
 mod testing;
@@ -18,7 +20,7 @@ use time::OffsetDateTime;
 pub use model::{
     ApiKey, AuditEvent, AuditQuery, Change, Namespace, NamespaceSpec, ResourceVersion, Role, User,
 };
-pub use sql::{Backend, SqlStore};
+pub use sql::{Backend, Lease, SqlStore};
 pub use watch::{
     LeafDelta, NewNotification, NewTicket, Notification, NotificationStat, ObservedLeaf, Ticket,
     UsageBatch, WatchStore,

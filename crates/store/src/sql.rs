@@ -237,6 +237,8 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
 
 /// The advisory lock every PostgreSQL control-plane write holds until it commits.
 const WRITE_LOCK: i64 = 0x6761_7465_0001;
+/// The session advisory lock the replica that sends expiry notices holds.
+const NOTIFIER_LOCK: i64 = 0x6761_7465_0002;
 /// The channel a namespace write notifies on commit.
 pub(crate) const CHANGES_CHANNEL: &str = "gatehouse_namespace_changes";
 
@@ -253,6 +255,14 @@ impl Backend {
         match self {
             Backend::Sqlite => "MAX",
             Backend::Postgres => "GREATEST",
+        }
+    }
+
+    /// The smaller of two values: `MIN(a, b)` on SQLite, `LEAST(a, b)` on PostgreSQL.
+    pub(crate) fn least(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "MIN",
+            Backend::Postgres => "LEAST",
         }
     }
 
@@ -311,6 +321,37 @@ pub(crate) fn new_id(prefix: &str) -> Result<String, StoreError> {
         let _ = write!(s, "{b:02x}");
         s
     }))
+}
+
+/// The notifier's lock (see [`SqlStore::try_lead`]). Dropping it releases the lock.
+#[derive(Debug)]
+pub struct Lease {
+    /// SQLite: nothing to hold.
+    local: bool,
+    conn: Option<sqlx::AnyConnection>,
+}
+
+impl Lease {
+    /// Whether the lock is still held: its connection still answers. After `false` the lease
+    /// is gone for good (another replica may hold the lock already); call `try_lead` again.
+    pub async fn held(&mut self) -> bool {
+        if self.local {
+            return true;
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            return false;
+        };
+        let alive = tokio::time::timeout(
+            Duration::from_secs(5),
+            sqlx::query("SELECT 1").execute(&mut *conn),
+        )
+        .await
+        .is_ok_and(|r| r.is_ok());
+        if !alive {
+            self.conn = None;
+        }
+        alive
+    }
 }
 
 /// A database URL without its password, for messages.
@@ -507,6 +548,33 @@ impl SqlStore {
         }
     }
 
+    /// Tries to become the one replica that sends expiry notices. On PostgreSQL this is a
+    /// session advisory lock on a connection of its own: it is held while that connection
+    /// lives, and released by the server when the process dies or the connection drops. On
+    /// SQLite (one machine) it always succeeds. Sending stays exactly-once without it (every
+    /// send is claimed by compare-and-swap); the lock makes one replica do the work.
+    pub async fn try_lead(&self) -> Result<Option<Lease>, StoreError> {
+        let Some(url) = &self.url else {
+            return Ok(Some(Lease {
+                local: true,
+                conn: None,
+            }));
+        };
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(url)
+            .await
+            .map_err(|e| {
+                StoreError::Database(format!("cannot connect to {}: {e}", redact_url(url)))
+            })?;
+        let won: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(NOTIFIER_LOCK)
+            .fetch_one(&mut conn)
+            .await?;
+        Ok(won.then_some(Lease {
+            local: false,
+            conn: Some(conn),
+        }))
+    }
+
     /// Which database this is.
     pub fn backend(&self) -> Backend {
         self.backend
@@ -582,7 +650,7 @@ impl SqlStore {
         Ok(())
     }
 
-    async fn audit(
+    pub(crate) async fn audit(
         &self,
         tx: &mut Transaction<'_, sqlx::Any>,
         now: OffsetDateTime,

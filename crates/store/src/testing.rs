@@ -34,3 +34,23 @@ pub(crate) async fn stores() -> Vec<SqlStore> {
     }
     out
 }
+
+/// Three stores on one database per backend — three replicas, as processes would open it. (The
+/// directory holds the SQLite file.)
+pub(crate) async fn replicas() -> (tempfile::TempDir, Vec<[SqlStore; 3]>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("g.db");
+    let mut out = vec![[
+        SqlStore::open(&path).await.unwrap(),
+        SqlStore::open(&path).await.unwrap(),
+        SqlStore::open(&path).await.unwrap(),
+    ]];
+    if let Some(url) = fresh_postgres_url().await {
+        out.push([
+            SqlStore::connect(&url).await.unwrap(),
+            SqlStore::connect(&url).await.unwrap(),
+            SqlStore::connect(&url).await.unwrap(),
+        ]);
+    }
+    (dir, out)
+}

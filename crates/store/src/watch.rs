@@ -427,16 +427,19 @@ impl WatchStore for SqlStore {
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         for leaf in &batch.leaves {
-            // One atomic upsert per leaf: gateways flushing at once each add their counts.
+            // One atomic upsert per leaf: gateways flushing at once each add their counts; first and
+            // last seen are the min and max over gateways.
             sqlx::query(&format!(
                 "INSERT INTO ca_usage (namespace, ca_fingerprint, leaf_fingerprint, leaf_subject, leaf_not_after, first_seen, last_seen, connections, last_handshake, requests) \
                  VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9) \
                  ON CONFLICT (namespace, ca_fingerprint, leaf_fingerprint) DO UPDATE SET \
+                   first_seen = {least}(ca_usage.first_seen, excluded.first_seen), \
                    last_seen = {greatest}(ca_usage.last_seen, excluded.last_seen), \
                    last_handshake = {greatest}(ca_usage.last_handshake, excluded.last_handshake), \
                    connections = ca_usage.connections + excluded.connections, \
                    requests = ca_usage.requests + excluded.requests",
-                greatest = self.backend.greatest()
+                greatest = self.backend.greatest(),
+                least = self.backend.least(),
             ))
             .bind(&leaf.namespace)
             .bind(&leaf.ca_fingerprint)
