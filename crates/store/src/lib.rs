@@ -6,6 +6,7 @@
 //! Validation is not done here: callers validate the whole resulting state with
 //! `gatehouse-policy` first.
 
+mod dump;
 mod model;
 #[cfg(test)]
 mod replica_tests;
@@ -17,6 +18,7 @@ mod watch;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+pub use dump::{ImportReport, DUMP_FORMAT};
 pub use model::{
     ApiKey, AuditEvent, AuditQuery, Change, Namespace, NamespaceSpec, ResourceVersion, Role, User,
 };
