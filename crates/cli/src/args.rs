@@ -85,6 +85,12 @@ pub(crate) enum Command {
     Serve(crate::serve::ServeArgs),
     /// Run the mTLS gateway alone against a data dir's store (serve --upstream runs it too)
     Gateway(crate::gateway::GatewayCommandArgs),
+    /// Apply schema migrations, or copy an account between databases (SQLite ⇄ PostgreSQL)
+    Migrate(crate::database::MigrateArgs),
+    /// Write a whole account (namespaces, users, key hashes, audit log…) as JSON
+    Export(crate::database::ExportArgs),
+    /// Load an account exported with `gatehouse export` into an empty database
+    Import(crate::database::ImportArgs),
     /// Try it: a Temporal dev server, the API and the gateway on loopback, with a demo namespace
     Dev(crate::dev::DevArgs),
     /// Namespaces, their accepted client CAs and certificate filters (tcld's `namespace`)

@@ -360,6 +360,8 @@ pub(crate) struct GatewayCommandArgs {
     /// Where the database lives (the same as `gatehouse serve`'s)
     #[arg(long, env = "GATEHOUSE_DATA_DIR", default_value = "./gatehouse-data")]
     pub(crate) data_dir: PathBuf,
+    #[arg(long, env = "GATEHOUSE_DATABASE_URL", help = crate::database::DATABASE_URL_HELP)]
+    pub(crate) database_url: Option<String>,
     #[command(flatten)]
     pub(crate) gateway: GatewayArgs,
     /// Serve the gateway's Prometheus metrics at http://<addr>/metrics (unauthenticated: bind
@@ -385,17 +387,8 @@ pub(crate) fn run(args: GatewayCommandArgs) -> Result<ExitCode, Failure> {
         .build()
         .map_err(|e| Failure::Internal(format!("cannot start the runtime: {e}")))?;
     runtime.block_on(async move {
-        let db = crate::serve::database_path(&args.data_dir);
-        if !db.exists() {
-            return Err(Failure::Input(format!(
-                "{}: no database; start `gatehouse serve` with this --data-dir first",
-                db.display()
-            )));
-        }
         let store = Arc::new(
-            SqlStore::open(&db)
-                .await
-                .map_err(|e| Failure::Input(format!("{}: {e}", db.display())))?,
+            crate::database::open_store(&args.data_dir, args.database_url.as_deref(), true).await?,
         );
         let (tx, rx) = tokio::sync::watch::channel(false);
         let started = start(&args.gateway, &args.data_dir, store, rx).await?;

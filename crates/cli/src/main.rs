@@ -3,6 +3,7 @@
 mod args;
 mod check;
 mod client;
+mod database;
 mod dev;
 mod fail;
 mod gateway;
@@ -30,6 +31,9 @@ fn main() -> ExitCode {
         Command::Rotate { server, command } => rotate::run(&server, cli.auto_confirm, command),
         Command::Serve(args) => serve::run(args),
         Command::Gateway(args) => gateway::run(args),
+        Command::Migrate(args) => database::migrate(args),
+        Command::Export(args) => database::export(args),
+        Command::Import(args) => database::import(args),
         Command::Dev(args) => dev::run(args),
         Command::Namespace { server, command } => {
             client::namespace(&server, cli.auto_confirm, command)

@@ -29,6 +29,8 @@ pub(crate) struct ServeArgs {
     /// Where the database and admin.key live
     #[arg(long, env = "GATEHOUSE_DATA_DIR", default_value = "./gatehouse-data")]
     pub(crate) data_dir: PathBuf,
+    #[arg(long, env = "GATEHOUSE_DATABASE_URL", help = crate::database::DATABASE_URL_HELP)]
+    pub(crate) database_url: Option<String>,
     /// Address of the REST API (/api/v1) and the web console (/)
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub(crate) api_listen: SocketAddr,
@@ -232,10 +234,8 @@ pub(crate) async fn serve(
 ) -> Result<(), Failure> {
     let every = crate::watch::interval(&args.notify_interval)?;
     create_data_dir(&args.data_dir)?;
-    let db = database_path(&args.data_dir);
-    let store = SqlStore::open(&db)
-        .await
-        .map_err(|e| Failure::Input(format!("{}: {e}", db.display())))?;
+    let store =
+        crate::database::open_store(&args.data_dir, args.database_url.as_deref(), false).await?;
     bootstrap(&store, &args.data_dir, &args.admin_email).await?;
     let listener = tokio::net::TcpListener::bind(args.api_listen)
         .await
@@ -249,12 +249,24 @@ pub(crate) async fn serve(
     let watch_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let watcher = {
         let watch_stop = watch_stop.clone();
+        let store = store.clone();
         // A full pass every --notify-interval; in between, due retries are delivered every
-        // minute, so backoff works as documented.
+        // minute, so backoff works as documented. With several replicas on PostgreSQL, one
+        // holds the notifier lease and sends; the others try to take it every tick.
         tokio::spawn(async move {
             let tick = every.min(std::time::Duration::from_secs(60));
             let mut last_pass: Option<std::time::Instant> = None;
+            let mut lease: Option<gatehouse_store::Lease> = None;
             while !watch_stop.load(std::sync::atomic::Ordering::SeqCst) {
+                if !leading(&store, &mut lease).await {
+                    last_pass = None;
+                    let mut waited = std::time::Duration::ZERO;
+                    while waited < tick && !watch_stop.load(std::sync::atomic::Ordering::SeqCst) {
+                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                        waited += std::time::Duration::from_millis(200);
+                    }
+                    continue;
+                }
                 let now = OffsetDateTime::now_utc();
                 let result = if last_pass.is_none_or(|t| t.elapsed() >= every) {
                     last_pass = Some(std::time::Instant::now());
@@ -337,6 +349,34 @@ pub(crate) async fn serve(
         tracing::warn!("the expiry watch did not stop within 30 s");
     }
     Ok(())
+}
+
+/// Whether this replica holds the notifier lease, taking it if it is free (see
+/// `SqlStore::try_lead`). Logs when that changes.
+async fn leading(store: &SqlStore, lease: &mut Option<gatehouse_store::Lease>) -> bool {
+    if let Some(l) = lease.as_mut() {
+        if l.held().await {
+            return true;
+        }
+        *lease = None;
+        tracing::warn!("expiry watch: lost the notifier lease (database connection lost); another replica may send now");
+    }
+    match store.try_lead().await {
+        Ok(Some(l)) => {
+            if store.backend() == gatehouse_store::Backend::Postgres {
+                tracing::info!(
+                    "expiry watch: this replica holds the notifier lease and sends the notices"
+                );
+            }
+            *lease = Some(l);
+            true
+        }
+        Ok(None) => false,
+        Err(e) => {
+            tracing::debug!(error = %e, "expiry watch: cannot reach the database for the notifier lease");
+            false
+        }
+    }
 }
 
 /// A listen error that says what to do about it.

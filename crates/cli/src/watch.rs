@@ -10,7 +10,6 @@ use gatehouse_store::SqlStore;
 use time::OffsetDateTime;
 
 use crate::fail::Failure;
-use crate::serve::database_path;
 
 /// Where expiry notices go.
 #[derive(Args, Clone)]
@@ -123,6 +122,8 @@ pub(crate) enum ExpirationsCommand {
         /// The data dir of the control plane
         #[arg(long, env = "GATEHOUSE_DATA_DIR", default_value = "./gatehouse-data")]
         data_dir: std::path::PathBuf,
+        #[arg(long, env = "GATEHOUSE_DATABASE_URL", help = crate::database::DATABASE_URL_HELP)]
+        database_url: Option<String>,
         #[command(flatten)]
         notify: NotifyArgs,
     },
@@ -177,6 +178,7 @@ pub(crate) fn expirations(command: ExpirationsCommand) -> Result<ExitCode, Failu
             dry_run,
             notify_interval,
             data_dir,
+            database_url,
             notify,
         } => {
             let fixed_now = now.as_ref().map(|_| parse_now(&now)).transpose()?;
@@ -187,17 +189,8 @@ pub(crate) fn expirations(command: ExpirationsCommand) -> Result<ExitCode, Failu
                 .build()
                 .map_err(|e| Failure::Internal(e.to_string()))?;
             runtime.block_on(async move {
-                let db = database_path(&data_dir);
-                if !db.exists() {
-                    return Err(Failure::Input(format!(
-                        "{}: no database; run gatehouse serve first (or pass --data-dir)",
-                        db.display()
-                    )));
-                }
                 let store = Arc::new(
-                    SqlStore::open(&db)
-                        .await
-                        .map_err(|e| Failure::Input(format!("{}: {e}", db.display())))?,
+                    crate::database::open_store(&data_dir, database_url.as_deref(), true).await?,
                 );
                 let config = notify.config(&data_dir)?;
                 let n = notifier(store, config)?;

@@ -318,8 +318,19 @@ impl Gateway {
         let _serial = self.reload_lock.lock().await;
         let position = self.position.load(std::sync::atomic::Ordering::SeqCst);
         match self.reload_changed(position).await {
-            Ok(p) => self.position.store(p, std::sync::atomic::Ordering::SeqCst),
-            Err(e) => tracing::warn!(error = %e, "reload failed; the poll will retry"),
+            Ok(p) => {
+                self.position.store(p, std::sync::atomic::Ordering::SeqCst);
+                if !self.shared.metrics.store_reached(true) {
+                    tracing::info!("the store is reachable again: caught up with every change");
+                }
+            }
+            Err(e) => {
+                if self.shared.metrics.store_reached(false) {
+                    tracing::error!(error = %e, "cannot read changes from the store: serving the last configuration loaded until it is back (gatehouse_gateway_store_up 0)");
+                } else {
+                    tracing::debug!(error = %e, "the store is still unreachable");
+                }
+            }
         }
     }
 
@@ -406,13 +417,27 @@ impl Gateway {
         self.flush().await;
     }
 
+    /// Applies changes when the store says one committed (PostgreSQL's NOTIFY), and polls as
+    /// well: every `reload_interval` without a feed, every second with one (a missed
+    /// notification is then found within a second).
     async fn reload_loop(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
-        let mut tick = tokio::time::interval(self.shared.config.reload_interval);
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let fed = self.store.watch_changes(Arc::downgrade(&wake)).await;
+        let every = if fed {
+            self.shared
+                .config
+                .reload_interval
+                .max(Duration::from_secs(1))
+        } else {
+            self.shared.config.reload_interval
+        };
+        let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = stop.changed() => return,
                 _ = tick.tick() => {}
+                () = wake.notified() => {}
             }
             self.apply_changes().await;
         }

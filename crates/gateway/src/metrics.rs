@@ -33,6 +33,11 @@ pub struct Metrics {
     closed_on_reload: AtomicU64,
     limits: Mutex<HashMap<&'static str, u64>>,
     tcp_connections: std::sync::atomic::AtomicUsize,
+    /// 1 while the last look at the store succeeded.
+    store_down: std::sync::atomic::AtomicBool,
+    store_errors: AtomicU64,
+    /// Unix time of the last successful look at the store (0: none yet).
+    last_sync: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -57,6 +62,22 @@ impl Metrics {
         if let Some(n) = open.get_mut(namespace) {
             *n -= 1;
         }
+    }
+
+    /// A look at the store for changes succeeded (`true`) or failed. Returns whether the store
+    /// was reachable before, so the caller can log the change.
+    pub(crate) fn store_reached(&self, ok: bool) -> bool {
+        if ok {
+            self.last_sync.store(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs()),
+                Ordering::Relaxed,
+            );
+        } else {
+            self.store_errors.fetch_add(1, Ordering::Relaxed);
+        }
+        !self.store_down.swap(!ok, Ordering::SeqCst)
     }
 
     pub(crate) fn closed_on_reload(&self) {
@@ -264,6 +285,29 @@ impl Metrics {
                 "gatehouse_gateway_limit_trips_total{{limit=\"{limit}\"}} {n}"
             );
         }
+        out.push_str("# HELP gatehouse_gateway_store_up 1 if the gateway's last look at the store for changes succeeded; 0 while it serves the last configuration it loaded.\n");
+        out.push_str("# TYPE gatehouse_gateway_store_up gauge\n");
+        let _ = writeln!(
+            out,
+            "gatehouse_gateway_store_up {}",
+            u8::from(!self.store_down.load(Ordering::SeqCst))
+        );
+        out.push_str(
+            "# HELP gatehouse_gateway_store_errors_total Failed looks at the store for changes.\n",
+        );
+        out.push_str("# TYPE gatehouse_gateway_store_errors_total counter\n");
+        let _ = writeln!(
+            out,
+            "gatehouse_gateway_store_errors_total {}",
+            self.store_errors.load(Ordering::Relaxed)
+        );
+        out.push_str("# HELP gatehouse_gateway_store_last_sync_timestamp_seconds When the gateway last confirmed it has every committed change (Unix time).\n");
+        out.push_str("# TYPE gatehouse_gateway_store_last_sync_timestamp_seconds gauge\n");
+        let _ = writeln!(
+            out,
+            "gatehouse_gateway_store_last_sync_timestamp_seconds {}",
+            self.last_sync.load(Ordering::Relaxed)
+        );
         out.push_str("# HELP gatehouse_gateway_tcp_connections TCP connections now open on the gateway listener (handshaking or admitted).\n");
         out.push_str("# TYPE gatehouse_gateway_tcp_connections gauge\n");
         let _ = writeln!(
