@@ -145,6 +145,14 @@ impl From<StoreError> for ApiError {
             StoreError::DuplicateRequest { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
             }
+            StoreError::Unavailable(_) => {
+                tracing::warn!(error = %e, "store unavailable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the database is unreachable; nothing was written, retry later",
+                )
+            }
             _ => {
                 tracing::error!(error = %e, "store failure");
                 ApiError::internal("storage failure; see the server log")

@@ -387,6 +387,10 @@ pub(crate) fn run(args: GatewayCommandArgs) -> Result<ExitCode, Failure> {
         .build()
         .map_err(|e| Failure::Internal(format!("cannot start the runtime: {e}")))?;
     runtime.block_on(async move {
+        if args.database_url.is_some() {
+            // The gateway keeps its own files (server identity, JWT keys) in the data dir.
+            crate::serve::create_data_dir(&args.data_dir)?;
+        }
         let store = Arc::new(
             crate::database::open_store(&args.data_dir, args.database_url.as_deref(), true).await?,
         );

@@ -51,6 +51,10 @@ pub enum StoreError {
     /// A namespace write carried a request id that was already used.
     #[error("request id {request_id:?} was already used")]
     DuplicateRequest { request_id: String },
+    /// The database cannot be reached (down, restarting, or the network): nothing was
+    /// written; retrying later is safe.
+    #[error("the database is unreachable ({0}); nothing was written, retry later")]
+    Unavailable(String),
     /// The database failed.
     #[error("storage error: {0}")]
     Database(String),
@@ -58,7 +62,14 @@ pub enum StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
-        StoreError::Database(e.to_string())
+        match e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
+            _ => StoreError::Database(e.to_string()),
+        }
     }
 }
 
