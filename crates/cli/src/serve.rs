@@ -149,10 +149,7 @@ pub(crate) fn session_secret(data_dir: &Path) -> Result<Vec<u8>, Failure> {
     if let Some(secret) = read()? {
         return Ok(secret);
     }
-    let mut bytes = [0u8; 32];
-    aws_lc_rs::rand::fill(&mut bytes)
-        .map_err(|_| Failure::Internal("random number generator failed".into()))?;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = new_session_secret()?;
     // Another process may create it at the same moment: then use theirs.
     let written = write_files(
         &[OutputFile {
@@ -168,6 +165,14 @@ pub(crate) fn session_secret(data_dir: &Path) -> Result<Vec<u8>, Failure> {
         (Err(e), None) => Err(e.into()),
         (Ok(_), None) => Err(Failure::Internal(format!("{} vanished", path.display()))),
     }
+}
+
+/// 32 random bytes in hex.
+fn new_session_secret() -> Result<String, Failure> {
+    let mut bytes = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut bytes)
+        .map_err(|_| Failure::Internal("random number generator failed".into()))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 pub(crate) async fn shutdown_signal() {
@@ -300,8 +305,17 @@ pub(crate) async fn serve(
     if gateway.is_none() {
         tracing::info!("no --upstream: the gateway is not running (the API and expiry watch are)");
     }
-    let mut state =
-        AppState::new(store.clone()).with_session_secret(&session_secret(&args.data_dir)?);
+    // On a shared database every replica must sign and check console sessions with one key,
+    // or a browser behind a load balancer is signed out whenever it reaches another replica.
+    let secret = match &args.database_url {
+        Some(_) => store
+            .shared_secret("console-session", &new_session_secret()?)
+            .await
+            .map_err(|e| Failure::Internal(e.to_string()))?
+            .into_bytes(),
+        None => session_secret(&args.data_dir)?,
+    };
+    let mut state = AppState::new(store.clone()).with_session_secret(&secret);
     if let Some(gw) = &gateway {
         let metrics = gw.gateway.metrics();
         state.metrics.push(Arc::new(

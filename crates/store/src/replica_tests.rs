@@ -286,3 +286,23 @@ async fn one_replica_leads_the_notifier() {
         assert!(a.try_lead().await.unwrap().is_none());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replicas_share_one_secret() {
+    let (_dir, sets) = replicas().await;
+    for [a, b, c] in sets {
+        let (x, y) = tokio::join!(
+            a.shared_secret("s", "from-a"),
+            b.shared_secret("s", "from-b")
+        );
+        let (x, y) = (x.unwrap(), y.unwrap());
+        assert_eq!(x, y, "the first to store wins, for everyone");
+        assert!(x == "from-a" || x == "from-b");
+        assert_eq!(c.shared_secret("s", "from-c").await.unwrap(), x);
+        let dump = c.export().await.unwrap();
+        assert!(
+            !dump.to_string().contains(&x),
+            "secrets stay out of exports"
+        );
+    }
+}

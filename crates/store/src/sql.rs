@@ -128,6 +128,14 @@ const SQLITE_MIGRATIONS: &[&str] = &[
         PRIMARY KEY (instance, namespace, ca_fingerprint)
     );
     "#,
+    // 3: secrets every replica shares (the console's session key), made by the first to ask.
+    r#"
+    CREATE TABLE shared_secrets (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// The same schema on PostgreSQL: 64-bit integers, identity ids, and text compared bytewise
@@ -231,6 +239,14 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
         open_connections BIGINT NOT NULL,
         updated_at TEXT COLLATE "C" NOT NULL,
         PRIMARY KEY (instance, namespace, ca_fingerprint)
+    );
+    "#,
+    // 3
+    r#"
+    CREATE TABLE shared_secrets (
+        name TEXT COLLATE "C" PRIMARY KEY,
+        value TEXT NOT NULL,
+        created_at TEXT COLLATE "C" NOT NULL
     );
     "#,
 ];
@@ -573,6 +589,26 @@ impl SqlStore {
             local: false,
             conn: Some(conn),
         }))
+    }
+
+    /// The secret called `name` that every replica shares: `candidate` if none was stored yet
+    /// (the first replica to ask stores its own), else the stored one. Not exported: an
+    /// imported account gets new secrets.
+    pub async fn shared_secret(&self, name: &str, candidate: &str) -> Result<String, StoreError> {
+        sqlx::query(
+            "INSERT INTO shared_secrets (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(candidate)
+        .bind(ts(OffsetDateTime::now_utc()))
+        .execute(&self.pool)
+        .await?;
+        Ok(
+            sqlx::query_scalar("SELECT value FROM shared_secrets WHERE name = $1")
+                .bind(name)
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     /// Which database this is.
