@@ -413,7 +413,8 @@ def test_help_has_examples():
                 ["namespace", "certificate-filters"], *[["n", "cf", c] for c in ["import", "export", "add", "clear"]],
                 ["user"], *[["user", c] for c in ["list", "create", "get", "update", "delete"]],
                 ["apikey"], *[["apikey", c] for c in ["list", "create", "revoke"]],
-                ["expirations"], ["expirations", "check"], ["expirations", "list"], ["tickets"], ["tickets", "list"]]:
+                ["expirations"], ["expirations", "check"], ["expirations", "list"], ["tickets"], ["tickets", "list"],
+                ["gateway"], ["migrate"], ["export"], ["import"]]:
         p = subprocess.run([GATEHOUSE, *cmd, "--help"], capture_output=True, text=True)
         assert p.returncode == 0 and "Examples:" in p.stdout, cmd
 

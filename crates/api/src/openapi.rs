@@ -118,7 +118,8 @@ pub fn openapi_document() -> Value {
                 "403": { "$ref": "#/components/responses/Error" },
                 "404": { "$ref": "#/components/responses/Error" },
                 "409": { "$ref": "#/components/responses/Error" },
-                "413": { "$ref": "#/components/responses/Error" }
+                "413": { "$ref": "#/components/responses/Error" },
+                "503": { "$ref": "#/components/responses/Error" }
             }
         });
         op["responses"][success] = json!({ "description": "OK" });
