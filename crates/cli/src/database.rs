@@ -21,9 +21,19 @@ pub(crate) async fn open_store(
     must_exist: bool,
 ) -> Result<SqlStore, Failure> {
     match url {
-        Some(url) => SqlStore::connect(url)
-            .await
-            .map_err(|e| Failure::Input(format!("--database-url: {e}"))),
+        Some(url) => {
+            if must_exist && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+                let path = url.strip_prefix("sqlite://").unwrap_or(url);
+                if !Path::new(path).exists() {
+                    return Err(Failure::Input(format!(
+                        "{path}: no such database file (a typo? it is not created here)"
+                    )));
+                }
+            }
+            SqlStore::connect(url)
+                .await
+                .map_err(|e| Failure::Input(format!("{}: {e}", gatehouse_store::redact_url(url))))
+        }
         None => {
             let db = crate::serve::database_path(data_dir);
             if must_exist && !db.exists() {
@@ -36,6 +46,14 @@ pub(crate) async fn open_store(
                 .await
                 .map_err(|e| Failure::Input(format!("{}: {e}", db.display())))
         }
+    }
+}
+
+/// Which database a command works on, for its output (GATEHOUSE_DATABASE_URL may have chosen it).
+fn describe(data_dir: &Path, url: Option<&str>) -> String {
+    match url {
+        Some(url) => gatehouse_store::redact_url(url),
+        None => crate::serve::database_path(data_dir).display().to_string(),
     }
 }
 
@@ -57,8 +75,9 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     gatehouse migrate --from postgres://gatehouse:secret@db.internal/gatehouse --to sqlite:///var/lib/gatehouse/gatehouse.db"
 )]
 pub(crate) struct MigrateArgs {
-    /// The database to bring to this version's schema
-    #[arg(long, env = "GATEHOUSE_DATABASE_URL", conflicts_with_all = ["from", "to"])]
+    /// The database to bring to this version's schema (not read from GATEHOUSE_DATABASE_URL,
+    /// so `--to "$GATEHOUSE_DATABASE_URL"` works with it set)
+    #[arg(long, conflicts_with_all = ["from", "to"])]
     database_url: Option<String>,
     /// Copy the account from this database…
     #[arg(long, requires = "to")]
@@ -81,7 +100,7 @@ pub(crate) fn migrate(args: MigrateArgs) -> Result<ExitCode, Failure> {
                 Ok(ExitCode::SUCCESS)
             }
             (None, Some(from), Some(to)) => {
-                let source = open_store(Path::new("."), Some(&from), false).await?;
+                let source = open_store(Path::new("."), Some(&from), true).await?;
                 let target = open_store(Path::new("."), Some(&to), false).await?;
                 let dump = source
                     .export()
@@ -133,6 +152,10 @@ pub(crate) struct ExportArgs {
 pub(crate) fn export(args: ExportArgs) -> Result<ExitCode, Failure> {
     runtime()?.block_on(async move {
         let store = open_store(&args.data_dir, args.database_url.as_deref(), true).await?;
+        eprintln!(
+            "exporting {}",
+            describe(&args.data_dir, args.database_url.as_deref())
+        );
         let dump = store
             .export()
             .await
@@ -180,6 +203,10 @@ pub(crate) fn import(args: ImportArgs) -> Result<ExitCode, Failure> {
             crate::serve::create_data_dir(&args.data_dir)?;
         }
         let store = open_store(&args.data_dir, args.database_url.as_deref(), false).await?;
+        eprintln!(
+            "importing into {}",
+            describe(&args.data_dir, args.database_url.as_deref())
+        );
         let report = store
             .import(&dump)
             .await

@@ -121,7 +121,11 @@ async fn bootstrap(store: &SqlStore, data_dir: &Path, email: &str) -> Result<(),
             key_file = %key_path.display(),
             "first start: created the account owner; its API key is in the key file (mode 0600)"
         ),
-        None => tracing::info!("another process bootstrapped the account first"),
+        None => {
+            // Our key was never stored: do not leave a key file that authenticates nobody.
+            let _ = std::fs::remove_file(&key_path);
+            tracing::info!("another process bootstrapped the account first");
+        }
     }
     Ok(())
 }

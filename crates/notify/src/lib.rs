@@ -66,23 +66,8 @@ impl std::fmt::Debug for Config {
     }
 }
 
-/// A URL fit for logs: no `user:password@`, no query string (tokens live there).
-pub fn redact_url(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let rest = rest.split(['?', '#']).next().unwrap_or_default();
-    let rest = match rest.split_once('/') {
-        Some((authority, path)) => {
-            let host = authority.rsplit('@').next().unwrap_or(authority);
-            format!("{host}/{path}")
-        }
-        None => rest.rsplit('@').next().unwrap_or(rest).to_owned(),
-    };
-    if scheme.is_empty() {
-        rest
-    } else {
-        format!("{scheme}://{rest}")
-    }
-}
+/// A URL without credentials, query or fragment (webhook URLs carry tokens).
+pub use gatehouse_store::redact_url;
 
 /// What a pass did.
 #[derive(Clone, Debug, Default, serde::Serialize)]

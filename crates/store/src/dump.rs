@@ -36,8 +36,14 @@ fn bad(msg: String) -> StoreError {
 impl SqlStore {
     /// The whole account as one JSON document.
     pub async fn export(&self) -> Result<Value, StoreError> {
-        // One transaction: a consistent snapshot on PostgreSQL as on SQLite.
-        let mut tx = self.begin_write().await?;
+        // One read-only snapshot (SQLite's read transaction in WAL mode; REPEATABLE READ on
+        // PostgreSQL), without blocking writers.
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .execute(&mut *tx)
+                .await?;
+        }
         let mut tables = Map::new();
         for (table, order) in TABLES {
             let rows = sqlx::query(&format!("SELECT * FROM {table} ORDER BY {order}"))
@@ -59,7 +65,7 @@ impl SqlStore {
             }
             tables.insert((*table).to_owned(), Value::Array(out));
         }
-        tx.commit().await?;
+        crate::sql::commit(tx).await?;
         Ok(serde_json::json!({
             "format": DUMP_FORMAT,
             "schemaVersion": self.schema_version().await?,
@@ -92,8 +98,14 @@ impl SqlStore {
         {
             return Err(bad(format!("the export has an unknown table {unknown:?}")));
         }
+        // A truncated file must not load as a smaller account.
+        if let Some((missing, _)) = TABLES.iter().find(|(t, _)| !tables.contains_key(*t)) {
+            return Err(bad(format!(
+                "the export has no table {missing:?} (an empty one is written as []): is the file complete?"
+            )));
+        }
         let mut tx = self.begin_write().await?;
-        for table in ["namespaces", "users", "audit_events"] {
+        for (table, _) in TABLES {
             let n: i64 =
                 sqlx::query_scalar(&format!("SELECT CAST(COUNT(*) AS BIGINT) FROM {table}"))
                     .fetch_one(&mut *tx)
@@ -107,7 +119,7 @@ impl SqlStore {
         let mut report = ImportReport::default();
         for (table, _) in TABLES {
             let Some(rows) = tables.get(*table) else {
-                continue;
+                return Err(bad(format!("the export has no table {table:?}")));
             };
             let Some(rows) = rows.as_array() else {
                 return Err(bad(format!("table {table}: not a list of rows")));
@@ -167,7 +179,7 @@ impl SqlStore {
                 .await?;
             }
         }
-        tx.commit().await?;
+        crate::sql::commit(tx).await?;
         Ok(report)
     }
 }

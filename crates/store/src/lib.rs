@@ -22,7 +22,7 @@ pub use dump::{ImportReport, DUMP_FORMAT};
 pub use model::{
     ApiKey, AuditEvent, AuditQuery, Change, Namespace, NamespaceSpec, ResourceVersion, Role, User,
 };
-pub use sql::{Backend, Lease, SqlStore};
+pub use sql::{redact_url, Backend, Lease, SqlStore};
 pub use watch::{
     LeafDelta, NewNotification, NewTicket, Notification, NotificationStat, ObservedLeaf, Ticket,
     UsageBatch, WatchStore,

@@ -179,7 +179,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX audit_events_namespace ON audit_events(namespace, id);
     CREATE TABLE requests (
-        request_id TEXT PRIMARY KEY,
+        request_id TEXT COLLATE "C" PRIMARY KEY,
         namespace TEXT NOT NULL,
         action TEXT NOT NULL,
         response TEXT NOT NULL,
@@ -291,7 +291,7 @@ impl Backend {
 }
 
 /// The [`Store`] on SQLite or PostgreSQL.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct SqlStore {
     pub(crate) pool: AnyPool,
     pub(crate) backend: Backend,
@@ -370,17 +370,39 @@ impl Lease {
     }
 }
 
-/// A database URL without its password, for messages.
-pub(crate) fn redact_url(url: &str) -> String {
-    // scheme://user:password@host/… → scheme://user:***@host/…
-    if let Some((scheme, rest)) = url.split_once("://") {
-        if let Some((auth, host)) = rest.split_once('@') {
-            if let Some((user, _)) = auth.split_once(':') {
-                return format!("{scheme}://{user}:***@{host}");
-            }
+/// A URL without its credentials, query or fragment, for messages and logs: a database URL's
+/// password (in the user info or a `?password=` parameter), a webhook's token.
+pub fn redact_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
+    let rest = match rest.split_once('/') {
+        Some((authority, path)) => {
+            let host = authority.rsplit('@').next().unwrap_or(authority);
+            format!("{host}/{path}")
         }
+        None => rest.rsplit('@').next().unwrap_or(rest).to_owned(),
+    };
+    if scheme.is_empty() {
+        rest
+    } else {
+        format!("{scheme}://{rest}")
     }
-    url.to_owned()
+}
+
+/// Commits. A connection lost during the commit leaves the outcome unknown (it may have been
+/// applied), so that is not reported as `Unavailable` ("nothing was written").
+pub(crate) async fn commit(tx: Transaction<'_, sqlx::Any>) -> Result<(), StoreError> {
+    tx.commit().await.map_err(|e| {
+        StoreError::Database(format!(
+            "the database connection failed while committing ({e}); the change may or may not have been applied: read it back before retrying"
+        ))
+    })
+}
+
+/// Text from a certificate, storable anywhere: PostgreSQL's text type refuses NUL, which a
+/// certificate's subject may carry (it is shown as U+FFFD instead).
+pub(crate) fn text(s: &str) -> String {
+    s.replace('\0', "\u{fffd}")
 }
 
 /// A unique-key violation as "already exists"; any other error as a database error.
@@ -397,6 +419,16 @@ fn already_exists(e: sqlx::Error, kind: &'static str, name: &str) -> StoreError 
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+impl std::fmt::Debug for SqlStore {
+    // By hand: the URL may hold a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlStore")
+            .field("backend", &self.backend)
+            .field("url", &self.url.as_deref().map(redact_url))
+            .finish_non_exhaustive()
+    }
 }
 
 impl SqlStore {
@@ -481,7 +513,7 @@ impl SqlStore {
     async fn postgres(url: &str) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let pool = AnyPoolOptions::new()
-            .max_connections(16)
+            .max_connections(8)
             .acquire_timeout(Duration::from_secs(5))
             .connect(url)
             .await
@@ -576,11 +608,21 @@ impl SqlStore {
                 conn: None,
             }));
         };
-        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(url)
+        let connect = <sqlx::AnyConnection as sqlx::Connection>::connect(url);
+        let mut conn = tokio::time::timeout(Duration::from_secs(5), connect)
             .await
+            .map_err(|_| {
+                StoreError::Unavailable(format!("connecting to {} timed out", redact_url(url)))
+            })?
             .map_err(|e| {
-                StoreError::Database(format!("cannot connect to {}: {e}", redact_url(url)))
+                StoreError::Unavailable(format!("cannot connect to {}: {e}", redact_url(url)))
             })?;
+        // If this host vanishes without closing the connection, the server ends the session
+        // (and frees the lock) after this long without a query; the holder pings every tick
+        // (a minute at most). PostgreSQL 14 and later; older servers rely on TCP keepalives.
+        let _ = sqlx::query("SET idle_session_timeout = '180s'")
+            .execute(&mut conn)
+            .await;
         let won: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
             .bind(NOTIFIER_LOCK)
             .fetch_one(&mut conn)
@@ -652,7 +694,7 @@ impl SqlStore {
         )
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
+        commit(tx).await?;
         let migrations = self.backend.migrations();
         for (i, sql) in migrations.iter().enumerate() {
             let version = i64::try_from(i + 1).unwrap_or(i64::MAX);
@@ -671,7 +713,7 @@ impl SqlStore {
                 .bind(ts(OffsetDateTime::now_utc()))
                 .execute(&mut *tx)
                 .await?;
-            tx.commit().await?;
+            commit(tx).await?;
         }
         let newest: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations")
             .fetch_one(&self.pool)
@@ -902,7 +944,7 @@ impl Store for SqlStore {
         .map_err(|e| already_exists(e, "namespace", name))?;
         Self::record_request(&mut tx, &change, &ns.name, Some(&ns), now).await?;
         self.audit(&mut tx, now, Some(name), &change).await?;
-        tx.commit().await?;
+        commit(tx).await?;
         Ok(ns)
     }
 
@@ -940,7 +982,7 @@ impl Store for SqlStore {
         let ns = Self::namespace_from_row(&row)?;
         Self::record_request(&mut tx, &change, &ns.name, Some(&ns), now).await?;
         self.audit(&mut tx, now, Some(name), &change).await?;
-        tx.commit().await?;
+        commit(tx).await?;
         Ok(ns)
     }
 
@@ -982,7 +1024,7 @@ impl Store for SqlStore {
         let now = OffsetDateTime::now_utc();
         Self::record_request(&mut tx, &change, name, None, now).await?;
         self.audit(&mut tx, now, Some(name), &change).await?;
-        tx.commit().await?;
+        commit(tx).await?;
         Ok(())
     }
 
@@ -1052,7 +1094,7 @@ impl Store for SqlStore {
         .await
         .map_err(|e| already_exists(e, "user", email))?;
         self.audit(&mut tx, now, None, &change).await?;
-        tx.commit().await?;
+        commit(tx).await?;
         Ok(user)
     }
 
@@ -1087,7 +1129,7 @@ impl Store for SqlStore {
         let user = Self::user_from_row(&row)?;
         self.audit(&mut tx, OffsetDateTime::now_utc(), None, &change)
             .await?;
-        tx.commit().await?;
+        commit(tx).await?;
         Ok(user)
     }
 
@@ -1108,7 +1150,7 @@ impl Store for SqlStore {
         Self::keep_an_owner(&mut tx, was_owner).await?;
         self.audit(&mut tx, OffsetDateTime::now_utc(), None, &change)
             .await?;
-        tx.commit().await?;
+        commit(tx).await?;
         Ok(())
     }
 
@@ -1161,7 +1203,7 @@ impl Store for SqlStore {
             ..Change::default()
         };
         self.audit(&mut tx, now, None, &change).await?;
-        tx.commit().await?;
+        commit(tx).await?;
         Ok(Some(user))
     }
 
@@ -1210,7 +1252,7 @@ impl Store for SqlStore {
             _ => e.into(),
         })?;
         self.audit(&mut tx, now, None, &change).await?;
-        tx.commit().await?;
+        commit(tx).await?;
         Ok(key)
     }
 
@@ -1264,7 +1306,7 @@ impl Store for SqlStore {
             });
         }
         self.audit(&mut tx, now, None, &change).await?;
-        tx.commit().await?;
+        commit(tx).await?;
         Ok(())
     }
 
@@ -1365,7 +1407,7 @@ impl Store for SqlStore {
     async fn append_audit(&self, now: OffsetDateTime, change: Change) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         self.audit(&mut tx, now, None, &change).await?;
-        tx.commit().await?;
+        commit(tx).await?;
         Ok(())
     }
 

@@ -233,7 +233,7 @@ impl WatchStore for SqlStore {
             )
             .bind(&t.namespace)
             .bind(&t.fingerprint)
-            .bind(&t.subject)
+            .bind(crate::sql::text(&t.subject))
             .bind(ts(t.not_after))
             .bind(ts(now))
             .execute(&mut *tx)
@@ -270,7 +270,7 @@ impl WatchStore for SqlStore {
             .execute(&mut *tx)
             .await?;
         }
-        tx.commit().await?;
+        crate::sql::commit(tx).await?;
         Ok(opened)
     }
 
@@ -286,7 +286,7 @@ impl WatchStore for SqlStore {
             .await?
             .rows_affected();
         }
-        tx.commit().await?;
+        crate::sql::commit(tx).await?;
         Ok(cancelled)
     }
 
@@ -331,10 +331,10 @@ impl WatchStore for SqlStore {
                 .fetch_one(&mut *tx)
                 .await?;
                 let n = notification_from_row(&row)?;
-                tx.commit().await?;
+                crate::sql::commit(tx).await?;
                 return Ok(Some(n));
             }
-            tx.commit().await?;
+            crate::sql::commit(tx).await?;
         }
         Ok(None)
     }
@@ -425,8 +425,18 @@ impl WatchStore for SqlStore {
         batch: &UsageBatch,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
+        // Upserts in one order in every gateway, so two flushing the same leaves at once wait
+        // for each other instead of deadlocking (PostgreSQL).
+        let mut leaves: Vec<&LeafDelta> = batch.leaves.iter().collect();
+        leaves.sort_by(|a, b| {
+            (&a.namespace, &a.ca_fingerprint, &a.leaf_fingerprint).cmp(&(
+                &b.namespace,
+                &b.ca_fingerprint,
+                &b.leaf_fingerprint,
+            ))
+        });
         let mut tx = self.pool.begin().await?;
-        for leaf in &batch.leaves {
+        for leaf in leaves {
             // One atomic upsert per leaf: gateways flushing at once each add their counts; first and
             // last seen are the min and max over gateways.
             sqlx::query(&format!(
@@ -444,7 +454,7 @@ impl WatchStore for SqlStore {
             .bind(&leaf.namespace)
             .bind(&leaf.ca_fingerprint)
             .bind(&leaf.leaf_fingerprint)
-            .bind(&leaf.leaf_subject)
+            .bind(crate::sql::text(&leaf.leaf_subject))
             .bind(ts(leaf.leaf_not_after))
             .bind(ts(leaf.last_seen))
             .bind(leaf.handshakes)
@@ -477,7 +487,7 @@ impl WatchStore for SqlStore {
         .bind(ts(now))
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
+        crate::sql::commit(tx).await?;
         Ok(())
     }
 
@@ -550,6 +560,36 @@ mod tests {
             channel: "email".into(),
             recipient: recipient.into(),
             payload: json!({"subject": "s"}),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_certificate_subject_with_nul_is_stored() {
+        for s in crate::testing::stores().await {
+            let now = OffsetDateTime::now_utc();
+            let batch = UsageBatch {
+                instance: "gw".into(),
+                leaves: vec![LeafDelta {
+                    namespace: "a".into(),
+                    ca_fingerprint: "ca".into(),
+                    leaf_fingerprint: "leaf".into(),
+                    leaf_subject: "CN=evil\0tail".into(),
+                    leaf_not_after: now,
+                    last_seen: now,
+                    last_handshake: None,
+                    handshakes: 1,
+                    requests: 0,
+                }],
+                open: vec![],
+            };
+            s.record_usage(&batch, now).await.unwrap();
+            let leaves = s.observed_leaves(now, None).await.unwrap();
+            assert_eq!(
+                leaves[0].leaf_subject,
+                "CN=evil\u{fffd}tail",
+                "{:?}",
+                s.backend()
+            );
         }
     }
 
