@@ -11,7 +11,7 @@ use std::sync::{Arc, OnceLock};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use gatehouse_api::{new_token, router, token_hash, AppState};
-use gatehouse_store::{Change, Role, SqliteStore, Store};
+use gatehouse_store::{Change, Role, SqlStore, Store};
 use libfuzzer_sys::fuzz_target;
 use tower::ServiceExt as _;
 
@@ -29,7 +29,7 @@ fn api() -> &'static Api {
             .build()
             .expect("runtime");
         let (app, token) = rt.block_on(async {
-            let store = Arc::new(SqliteStore::in_memory().await.expect("store"));
+            let store = Arc::new(SqlStore::in_memory().await.expect("store"));
             let now = time::OffsetDateTime::now_utc();
             let user = store
                 .create_user("owner@acme.io", Role::AccountOwner, vec![], now, Change::default())

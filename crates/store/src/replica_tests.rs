@@ -7,23 +7,8 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::testing::replicas;
+use crate::testing::{change, replicas, spec};
 use crate::*;
-
-fn change(action: &str) -> Change {
-    Change {
-        actor: "owner@example.com".into(),
-        action: action.into(),
-        ..Change::default()
-    }
-}
-
-fn spec(pem: &str) -> NamespaceSpec {
-    NamespaceSpec {
-        accepted_client_ca: pem.into(),
-        certificate_filters: vec![],
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn compare_and_swap_holds_across_replicas() {

@@ -1423,22 +1423,8 @@ impl Store for SqlStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{change, spec};
     use serde_json::json;
-
-    fn change(action: &str) -> Change {
-        Change {
-            actor: "owner@example.com".into(),
-            action: action.into(),
-            ..Change::default()
-        }
-    }
-
-    fn spec(pem: &str) -> NamespaceSpec {
-        NamespaceSpec {
-            accepted_client_ca: pem.into(),
-            certificate_filters: vec![],
-        }
-    }
 
     #[tokio::test]
     async fn namespace_compare_and_swap_and_audit() {

@@ -3,7 +3,24 @@
 //! `GATEHOUSE_REQUIRE_POSTGRES` set, its absence fails the test instead of skipping it). Each
 //! PostgreSQL store is a fresh database.
 
-use crate::SqlStore;
+use crate::{Change, NamespaceSpec, SqlStore};
+
+/// A change by the test's account owner.
+pub(crate) fn change(action: &str) -> Change {
+    Change {
+        actor: "owner@example.com".into(),
+        action: action.into(),
+        ..Change::default()
+    }
+}
+
+/// A spec with this bundle and no filters.
+pub(crate) fn spec(pem: &str) -> NamespaceSpec {
+    NamespaceSpec {
+        accepted_client_ca: pem.into(),
+        certificate_filters: vec![],
+    }
+}
 
 /// A fresh, empty PostgreSQL database on the test server: its URL.
 pub(crate) async fn fresh_postgres_url() -> Option<String> {
