@@ -83,7 +83,10 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     let wanted = json!({"namespaces": args.namespaces, "leaves": args.leaves.min(args.namespaces), "domain": args.domain, "format": 1});
     if let Ok(text) = std::fs::read_to_string(&manifest_path) {
         let have: serde_json::Value = serde_json::from_str(&text)?;
-        if have["params"] == wanted {
+        // Leaves are valid for 30 days: remake the fixtures well before they expire.
+        let age =
+            OffsetDateTime::now_utc().unix_timestamp() - have["created_unix"].as_i64().unwrap_or(0);
+        if have["params"] == wanted && age < 20 * 86_400 {
             eprintln!("fixtures in {} are current", args.dir.display());
             return Ok(());
         }
@@ -213,7 +216,8 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     write(
         &manifest_path,
         &serde_json::to_string_pretty(
-            &json!({"params": wanted, "seconds": started.elapsed().as_secs_f64()}),
+            &json!({"params": wanted, "seconds": started.elapsed().as_secs_f64(),
+                     "created_unix": now.unix_timestamp()}),
         )?,
     )?;
     eprintln!(

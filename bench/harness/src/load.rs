@@ -44,6 +44,9 @@ pub(crate) struct HandshakeArgs {
     seconds: f64,
     #[arg(long, default_value = "bench.test")]
     domain: String,
+    /// Report this process's (and its children's) CPU time over the measured run
+    #[arg(long)]
+    server_pid: Option<u32>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -69,7 +72,47 @@ pub(crate) struct UnaryArgs {
     count: Option<u64>,
     #[arg(long, default_value = "bench.test")]
     domain: String,
+    /// Report this process's (and its children's) CPU time over the measured run (after the
+    /// connections are made and warmed up)
+    #[arg(long)]
+    server_pid: Option<u32>,
 }
+
+/// A process's CPU time (utime + stime) with its children's (nginx's workers), in seconds,
+/// from /proc.
+fn cpu_seconds(pid: u32) -> f64 {
+    let mut total = 0u64;
+    let mut todo = vec![pid.to_string()];
+    while let Some(p) = todo.pop() {
+        if let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) {
+            let fields: Vec<&str> = stat
+                .rsplit_once(')')
+                .map(|(_, rest)| rest.split_whitespace().collect())
+                .unwrap_or_default();
+            total += fields
+                .get(11)
+                .and_then(|f| f.parse::<u64>().ok())
+                .unwrap_or(0);
+            total += fields
+                .get(12)
+                .and_then(|f| f.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+        if let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) {
+            for t in tasks.flatten() {
+                if let Ok(children) = std::fs::read_to_string(t.path().join("children")) {
+                    todo.extend(children.split_whitespace().map(str::to_owned));
+                }
+            }
+        }
+    }
+    // USER_HZ is 100 on Linux.
+    total as f64 / 100.0
+}
+
+/// How long one operation may take before it counts as failed (a server that stops
+/// answering must not hang the run).
+const OP_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread()
@@ -166,6 +209,7 @@ pub(crate) fn handshakes(args: &HandshakeArgs) -> anyhow::Result<()> {
     let target = args.target;
     let count = args.count.unwrap_or(u64::MAX);
     let rt = runtime()?;
+    let cpu_before = args.server_pid.map(cpu_seconds);
     let (ok, failed, mut samples, elapsed) = rt.block_on(async move {
         let started = Instant::now();
         let deadline = started + duration;
@@ -173,15 +217,16 @@ pub(crate) fn handshakes(args: &HandshakeArgs) -> anyhow::Result<()> {
         // One handshake to a random namespace: its latency in µs if admitted.
         let one = {
             let (configs, names) = (configs.clone(), names.clone());
-            move |seed: &mut u64| {
+            // `scheduled`: when the handshake was due (open loop), so a client that falls
+            // behind shows in the latency instead of hiding it.
+            move |seed: &mut u64, scheduled: Instant| {
                 let i = (next(seed) % configs.len() as u64) as usize;
                 let connector = TlsConnector::from(configs[i].clone());
                 let sni = names[i].clone();
                 async move {
-                    let t = Instant::now();
                     one_handshake(target, connector, sni)
                         .await
-                        .then(|| t.elapsed().as_micros() as u64)
+                        .then(|| scheduled.elapsed().as_micros() as u64)
                 }
             }
         };
@@ -199,8 +244,8 @@ pub(crate) fn handshakes(args: &HandshakeArgs) -> anyhow::Result<()> {
                 let mut seed = 0x9e37_79b9_7f4a_7c15u64;
                 let mut tasks = tokio::task::JoinSet::new();
                 while more() {
-                    tick.tick().await;
-                    tasks.spawn(one(&mut seed));
+                    let due = tick.tick().await.into_std();
+                    tasks.spawn(one(&mut seed, due));
                     while let Some(r) = tasks.try_join_next() {
                         results.push(r.unwrap_or(None));
                     }
@@ -217,7 +262,7 @@ pub(crate) fn handshakes(args: &HandshakeArgs) -> anyhow::Result<()> {
                     tasks.spawn(async move {
                         let mut mine = Vec::new();
                         while more() {
-                            mine.push(one(&mut seed).await);
+                            mine.push(one(&mut seed, Instant::now()).await);
                         }
                         mine
                     });
@@ -232,11 +277,17 @@ pub(crate) fn handshakes(args: &HandshakeArgs) -> anyhow::Result<()> {
         (ok, results.len() as u64 - ok, samples, started.elapsed())
     });
     let secs = elapsed.as_secs_f64();
+    let server_cpu = args
+        .server_pid
+        .map(cpu_seconds)
+        .zip(cpu_before)
+        .map(|(a, b)| a - b);
     println!(
         "{}",
         json!({
             "kind": "handshakes", "leaf": args.leaf, "ok": ok, "failed": failed, "seconds": secs,
             "per_second": ok as f64 / secs, "p50_ms": samples.percentile(0.5), "p99_ms": samples.percentile(0.99),
+            "server_cpu_ms_per_op": server_cpu.map(|c| c * 1000.0 / ok.max(1) as f64),
         })
     );
     Ok(())
@@ -255,6 +306,12 @@ fn describe_namespace(namespace: &str) -> Bytes {
 type Sender = hyper::client::conn::http2::SendRequest<Full<Bytes>>;
 
 async fn connect(args: &UnaryArgs, config: &Arc<ClientConfig>) -> anyhow::Result<Sender> {
+    tokio::time::timeout(OP_TIMEOUT, connect_now(args, config))
+        .await
+        .context("connecting timed out")?
+}
+
+async fn connect_now(args: &UnaryArgs, config: &Arc<ClientConfig>) -> anyhow::Result<Sender> {
     let tcp = TcpStream::connect(args.target).await?;
     tcp.set_nodelay(true)?;
     let builder = hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new());
@@ -272,6 +329,12 @@ async fn connect(args: &UnaryArgs, config: &Arc<ClientConfig>) -> anyhow::Result
 }
 
 async fn call(sender: &mut Sender, authority: &str, body: Bytes) -> bool {
+    tokio::time::timeout(OP_TIMEOUT, call_now(sender, authority, body))
+        .await
+        .unwrap_or(false)
+}
+
+async fn call_now(sender: &mut Sender, authority: &str, body: Bytes) -> bool {
     let request = http::Request::builder()
         .method("POST")
         .uri(format!(
@@ -306,7 +369,7 @@ pub(crate) fn unary(args: &UnaryArgs) -> anyhow::Result<()> {
     let body = describe_namespace("ns-0");
     let rt = runtime()?;
     let count = args.count.unwrap_or(u64::MAX);
-    let (ok, failed, mut samples, elapsed) = rt.block_on(async {
+    let (ok, failed, mut samples, elapsed, server_cpu) = rt.block_on(async {
         let mut senders = Vec::new();
         for _ in 0..args.connections.max(1) {
             senders.push(connect(args, &config).await?);
@@ -319,6 +382,7 @@ pub(crate) fn unary(args: &UnaryArgs) -> anyhow::Result<()> {
         }
         let ok = Arc::new(AtomicU64::new(0));
         let failed = Arc::new(AtomicU64::new(0));
+        let cpu_before = args.server_pid.map(cpu_seconds);
         let started = Instant::now();
         let deadline = started + Duration::from_secs_f64(args.seconds);
         let mut tasks = tokio::task::JoinSet::new();
@@ -344,13 +408,20 @@ pub(crate) fn unary(args: &UnaryArgs) -> anyhow::Result<()> {
         }
         let mut samples = Samples::default();
         while let Some(s) = tasks.join_next().await {
-            samples.0.extend(s.unwrap_or_default());
+            samples.0.extend(s.context("a load task panicked")?);
         }
+        let elapsed = started.elapsed();
+        let cpu = args
+            .server_pid
+            .map(cpu_seconds)
+            .zip(cpu_before)
+            .map(|(a, b)| a - b);
         anyhow::Ok((
             ok.load(Ordering::Relaxed),
             failed.load(Ordering::Relaxed),
             samples,
-            started.elapsed(),
+            elapsed,
+            cpu,
         ))
     })?;
     let secs = elapsed.as_secs_f64();
@@ -359,6 +430,7 @@ pub(crate) fn unary(args: &UnaryArgs) -> anyhow::Result<()> {
         json!({
             "kind": "unary", "ok": ok, "failed": failed, "seconds": secs, "per_second": ok as f64 / secs,
             "p50_ms": samples.percentile(0.5), "p99_ms": samples.percentile(0.99),
+            "server_cpu_ms_per_op": server_cpu.map(|c| c * 1000.0 / ok.max(1) as f64),
         })
     );
     Ok(())
