@@ -22,13 +22,11 @@ pub(crate) async fn open_store(
 ) -> Result<SqlStore, Failure> {
     match url {
         Some(url) => {
-            if must_exist && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
-                let path = url.strip_prefix("sqlite://").unwrap_or(url);
-                if !Path::new(path).exists() {
-                    return Err(Failure::Input(format!(
-                        "{path}: no such database file (a typo? it is not created here)"
-                    )));
-                }
+            if let Some(path) = SqlStore::sqlite_path(url).filter(|p| must_exist && !p.exists()) {
+                return Err(Failure::Input(format!(
+                    "{}: no such database file (a typo? it is not created here)",
+                    path.display()
+                )));
             }
             SqlStore::connect(url)
                 .await

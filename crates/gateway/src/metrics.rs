@@ -261,19 +261,19 @@ impl Metrics {
             out,
             "gatehouse_gateway_request_duration_seconds_count {count}"
         );
-        out.push_str("# HELP gatehouse_gateway_upstream_errors_total Calls that could not reach the Temporal frontend, or broke off.\n");
-        out.push_str("# TYPE gatehouse_gateway_upstream_errors_total counter\n");
-        let _ = writeln!(
+        scalar(
             out,
-            "gatehouse_gateway_upstream_errors_total {}",
-            self.upstream_errors.load(Ordering::Relaxed)
+            "gatehouse_gateway_upstream_errors_total",
+            "counter",
+            "Calls that could not reach the Temporal frontend, or broke off.",
+            self.upstream_errors.load(Ordering::Relaxed),
         );
-        out.push_str("# HELP gatehouse_gateway_connections_closed_on_reload_total Connections sent GOAWAY because a bundle or filter change no longer admits them.\n");
-        out.push_str("# TYPE gatehouse_gateway_connections_closed_on_reload_total counter\n");
-        let _ = writeln!(
+        scalar(
             out,
-            "gatehouse_gateway_connections_closed_on_reload_total {}",
-            self.closed_on_reload.load(Ordering::Relaxed)
+            "gatehouse_gateway_connections_closed_on_reload_total",
+            "counter",
+            "Connections sent GOAWAY because a bundle or filter change no longer admits them.",
+            self.closed_on_reload.load(Ordering::Relaxed),
         );
         out.push_str("# HELP gatehouse_gateway_limit_trips_total Connections or calls stopped by a resource limit (see docs/security.md).\n");
         out.push_str("# TYPE gatehouse_gateway_limit_trips_total counter\n");
@@ -285,37 +285,37 @@ impl Metrics {
                 "gatehouse_gateway_limit_trips_total{{limit=\"{limit}\"}} {n}"
             );
         }
-        out.push_str("# HELP gatehouse_gateway_store_up 1 if the gateway's last look at the store for changes succeeded; 0 while it serves the last configuration it loaded.\n");
-        out.push_str("# TYPE gatehouse_gateway_store_up gauge\n");
-        let _ = writeln!(
+        scalar(out, "gatehouse_gateway_store_up", "gauge", "1 if the gateway's last look at the store for changes succeeded; 0 while it serves the last configuration it loaded.", u8::from(!self.store_down.load(Ordering::SeqCst)));
+        scalar(
             out,
-            "gatehouse_gateway_store_up {}",
-            u8::from(!self.store_down.load(Ordering::SeqCst))
+            "gatehouse_gateway_store_errors_total",
+            "counter",
+            "Failed looks at the store for changes.",
+            self.store_errors.load(Ordering::Relaxed),
         );
-        out.push_str(
-            "# HELP gatehouse_gateway_store_errors_total Failed looks at the store for changes.\n",
-        );
-        out.push_str("# TYPE gatehouse_gateway_store_errors_total counter\n");
-        let _ = writeln!(
+        scalar(
             out,
-            "gatehouse_gateway_store_errors_total {}",
-            self.store_errors.load(Ordering::Relaxed)
+            "gatehouse_gateway_store_last_sync_timestamp_seconds",
+            "gauge",
+            "When the gateway last confirmed it has every committed change (Unix time).",
+            self.last_sync.load(Ordering::Relaxed),
         );
-        out.push_str("# HELP gatehouse_gateway_store_last_sync_timestamp_seconds When the gateway last confirmed it has every committed change (Unix time).\n");
-        out.push_str("# TYPE gatehouse_gateway_store_last_sync_timestamp_seconds gauge\n");
-        let _ = writeln!(
+        scalar(
             out,
-            "gatehouse_gateway_store_last_sync_timestamp_seconds {}",
-            self.last_sync.load(Ordering::Relaxed)
-        );
-        out.push_str("# HELP gatehouse_gateway_tcp_connections TCP connections now open on the gateway listener (handshaking or admitted).\n");
-        out.push_str("# TYPE gatehouse_gateway_tcp_connections gauge\n");
-        let _ = writeln!(
-            out,
-            "gatehouse_gateway_tcp_connections {}",
-            self.tcp_connections.load(Ordering::SeqCst)
+            "gatehouse_gateway_tcp_connections",
+            "gauge",
+            "TCP connections now open on the gateway listener (handshaking or admitted).",
+            self.tcp_connections.load(Ordering::SeqCst),
         );
     }
+}
+
+/// A metric with one value and no labels: its HELP and TYPE lines, then the value.
+fn scalar(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+    );
 }
 
 /// Escapes a Prometheus label value.

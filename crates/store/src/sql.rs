@@ -435,17 +435,25 @@ impl SqlStore {
     /// Opens the store a `--database-url` names: `postgres://…` (or `postgresql://…`), or
     /// `sqlite://PATH` / a plain path for SQLite. Applies migrations.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        if let Some(path) = Self::sqlite_path(url) {
+            Self::open(path).await
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Self::postgres(url).await
-        } else if let Some(path) = url.strip_prefix("sqlite://") {
-            Self::open(Path::new(path)).await
-        } else if url.contains("://") {
+        } else {
             Err(StoreError::Database(format!(
                 "{}: unknown database URL scheme; use postgres://… or sqlite://PATH",
                 redact_url(url)
             )))
-        } else {
-            Self::open(Path::new(url)).await
+        }
+    }
+
+    /// The SQLite file a database URL names (`sqlite://PATH`, or a plain path); `None` for
+    /// any other scheme.
+    pub fn sqlite_path(url: &str) -> Option<&Path> {
+        match url.strip_prefix("sqlite://") {
+            Some(path) => Some(Path::new(path)),
+            None if !url.contains("://") => Some(Path::new(url)),
+            None => None,
         }
     }
 
@@ -665,11 +673,6 @@ impl SqlStore {
                 .fetch_one(&self.pool)
                 .await?,
         )
-    }
-
-    /// The schema version this build knows.
-    pub fn latest_schema_version(&self) -> i64 {
-        self.backend.migrations().len() as i64
     }
 
     /// Begins a control-plane write: on PostgreSQL, takes the write lock first (see the module
