@@ -10,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use gatehouse_api::{new_token, router, token_hash, AppState};
+use gatehouse_api::{new_token, router, token_hash, AppState, Control};
 use gatehouse_store::{Change, Role, SqlStore, Store};
 use libfuzzer_sys::fuzz_target;
 use tower::ServiceExt as _;
@@ -40,7 +40,7 @@ fn api() -> &'static Api {
                 .create_api_key(&user.id, "fuzz", &token_hash(&token), None, now, Change::default())
                 .await
                 .expect("key");
-            let app = router(AppState::new(store));
+            let app = router(AppState::new(Control::new(store)));
             // Namespace "a", so the writes on it reach their validation.
             let ca = gatehouse_pki::CaParams {
                 organization: "Acme".into(),

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Args;
-use gatehouse_api::{new_token, router, token_hash, AppState};
+use gatehouse_api::{new_token, router, token_hash, AppState, Control};
 use gatehouse_pki::{write_files, FileKind, OutputFile};
 use gatehouse_store::{SqlStore, Store};
 use time::OffsetDateTime;
@@ -319,14 +319,16 @@ pub(crate) async fn serve(
             .into_bytes(),
         None => session_secret(&args.data_dir)?,
     };
-    let mut state = AppState::new(store.clone()).with_session_secret(&secret);
+    let mut control = Control::new(store.clone());
+    let mut metrics = Vec::new();
     if let Some(gw) = &gateway {
-        let metrics = gw.gateway.metrics();
-        state.metrics.push(Arc::new(
-            move |out: &mut String, visible: &dyn Fn(&str) -> bool| metrics.render(out, visible),
-        ));
+        let m = gw.gateway.metrics();
+        metrics.push(
+            Arc::new(move |out: &mut String, visible: &dyn Fn(&str) -> bool| m.render(out, visible))
+                as gatehouse_api::MetricsSource,
+        );
         let g = gw.gateway.clone();
-        state.after_namespace_write.push(Arc::new(move || {
+        control = control.on_namespace_change(Arc::new(move || {
             let g = g.clone();
             Box::pin(async move {
                 let _ = tokio::time::timeout(std::time::Duration::from_secs(2), g.apply_changes())
@@ -334,6 +336,8 @@ pub(crate) async fn serve(
             })
         }));
     }
+    let mut state = AppState::new(control).with_session_secret(&secret);
+    state.metrics = metrics;
     if let Some(ready) = ready {
         let _ = ready.send(Started {
             api: local,

@@ -4,9 +4,10 @@
 //!   under a strict Content-Security-Policy.
 //! - Sign-in with an API key, then a session cookie ([`session`]); every form carries a CSRF
 //!   token and cross-site POSTs are refused.
-//! - Every read and write goes through the same handlers, role checks and validation as the
-//!   REST API; "Check" runs a write as a dry run. Forms carry the resource version they were
-//!   rendered from, so a save over someone else's change is refused, never silent.
+//! - Every read and write is one call of the control service, as for the REST API (same role
+//!   checks, validation, error texts and audit); "Check" runs a write as a dry run. A refusal
+//!   shows the API's error body itself. Forms carry the resource version they were rendered
+//!   from, so a save over someone else's change is refused, never silent.
 
 mod pages;
 mod session;
@@ -23,10 +24,11 @@ use gatehouse_store::{Namespace, ObservedLeaf};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use crate::auth::token_hash;
-use crate::error::ApiError;
-use crate::namespaces::{self as ns, CaBody, FiltersBody, WriteOptions};
-use crate::{ApiJson, AppState};
+use crate::control::{
+    AuditParams, CaRemoval, CaTraffic, ControlError, ErrorKind, FilterEdit, WriteOptions,
+};
+use crate::wire::NamespaceView;
+use crate::{ApiError, AppState};
 
 use session::MaybeSession;
 pub(crate) use session::Session;
@@ -118,17 +120,12 @@ fn refuse_cross_site(headers: &HeaderMap, s: Option<&Session>, csrf: &str) -> Op
     forged.then(|| {
         error_page(
             s,
-            &ApiError::forbidden(
+            &ControlError::forbidden(
                 "the form's CSRF token or origin is wrong (a cross-site request, or a page from an earlier session); reload the page and try again",
-            ),
+            )
+            .into(),
         )
     })
-}
-
-async fn after_write(state: &AppState) {
-    for hook in &state.after_namespace_write {
-        hook().await;
-    }
 }
 
 // --- sign-in ----------------------------------------------------------------------------------
@@ -173,29 +170,23 @@ struct LoginForm {
 async fn login(
     State(state): State<AppState>,
     headers: HeaderMap,
-    crate::limits::Peer(ip): crate::limits::Peer,
+    crate::rest::Peer(ip): crate::rest::Peer,
     Form(form): Form<LoginForm>,
 ) -> Response {
     if let Some(r) = refuse_cross_site(&headers, None, "") {
         return r;
     }
-    if let Err(wait) = state.auth_limiter.check(ip) {
-        return html(
-            StatusCode::TOO_MANY_REQUESTS,
-            pages::login(
-                Some(&crate::auth::rate_limited(ip, wait).message),
-                plain_http_elsewhere(&headers),
-            ),
-        );
-    }
-    let token = form.api_key.trim();
-    let now = (state.clock)();
-    let principal = match state.store.authenticate(&token_hash(token), now).await {
-        Ok(p) => p,
+    let caller = match state.control.sign_in(&form.api_key, ip).await {
+        Ok(c) => c,
+        Err(e) if e.kind == ErrorKind::RateLimited => {
+            return html(
+                StatusCode::TOO_MANY_REQUESTS,
+                pages::login(Some(&e.message), plain_http_elsewhere(&headers)),
+            )
+        }
         Err(e) => return error_page(None, &e.into()),
     };
-    let Some(principal) = principal else {
-        state.auth_limiter.failed(ip);
+    let Some(caller) = caller else {
         tracing::info!("console sign-in refused: unknown, revoked or expired API key");
         return html(
             StatusCode::UNAUTHORIZED,
@@ -205,11 +196,11 @@ async fn login(
             ),
         );
     };
-    let value = match session::issue(&state.session_key, &principal.key.id, now) {
+    let value = match session::issue(&state.session_key, &caller.key().id, state.control.now()) {
         Ok(v) => v,
-        Err(e) => return error_page(None, &e),
+        Err(e) => return error_page(None, &e.into()),
     };
-    tracing::info!(user = %principal.user.email, key = %principal.key.id, "console sign-in");
+    tracing::info!(user = %caller.user().email, key = %caller.key().id, "console sign-in");
     let mut r = Redirect::to("/").into_response();
     r.headers_mut()
         .insert(header::SET_COOKIE, session::set_cookie(&value));
@@ -234,78 +225,29 @@ async fn logout(s: Session, headers: HeaderMap, Form(form): Form<CsrfForm>) -> R
 
 // --- data -------------------------------------------------------------------------------------
 
-/// What one CA of a bundle saw through the gateways.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct CaUsage {
-    pub(crate) last_handshake: Option<OffsetDateTime>,
-    pub(crate) last_seen: Option<OffsetDateTime>,
-    pub(crate) handshakes: i64,
-    pub(crate) requests: i64,
-    pub(crate) open: i64,
-}
-
-impl CaUsage {
-    /// Used in the last hour, or still connected: removing the CA would cut someone off.
-    pub(crate) fn recently_used(&self, now: OffsetDateTime) -> bool {
-        self.open > 0
-            || self
-                .last_seen
-                .is_some_and(|t| t > now - time::Duration::hours(1))
-    }
-}
-
 /// A namespace with everything its page shows.
 #[derive(Debug)]
 pub(crate) struct NsData {
     pub(crate) ns: Namespace,
     pub(crate) certs: Vec<CertificateInfo>,
-    pub(crate) usage: Vec<CaUsage>,
+    /// What each CA of `certs` saw (same order).
+    pub(crate) usage: Vec<CaTraffic>,
     pub(crate) leaves: Vec<ObservedLeaf>,
     pub(crate) can_write: bool,
 }
 
 async fn load(state: &AppState, s: &Session, name: &str) -> Result<NsData, ApiError> {
-    s.caller.require_read(name)?;
-    let ns = state
-        .store
-        .get_namespace(name)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("namespace {name:?} not found")))?;
-    let now = (state.clock)();
+    let ns = state.control.namespace(&s.caller, name).await?;
     let certs =
         parse_certificates(ns.spec.accepted_client_ca.as_bytes(), "bundle").unwrap_or_default();
-    let mut leaves = state
-        .watch
-        .observed_leaves(OffsetDateTime::UNIX_EPOCH, Some(name))
-        .await?;
+    let usage = state.control.usage(&s.caller, name).await?;
+    let mut leaves = usage.leaves;
     leaves.sort_by_key(|l| std::cmp::Reverse(l.last_seen));
-    let open = state
-        .watch
-        .open_connections(name, now - crate::watch::USAGE_FRESH)
-        .await?;
-    let usage = certs
-        .iter()
-        .map(|c| {
-            let fp = c.fingerprint.to_string();
-            let mine: Vec<_> = leaves.iter().filter(|l| l.ca_fingerprint == fp).collect();
-            CaUsage {
-                last_handshake: mine.iter().filter_map(|l| l.last_handshake).max(),
-                last_seen: mine.iter().map(|l| l.last_seen).max(),
-                handshakes: mine.iter().map(|l| l.connections).sum(),
-                requests: mine.iter().map(|l| l.requests).sum(),
-                open: open
-                    .iter()
-                    .filter(|(ca, _)| *ca == fp)
-                    .map(|(_, n)| n)
-                    .sum(),
-            }
-        })
-        .collect();
     Ok(NsData {
-        can_write: s.caller.0.user.administers(name),
+        can_write: s.caller.can_write(name),
         ns,
         certs,
-        usage,
+        usage: usage.cas.into_iter().filter(CaTraffic::in_bundle).collect(),
         leaves,
     })
 }
@@ -313,17 +255,11 @@ async fn load(state: &AppState, s: &Session, name: &str) -> Result<NsData, ApiEr
 // --- namespaces list --------------------------------------------------------------------------
 
 async fn home(State(state): State<AppState>, s: Session) -> Response {
-    let result: Result<_, ApiError> = async {
-        let namespaces: Vec<Namespace> = state
-            .store
-            .list_namespaces()
-            .await?
-            .into_iter()
-            .filter(|n| s.caller.can_read(&n.name))
-            .collect();
+    let result: Result<_, ControlError> = async {
+        let namespaces: Vec<Namespace> = state.control.list_namespaces(&s.caller).await?;
         let leaves = state
-            .watch
-            .observed_leaves(OffsetDateTime::UNIX_EPOCH, None)
+            .control
+            .observed_leaves(&s.caller, OffsetDateTime::UNIX_EPOCH)
             .await?;
         Ok((namespaces, leaves))
     }
@@ -331,9 +267,9 @@ async fn home(State(state): State<AppState>, s: Session) -> Response {
     match result {
         Ok((namespaces, leaves)) => html(
             StatusCode::OK,
-            pages::namespaces(&s, &namespaces, &leaves, (state.clock)()),
+            pages::namespaces(&s, &namespaces, &leaves, state.control.now()),
         ),
-        Err(e) => error_page(Some(&s), &e),
+        Err(e) => error_page(Some(&s), &e.into()),
     }
 }
 
@@ -393,7 +329,7 @@ async fn namespace_page(
     let notice = q.done.as_deref().and_then(done_message);
     html(
         StatusCode::OK,
-        pages::namespace(&s, &d, (state.clock)(), &draft, &Outcome::None, notice),
+        pages::namespace(&s, &d, state.control.now(), &draft, &Outcome::None, notice),
     )
 }
 
@@ -428,7 +364,7 @@ async fn rerender(
     };
     html(
         status,
-        pages::namespace(s, &d, (state.clock)(), &draft, &outcome, None),
+        pages::namespace(s, &d, state.control.now(), &draft, &outcome, None),
     )
 }
 
@@ -442,20 +378,26 @@ async fn answer(
     card: Card,
     draft: Draft,
     dry_run: bool,
-    result: Result<axum::Json<ns::NamespaceView>, ApiError>,
-    checked: impl FnOnce(&ns::NamespaceView) -> String,
+    result: Result<Namespace, ControlError>,
+    checked: impl FnOnce(&NamespaceView) -> String,
     done: &str,
 ) -> Response {
     match result {
-        Ok(view) if dry_run => {
-            let msg = checked(&view.0);
+        Ok(ns) if dry_run => {
+            let msg = checked(&NamespaceView::new(&ns, state.control.now()));
             rerender(state, s, name, draft, Outcome::Checked(card, msg)).await
         }
-        Ok(_) => {
-            after_write(state).await;
-            saved(name, done)
-        }
-        Err(e) => rerender(state, s, name, draft, Outcome::Refused(card, e)).await,
+        Ok(_) => saved(name, done),
+        Err(e) => rerender(state, s, name, draft, Outcome::Refused(card, e.into())).await,
+    }
+}
+
+/// A form's write: at the resource version the page was rendered from.
+fn at(resource_version: i64, dry_run: bool) -> WriteOptions {
+    WriteOptions {
+        resource_version: Some(resource_version),
+        request_id: None,
+        dry_run,
     }
 }
 
@@ -490,19 +432,15 @@ async fn ca_add(
         return r;
     }
     let dry_run = form.op != "save";
-    let result = ns::add_ca(
-        State(state.clone()),
-        s.caller.clone(),
-        Path(name.clone()),
-        ApiJson(CaBody {
-            ca_certificate: Some(form.pem.clone()),
-            fingerprint: None,
-            resource_version: Some(form.resource_version),
-            request_id: None,
-            dry_run,
-        }),
-    )
-    .await;
+    let result = state
+        .control
+        .add_cas(
+            &s.caller,
+            &name,
+            Some(&form.pem),
+            at(form.resource_version, dry_run),
+        )
+        .await;
     let draft = Draft {
         ca_pem: form.pem,
         ..Draft::default()
@@ -547,7 +485,7 @@ async fn ca_remove(
             Ok(d) => d,
             Err(e) => return error_page(Some(&s), &e),
         };
-        let now = (state.clock)();
+        let now = state.control.now();
         let used = d
             .certs
             .iter()
@@ -568,31 +506,23 @@ async fn ca_remove(
             );
         }
     }
-    let result = ns::remove_ca(
-        State(state.clone()),
-        s.caller.clone(),
-        Path(name.clone()),
-        ApiJson(CaBody {
-            ca_certificate: None,
-            fingerprint: Some(form.fingerprint),
-            resource_version: Some(form.resource_version),
-            request_id: None,
-            dry_run: false,
-        }),
-    )
-    .await;
+    let which = CaRemoval {
+        pem: None,
+        fingerprint: Some(form.fingerprint),
+    };
+    let result = state
+        .control
+        .remove_cas(&s.caller, &name, which, at(form.resource_version, false))
+        .await;
     match result {
-        Ok(_) => {
-            after_write(&state).await;
-            saved(&name, "ca-removed")
-        }
+        Ok(_) => saved(&name, "ca-removed"),
         Err(e) => {
             rerender(
                 &state,
                 &s,
                 &name,
                 Draft::default(),
-                Outcome::Refused(Card::Cas, e),
+                Outcome::Refused(Card::Cas, e.into()),
             )
             .await
         }
@@ -647,7 +577,7 @@ impl FilterForm {
         }
     }
 
-    fn filter(&self) -> Result<CertificateFilter, ApiError> {
+    fn filter(&self) -> Result<CertificateFilter, ControlError> {
         let role = match self.role.as_str() {
             "" => None,
             "worker" => Some(AccessRole::Worker),
@@ -655,8 +585,8 @@ impl FilterForm {
             "writer" => Some(AccessRole::Writer),
             "admin" => Some(AccessRole::Admin),
             other => {
-                return Err(ApiError::rule(
-                    StatusCode::BAD_REQUEST,
+                return Err(ControlError::rule(
+                    ErrorKind::InvalidArgument,
                     "filter.role",
                     format!("unknown role {other:?}: use worker, reader, writer or admin"),
                 ))
@@ -693,49 +623,19 @@ async fn filter_save(
     }
     let remove = form.op == "remove";
     let dry_run = !remove && form.op != "save";
-    let action = match (remove, form.index) {
-        (true, _) => "namespace.certificate-filters.remove",
-        (false, Some(_)) => "namespace.certificate-filters.edit",
-        (false, None) => "namespace.certificate-filters.add",
-    };
     let result = async {
-        let filter = if remove { None } else { Some(form.filter()?) };
-        let index = form.index;
-        ns::mutate(
-            &state,
-            &s.caller,
-            &name,
-            action,
-            WriteOptions {
-                resource_version: Some(form.resource_version),
-                request_id: None,
-                dry_run,
-            },
-            |spec| {
-                let mut all = spec.certificate_filters.clone();
-                match (index, &filter) {
-                    (Some(i), _) if i >= all.len() => {
-                        return Err(ApiError::not_found(format!(
-                            "there is no filter number {} any more; reload the page",
-                            i + 1
-                        )))
-                    }
-                    (Some(i), None) => {
-                        all.remove(i);
-                    }
-                    (Some(i), Some(f)) => all[i] = f.clone(),
-                    (None, Some(f)) => all.push(f.clone()),
-                    (None, None) => {
-                        return Err(ApiError::bad_request("which filter to remove is missing"))
-                    }
-                }
-                Ok(gatehouse_store::NamespaceSpec {
-                    accepted_client_ca: spec.accepted_client_ca.clone(),
-                    certificate_filters: all,
-                })
-            },
-        )
-        .await
+        let edit = match (remove, form.index) {
+            (true, Some(i)) => FilterEdit::Remove(i),
+            (true, None) => {
+                return Err(ControlError::invalid("which filter to remove is missing"));
+            }
+            (false, Some(i)) => FilterEdit::Replace(i, form.filter()?),
+            (false, None) => FilterEdit::Add(form.filter()?),
+        };
+        state
+            .control
+            .edit_filter(&s.caller, &name, edit, at(form.resource_version, dry_run))
+            .await
     }
     .await;
     let draft = Draft {
@@ -781,21 +681,18 @@ async fn filters_import(
     // tcld's filters file, read by the one parser every importer uses.
     let result = match gatehouse_policy::CertificateFilters::from_json(&form.json) {
         Ok(parsed) => {
-            ns::import_filters(
-                State(state.clone()),
-                s.caller.clone(),
-                Path(name.clone()),
-                ApiJson(FiltersBody {
-                    filters: parsed.filters().to_vec(),
-                    resource_version: Some(form.resource_version),
-                    request_id: None,
-                    dry_run,
-                }),
-            )
-            .await
+            state
+                .control
+                .import_filters(
+                    &s.caller,
+                    &name,
+                    parsed.filters().to_vec(),
+                    at(form.resource_version, dry_run),
+                )
+                .await
         }
-        Err(e) => Err(ApiError::rule(
-            StatusCode::BAD_REQUEST,
+        Err(e) => Err(ControlError::rule(
+            ErrorKind::InvalidArgument,
             e.rule.id(),
             e.message,
         )),
@@ -861,7 +758,7 @@ async fn rollover_page(
     Path(name): Path<String>,
 ) -> Response {
     match load(&state, &s, &name).await {
-        Ok(d) => html(StatusCode::OK, pages::rollover(&s, &d, (state.clock)())),
+        Ok(d) => html(StatusCode::OK, pages::rollover(&s, &d, state.control.now())),
         Err(e) => error_page(Some(&s), &e),
     }
 }
@@ -869,34 +766,10 @@ async fn rollover_page(
 // --- expirations and audit --------------------------------------------------------------------
 
 async fn expirations_page(State(state): State<AppState>, s: Session) -> Response {
-    let result: Result<_, ApiError> = async {
-        let namespaces: Vec<Namespace> = state
-            .store
-            .list_namespaces()
-            .await?
-            .into_iter()
-            .filter(|n| s.caller.can_read(&n.name))
-            .collect();
-        let leaves: Vec<_> = state
-            .watch
-            .observed_leaves(OffsetDateTime::UNIX_EPOCH, None)
-            .await?
-            .into_iter()
-            .filter(|l| s.caller.can_read(&l.namespace))
-            .collect();
-        let tickets: Vec<_> = state
-            .watch
-            .list_tickets()
-            .await?
-            .into_iter()
-            .filter(|t| s.caller.can_read(&t.namespace))
-            .collect();
-        let now = (state.clock)();
-        Ok((
-            gatehouse_notify::expirations(&namespaces, &leaves, now, None),
-            tickets,
-            now,
-        ))
+    let result: Result<_, ControlError> = async {
+        let (now, entries) = state.control.expirations(&s.caller, None).await?;
+        let tickets = state.control.tickets(&s.caller).await?;
+        Ok((entries, tickets, now))
     }
     .await;
     match result {
@@ -904,7 +777,7 @@ async fn expirations_page(State(state): State<AppState>, s: Session) -> Response
             StatusCode::OK,
             pages::expirations(&s, &entries, &tickets, now),
         ),
-        Err(e) => error_page(Some(&s), &e),
+        Err(e) => error_page(Some(&s), &e.into()),
     }
 }
 
@@ -923,31 +796,37 @@ async fn audit_page(
     Query(q): Query<AuditFilter>,
 ) -> Response {
     let non_empty = |v: &str| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
-    let params = crate::users::AuditParams {
+    let params = AuditParams {
         namespace: non_empty(&q.namespace),
         user: non_empty(&q.user),
         before: q.before,
         limit: Some(100),
     };
-    let result: Result<_, ApiError> = async {
-        let (events, next) = crate::users::audit_events(&state, &s.caller, params).await?;
+    let result: Result<_, ControlError> = async {
+        let page = state.control.audit(&s.caller, params).await?;
         let namespaces: Vec<String> = state
-            .store
-            .list_namespaces()
+            .control
+            .list_namespaces(&s.caller)
             .await?
             .into_iter()
-            .filter(|n| s.caller.can_read(&n.name))
             .map(|n| n.name)
             .collect();
-        Ok((events, next, namespaces))
+        Ok((page, namespaces))
     }
     .await;
     match result {
-        Ok((events, next, namespaces)) => html(
+        Ok((page, namespaces)) => html(
             StatusCode::OK,
-            pages::audit(&s, &events, next, &namespaces, &q.namespace, &q.user),
+            pages::audit(
+                &s,
+                &page.events,
+                page.next_before,
+                &namespaces,
+                &q.namespace,
+                &q.user,
+            ),
         ),
-        Err(e) => error_page(Some(&s), &e),
+        Err(e) => error_page(Some(&s), &e.into()),
     }
 }
 

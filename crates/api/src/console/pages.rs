@@ -8,7 +8,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::{role_name, Card, Draft, NsData, Outcome, Session};
-use crate::error::ApiError;
+use crate::ApiError;
 
 /// A namespace name as a URL path segment (names are DNS labels, so this only guards).
 pub(crate) fn path_segment(name: &str) -> String {
@@ -48,7 +48,7 @@ fn layout(title: &str, s: Option<&Session>, body: Markup) -> Markup {
                             a href="/audit" { "Audit log" }
                         }
                         div.who {
-                            span.user { (s.caller.0.user.email) " · " (s.caller.role()) }
+                            span.user { (s.caller.user().email) " · " (s.caller.role()) }
                             form method="post" action="/logout" {
                                 input type="hidden" name="csrf" value=(s.csrf);
                                 button.link type="submit" { "Sign out" }
@@ -121,6 +121,18 @@ fn violations(e: &ApiError) -> Markup {
                     }
                 }
             }
+            (api_answer(e))
+        }
+    }
+}
+
+/// The same bytes the REST API answers for this refusal, to paste into a ticket or compare
+/// with a script's output.
+fn api_answer(e: &ApiError) -> Markup {
+    html! {
+        details.api-answer {
+            summary { "The API's answer (" (e.status.as_u16()) ")" }
+            pre.api-error { (e.body()) }
         }
     }
 }
@@ -284,6 +296,7 @@ pub(crate) fn namespace(
                             " Someone else saved it in the meantime; it is now at version " (rv) ". "
                             "The page below shows the current state and keeps what you typed: review it, then save again." }
                         p.muted { code.rule { "namespace.resource-version" } " " (e.message) }
+                        (api_answer(e))
                     }
                 }
             }
@@ -300,7 +313,7 @@ pub(crate) fn namespace(
                         div.warn #remove-warning role="alert" {
                             p { strong { "This CA is still in use." } " Clients used " (c.display_subject()) " "
                                 (u.last_seen.map(|t| ago(t, now)).unwrap_or_else(|| "recently".into()))
-                                @if u.open > 0 { ", and " (u.open) " connection(s) through the gateway are open now" }
+                                @if u.open_connections > 0 { ", and " (u.open_connections) " connection(s) through the gateway are open now" }
                                 ". "
                                 "Removing it refuses those clients at once. Move them to the new CA first, or remove it anyway." }
                             form method="post" action=(format!("{url}/ca/remove")) {
@@ -330,7 +343,7 @@ pub(crate) fn namespace(
                                         span class=(format!("pill {}", band(c.not_after, now))) { (date(c.not_after)) " · " (until(c.not_after, now)) }
                                     }
                                     td { (last_used(u.last_seen, now))
-                                        @if u.open > 0 { br; span.small { (u.open) " open connection(s)" } } }
+                                        @if u.open_connections > 0 { br; span.small { (u.open_connections) " open connection(s)" } } }
                                     @if d.can_write {
                                         td {
                                             form method="post" action=(format!("{url}/ca/remove")) {
@@ -443,7 +456,7 @@ pub(crate) fn namespace(
                         tbody {
                             @for (c, u) in d.certs.iter().zip(&d.usage) {
                                 tr { td { (c.display_subject()) } td { (last_used(u.last_handshake, now)) } td { (last_used(u.last_seen, now)) }
-                                     td.num { (u.handshakes) } td.num { (u.requests) } td.num { (u.open) } }
+                                     td.num { (u.handshakes) } td.num { (u.requests) } td.num { (u.open_connections) } }
                             }
                         }
                     }
@@ -503,7 +516,7 @@ fn rollover_card(s: &Session, d: &NsData, now: OffsetDateTime, live: bool) -> Ma
                                 td { @if is_new { span.pill.band-ok { "new" } } @else { span.pill.band-15 { "old" } } }
                                 td { (c.display_subject()) br; span.mono.small { (c.fingerprint.to_string()) } }
                                 td { (last_used(u.last_handshake, now)) }
-                                td.num { (u.open) }
+                                td.num { (u.open_connections) }
                                 td.status {
                                     @if u.recently_used(now) { span.pill.band-5 { "in use" } }
                                     @else if u.last_seen.is_some() { span.pill.band-ok { "quiet for over an hour" } }

@@ -11,10 +11,9 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
-use gatehouse_store::Principal;
 use time::OffsetDateTime;
 
-use crate::auth::Caller;
+use crate::control::{Caller, ControlError};
 use crate::AppState;
 
 /// The session cookie's name.
@@ -36,10 +35,10 @@ pub(crate) fn issue(
     key: &hmac::Key,
     key_id: &str,
     now: OffsetDateTime,
-) -> Result<String, crate::ApiError> {
+) -> Result<String, ControlError> {
     let mut nonce = [0u8; 16];
     aws_lc_rs::rand::fill(&mut nonce)
-        .map_err(|_| crate::ApiError::internal("random number generator failed"))?;
+        .map_err(|_| ControlError::internal("random number generator failed"))?;
     let body = format!(
         "v1.{key_id}.{}.{}",
         (now + TTL).unix_timestamp(),
@@ -119,17 +118,12 @@ pub(crate) async fn resolve(state: &AppState, value: &str) -> Option<Session> {
     ) else {
         return None;
     };
-    let now = (state.clock)();
-    if expiry.parse::<i64>().ok()? <= now.unix_timestamp() {
+    if expiry.parse::<i64>().ok()? <= state.control.now().unix_timestamp() {
         return None;
     }
-    let key = state.store.get_api_key(key_id).await.ok()??;
-    if key.revoked_at.is_some() || key.expires_at.is_some_and(|e| e <= now) {
-        return None;
-    }
-    let user = state.store.get_user(&key.user_id).await.ok()??;
+    let caller = state.control.caller_for_key(key_id).await?;
     Some(Session {
-        caller: Caller(Principal { user, key }),
+        caller,
         csrf: mac(&state.session_key, &format!("csrf.{nonce}")),
     })
 }

@@ -9,9 +9,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Failures an address may have in one window.
-pub(crate) const MAX_FAILURES: u32 = 10;
+pub const MAX_FAILURES: u32 = 10;
 /// The window, and how long an address that exceeded it waits.
-pub(crate) const WINDOW: Duration = Duration::from_secs(60);
+pub const WINDOW: Duration = Duration::from_secs(60);
 /// Addresses tracked at once; beyond this, the oldest windows are forgotten first.
 const MAX_TRACKED: usize = 10_000;
 
@@ -62,28 +62,6 @@ impl AuthLimiter {
             *entry = (0, Instant::now());
         }
         entry.0 += 1;
-    }
-}
-
-/// The client address of a request, when the server recorded it.
-pub(crate) fn peer(extensions: &axum::http::Extensions) -> Option<IpAddr> {
-    extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip())
-}
-
-/// Extracts the client address, if the server recorded it.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Peer(pub(crate) Option<IpAddr>);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        _: &S,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(Self(peer(&parts.extensions)))
     }
 }
 

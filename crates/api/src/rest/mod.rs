@@ -1,0 +1,160 @@
+//! The REST face (`/api/v1`): each handler maps HTTP to one call of the control service and
+//! its answer (or [`ApiError`]) back to HTTP.
+
+mod error;
+mod namespaces;
+mod users;
+mod watch;
+
+use std::net::IpAddr;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::Router;
+
+pub use error::ApiError;
+
+use crate::control::Caller;
+use crate::{AppState, MAX_BODY_BYTES};
+
+/// The client address of a request, when the server recorded it.
+pub(crate) fn peer(extensions: &axum::http::Extensions) -> Option<IpAddr> {
+    extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+/// Extracts the client address, if the server recorded it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Peer(pub(crate) Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(peer(&parts.extensions)))
+    }
+}
+
+/// The caller of an API request, from its `Authorization: Bearer` header.
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .map(|h| h.to_str().unwrap_or_default());
+        Ok(state
+            .control
+            .authenticate(header, peer(&parts.extensions))
+            .await?)
+    }
+}
+
+/// JSON body extractor whose rejections are API errors (400, or 413 for an oversize body).
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    axum::Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Self(v)),
+            Err(rejection) => {
+                let status = rejection.status();
+                if status == StatusCode::PAYLOAD_TOO_LARGE {
+                    Err(ApiError::rule(
+                        status,
+                        "request.max-size",
+                        format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+                    ))
+                } else {
+                    Err(ApiError::rule(
+                        StatusCode::BAD_REQUEST,
+                        "request.schema",
+                        rejection.body_text(),
+                    ))
+                }
+            }
+        }
+    }
+}
+
+/// Query-string extractor whose rejections are JSON API errors.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(v)| Self(v))
+            .map_err(|r| ApiError::rule(StatusCode::BAD_REQUEST, "request.schema", r.body_text()))
+    }
+}
+
+/// The `/api/v1` routes and `/metrics`.
+pub(crate) fn routes() -> Router<AppState> {
+    use namespaces as ns;
+    Router::new()
+        .route("/api/v1/openapi.json", get(crate::openapi::serve))
+        .route("/api/v1/whoami", get(users::whoami))
+        .route("/api/v1/namespaces", get(ns::list).post(ns::create))
+        .route(
+            "/api/v1/namespaces/{namespace}",
+            get(ns::get).put(ns::update).delete(ns::delete),
+        )
+        .route(
+            "/api/v1/namespaces/{namespace}/accepted-client-ca",
+            get(ns::list_cas).post(ns::add_ca).put(ns::set_cas),
+        )
+        .route(
+            "/api/v1/namespaces/{namespace}/accepted-client-ca/remove",
+            post(ns::remove_ca),
+        )
+        .route(
+            "/api/v1/namespaces/{namespace}/certificate-filters",
+            get(ns::get_filters)
+                .put(ns::import_filters)
+                .post(ns::add_filters)
+                .delete(ns::clear_filters),
+        )
+        .route(
+            "/api/v1/users",
+            get(users::list_users).post(users::create_user),
+        )
+        .route(
+            "/api/v1/users/{id}",
+            get(users::get_user)
+                .put(users::update_user)
+                .delete(users::delete_user),
+        )
+        .route(
+            "/api/v1/apikeys",
+            get(users::list_keys).post(users::create_key),
+        )
+        .route(
+            "/api/v1/apikeys/{id}",
+            axum::routing::delete(users::revoke_key),
+        )
+        .route("/api/v1/namespaces/{namespace}/usage", get(watch::usage))
+        .route("/api/v1/audit", get(users::audit))
+        .route("/api/v1/tickets", get(watch::tickets))
+        .route("/api/v1/expirations", get(watch::expiry_report))
+        .route("/metrics", get(watch::metrics))
+}

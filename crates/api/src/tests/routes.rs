@@ -1,0 +1,150 @@
+//! Every documented route exists, needs a key, and answers errors as JSON.
+
+use super::*;
+
+#[tokio::test]
+async fn every_documented_route_exists_and_needs_a_key() {
+    let w = world().await;
+    for (method, path, access, _, _) in ROUTES {
+        let path = path.replace("{namespace}", "a").replace("{id}", "x");
+        let body = (*method == "post" || *method == "put").then(|| json!({}));
+        let (status, v) = call(&w.app, &method.to_uppercase(), &path, None, body).await;
+        if matches!(access, Access::Public) {
+            assert_eq!(status, StatusCode::OK, "{method} {path}");
+        } else {
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}: {v}");
+            assert_eq!(v["code"], "unauthenticated");
+        }
+    }
+    let (status, _) = call(
+        &w.app,
+        "GET",
+        "/api/v1/namespaces",
+        Some("ghk_not-a-real-key"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = call(
+        &w.app,
+        "GET",
+        "/api/v1/namespaces",
+        Some("something-else"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, v) = call(&w.app, "GET", "/api/v1/nope", Some(&w.owner), None).await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+    // The document lists exactly the routes.
+    let (_, doc) = call(&w.app, "GET", "/api/v1/openapi.json", None, None).await;
+    let documented: usize = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|p| p.as_object().unwrap().len())
+        .sum();
+    assert_eq!(documented, ROUTES.len());
+    // Every path parameter is declared.
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for op in ops.as_object().unwrap().values() {
+            for seg in path.split('/').filter(|s| s.starts_with('{')) {
+                let name = seg.trim_matches(|c| c == '{' || c == '}');
+                assert!(
+                    op["parameters"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|p| p["name"] == name && p["in"] == "path"),
+                    "{path}: parameter {name} not declared"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_error_is_json() {
+    let w = world().await;
+    let (status, v) = call(
+        &w.app,
+        "DELETE",
+        "/api/v1/namespaces/a?resourceVersion=abc",
+        Some(&w.owner),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, v["violations"][0]["rule"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("request.schema")),
+        "{v}"
+    );
+    let (status, v) = call(&w.app, "GET", "/api/v1/audit?limit=x", Some(&w.owner), None).await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_argument")),
+        "{v}"
+    );
+    let (status, v) = call(
+        &w.app,
+        "PATCH",
+        "/api/v1/namespaces/a",
+        Some(&w.owner),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed")),
+        "{v}"
+    );
+    // Authorisation comes before body checks: no 400 for a caller who may not write.
+    let (status, _) = call(
+        &w.app,
+        "POST",
+        "/api/v1/namespaces/b/accepted-client-ca",
+        Some(&w.admin_a),
+        Some(json!({"caCertificate": "garbage"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // Non-admins cannot probe which users exist.
+    let (s1, _) = call(
+        &w.app,
+        "GET",
+        "/api/v1/users/owner@acme.io",
+        Some(&w.reader),
+        None,
+    )
+    .await;
+    let (s2, _) = call(
+        &w.app,
+        "GET",
+        "/api/v1/users/nobody@acme.io",
+        Some(&w.reader),
+        None,
+    )
+    .await;
+    assert_eq!((s1, s2), (StatusCode::FORBIDDEN, StatusCode::FORBIDDEN));
+    // Read-only users see namespace events only.
+    call(
+        &w.app,
+        "POST",
+        "/api/v1/users",
+        Some(&w.owner),
+        Some(json!({"email": "x@acme.io", "role": "read-only"})),
+    )
+    .await;
+    let (_, log) = call(&w.app, "GET", "/api/v1/audit", Some(&w.reader), None).await;
+    assert!(
+        log["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| !e["namespace"].is_null()),
+        "{log}"
+    );
+}
