@@ -1,202 +1,13 @@
-//! The console's HTML (maud escapes every interpolated value).
+//! The namespaces list, a namespace's page and its rollover card.
 
-use gatehouse_notify::ExpiryEntry;
+use super::super::{role_name, Card, Draft, NsData, Outcome, Session};
+use crate::ApiError;
 use gatehouse_pki::{rfc3339, sha1_fingerprint};
-use gatehouse_store::{AuditEvent, Namespace, ObservedLeaf, Ticket};
-use maud::{html, Markup, DOCTYPE};
-use time::format_description::well_known::Rfc3339;
+use gatehouse_store::{Namespace, ObservedLeaf};
+use maud::{html, Markup};
 use time::OffsetDateTime;
 
-use super::{role_name, Card, Draft, NsData, Outcome, Session};
-use crate::ApiError;
-
-/// A namespace name as a URL path segment (names are DNS labels, so this only guards).
-pub(crate) fn path_segment(name: &str) -> String {
-    name.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b == b'-' || b == b'.' {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-fn ns_url(name: &str) -> String {
-    format!("/namespaces/{}", path_segment(name))
-}
-
-fn layout(title: &str, s: Option<&Session>, body: Markup) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · Gatehouse" }
-                link rel="stylesheet" href="/console.css";
-                link rel="icon" href="/favicon.ico" type="image/svg+xml";
-            }
-            body {
-                header.top {
-                    a.brand href="/" { "Gatehouse" }
-                    @if let Some(s) = s {
-                        nav {
-                            a href="/" { "Namespaces" }
-                            a href="/expirations" { "Expirations" }
-                            a href="/audit" { "Audit log" }
-                        }
-                        div.who {
-                            span.user { (s.caller.user().email) " · " (s.caller.role()) }
-                            form method="post" action="/logout" {
-                                input type="hidden" name="csrf" value=(s.csrf);
-                                button.link type="submit" { "Sign out" }
-                            }
-                        }
-                    }
-                }
-                main { (body) }
-            }
-        }
-    }
-}
-
-pub(crate) fn login(error: Option<&str>, insecure: bool) -> Markup {
-    layout(
-        "Sign in",
-        None,
-        html! {
-            section.card.narrow {
-                h1 { "Sign in" }
-                p { "Use a Gatehouse API key. On first start the account owner's key is in "
-                    code { "<data-dir>/admin.key" } "; others come from " code { "gatehouse apikey create" } "." }
-                @if let Some(e) = error {
-                    div.error role="alert" { (e) }
-                }
-                @if insecure {
-                    div.warn #insecure role="alert" { strong { "This page came over plain HTTP to a non-local address." }
-                        " Browsers will not keep the console's Secure session cookie here, and an API key typed in would cross the network in the clear. "
-                        "Reach the console through HTTPS (a TLS-terminating proxy in front of --api-listen that sets X-Forwarded-Proto: https) or over localhost, e.g. "
-                        code { "ssh -L 8080:127.0.0.1:8080 host" } "." }
-                }
-                form method="post" action="/login" {
-                    label for="api_key" { "API key" }
-                    input #api_key type="password" name="api_key" autocomplete="off" required placeholder="ghk_…";
-                    button type="submit" { "Sign in" }
-                }
-            }
-        },
-    )
-}
-
-pub(crate) fn error(s: Option<&Session>, e: &ApiError) -> Markup {
-    layout(
-        "Error",
-        s,
-        html! {
-            section.card {
-                h1 { (e.status.as_u16()) " " (e.status.canonical_reason().unwrap_or("Error")) }
-                (violations(e))
-                p { a href="/" { "Back to namespaces" } }
-            }
-        },
-    )
-}
-
-/// An API error with its violations: rule id, certificate and fix hint for each.
-fn violations(e: &ApiError) -> Markup {
-    html! {
-        div.error role="alert" {
-            p.message { (e.message) }
-            @if !e.violations.is_empty() {
-                ul.violations {
-                    @for v in &e.violations {
-                        li {
-                            code.rule { (v.rule) } " " (v.message)
-                            @if let Some(subject) = &v.subject { br; span.muted { "certificate: " (subject) } }
-                            @if let Some(fp) = &v.fingerprint { br; span.muted.mono { "SHA-256 " (fp) } }
-                            @if let Some(hint) = &v.hint { br; span.hint { "Fix: " (hint) } }
-                        }
-                    }
-                }
-            }
-            (api_answer(e))
-        }
-    }
-}
-
-/// The same bytes the REST API answers for this refusal, to paste into a ticket or compare
-/// with a script's output.
-fn api_answer(e: &ApiError) -> Markup {
-    html! {
-        details.api-answer {
-            summary { "The API's answer (" (e.status.as_u16()) ")" }
-            pre.api-error { (e.body()) }
-        }
-    }
-}
-
-fn date(t: OffsetDateTime) -> String {
-    let s = rfc3339(t);
-    format!("{} {} UTC", &s[..10], &s[11..16])
-}
-
-/// "in 3 days", "expired 2 days ago".
-fn until(t: OffsetDateTime, now: OffsetDateTime) -> String {
-    let d = t - now;
-    if d.is_negative() {
-        format!("expired {} ago", span(-d))
-    } else {
-        format!("in {}", span(d))
-    }
-}
-
-fn ago(t: OffsetDateTime, now: OffsetDateTime) -> String {
-    let d = now - t;
-    if d < time::Duration::minutes(1) {
-        "just now".into()
-    } else {
-        format!("{} ago", span(d))
-    }
-}
-
-fn span(d: time::Duration) -> String {
-    if d.whole_days() >= 2 {
-        format!("{} days", d.whole_days())
-    } else if d.whole_hours() >= 2 {
-        format!("{} h", d.whole_hours())
-    } else if d.whole_minutes() >= 1 {
-        format!("{} min", d.whole_minutes())
-    } else {
-        format!("{} s", d.whole_seconds().max(0))
-    }
-}
-
-/// The expiry band a date falls in: the notification thresholds (15, 10, 5 days).
-fn band(t: OffsetDateTime, now: OffsetDateTime) -> &'static str {
-    let d = t - now;
-    if d.is_negative() {
-        "band-expired"
-    } else if d <= time::Duration::days(5) {
-        "band-5"
-    } else if d <= time::Duration::days(10) {
-        "band-10"
-    } else if d <= time::Duration::days(15) {
-        "band-15"
-    } else {
-        "band-ok"
-    }
-}
-
-fn last_used(t: Option<OffsetDateTime>, now: OffsetDateTime) -> Markup {
-    html! {
-        @match t {
-            Some(t) => time title=(rfc3339(t)) { (ago(t, now)) },
-            None => span.muted { "never" },
-        }
-    }
-}
+use super::*;
 
 pub(crate) fn namespaces(
     s: &Session,
@@ -247,14 +58,14 @@ pub(crate) fn namespaces(
     )
 }
 
-fn hidden(s: &Session, version: i64) -> Markup {
+pub(super) fn hidden(s: &Session, version: i64) -> Markup {
     html! {
         input type="hidden" name="csrf" value=(s.csrf);
         input type="hidden" name="resource_version" value=(version);
     }
 }
 
-fn outcome_for(outcome: &Outcome, card: Card) -> Markup {
+pub(super) fn outcome_for(outcome: &Outcome, card: Card) -> Markup {
     html! {
         @match outcome {
             Outcome::Refused(c, e) if *c == card && !is_conflict(e) => (violations(e)),
@@ -264,7 +75,7 @@ fn outcome_for(outcome: &Outcome, card: Card) -> Markup {
     }
 }
 
-fn is_conflict(e: &ApiError) -> bool {
+pub(super) fn is_conflict(e: &ApiError) -> bool {
     e.violations
         .iter()
         .any(|v| v.rule == "namespace.resource-version")
@@ -488,7 +299,7 @@ pub(crate) fn namespace(
 
 /// The rollover helper: which CA is new, how much traffic the old ones still carry, and the
 /// one-click removal once they are quiet.
-fn rollover_card(s: &Session, d: &NsData, now: OffsetDateTime, live: bool) -> Markup {
+pub(super) fn rollover_card(s: &Session, d: &NsData, now: OffsetDateTime, live: bool) -> Markup {
     let url = ns_url(&d.ns.name);
     let newest = d
         .certs
@@ -553,156 +364,4 @@ pub(crate) fn rollover(s: &Session, d: &NsData, now: OffsetDateTime) -> Markup {
         "<head><meta http-equiv=\"refresh\" content=\"10\">",
         1,
     ))
-}
-
-pub(crate) fn expirations(
-    s: &Session,
-    entries: &[ExpiryEntry],
-    tickets: &[Ticket],
-    now: OffsetDateTime,
-) -> Markup {
-    let shown: Vec<&ExpiryEntry> = entries.iter().take(200).collect();
-    layout(
-        "Expirations",
-        Some(s),
-        html! {
-            h1 { "Expirations" }
-            p.muted { "Every accepted CA and every client certificate seen in the last 7 days, soonest first. "
-                "Notifications go out at 15, 10 and 5 days; a ticket opens at 5." }
-            @if shown.is_empty() { p.muted { "Nothing to show." } } @else {
-                section.card { (timeline(&shown)) }
-                div.scroll {
-                    table #expirations {
-                        thead { tr { th { "Expires" } th { "Namespace" } th { "Kind" } th { "Subject" } th { "Last used" } th { "Ticket" } } }
-                        tbody {
-                            @for e in &shown {
-                                @let at = OffsetDateTime::parse(&e.not_after, &Rfc3339).unwrap_or(now);
-                                @let ticket = tickets.iter().find(|t| t.namespace == e.namespace && t.fingerprint == e.sha256);
-                                tr {
-                                    td { span class=(format!("pill {}", band(at, now))) { (date(at)) " · " (until(at, now)) } }
-                                    td { a href=(ns_url(&e.namespace)) { (e.namespace) } }
-                                    td { (e.kind) }
-                                    td { (e.subject) br; span.mono.small { (e.sha256) } }
-                                    td { (last_used(e.last_used.as_deref().and_then(|u| OffsetDateTime::parse(u, &Rfc3339).ok()), now)) }
-                                    td { @if let Some(t) = ticket { "#" (t.id) " " (t.status) } }
-                                }
-                            }
-                        }
-                    }
-                }
-                @if entries.len() > shown.len() { p.muted { "Showing the " (shown.len()) " soonest of " (entries.len()) "." } }
-            }
-        },
-    )
-}
-
-/// An SVG timeline: one bar per certificate from now to its notAfter, on a square-root scale
-/// so the next weeks stay readable beside certificates that live for years.
-fn timeline(entries: &[&ExpiryEntry]) -> Markup {
-    let max_days = entries
-        .iter()
-        .map(|e| e.days_left)
-        .max()
-        .unwrap_or(30)
-        .clamp(30, 3650) as f64;
-    let (x0, x1, row) = (8.0_f64, 952.0_f64, 22.0_f64);
-    let x = |days: i64| x0 + ((days.max(0) as f64) / max_days).sqrt() * (x1 - x0);
-    let height = 22.0 + row * entries.len() as f64;
-    let ticks: Vec<i64> = [5, 10, 15, 30, 90, 180, 365, 730, 1825]
-        .into_iter()
-        .filter(|d| (*d as f64) <= max_days)
-        .collect();
-    let fill = |e: &ExpiryEntry| match e.days_left {
-        _ if e.expired => "#e03131",
-        d if d <= 5 => "#ffa8a8",
-        d if d <= 10 => "#ffc078",
-        d if d <= 15 => "#ffe066",
-        _ => "#b2f2bb",
-    };
-    html! {
-        svg #timeline xmlns="http://www.w3.org/2000/svg" viewBox=(format!("0 0 960 {height}")) role="img" aria-label="Expiry timeline" {
-            text x=(x0) y="10" font-size="10" fill="#495057" { "now" }
-            @for d in &ticks {
-                line x1=(x(*d)) x2=(x(*d)) y1="14" y2=(height) stroke="#adb5bd" stroke-dasharray="3 3" {}
-                text x=(x(*d)) y="10" font-size="10" text-anchor="middle" fill="#495057" { (d) "d" }
-            }
-            @for (i, e) in entries.iter().enumerate() {
-                @let y = 20.0 + row * i as f64;
-                rect x=(x0) y=(y) width=((x(e.days_left) - x0).max(3.0)) height=(row - 6.0) rx="3" fill=(fill(e)) {}
-                text x=(x0 + 4.0) y=(y + 12.0) font-size="11" fill="#212529" {
-                    (e.namespace) " · " (e.kind) " · " (e.subject) " · "
-                    @if e.expired { "expired" } @else { (e.days_left) " days" }
-                }
-            }
-        }
-    }
-}
-
-pub(crate) fn audit(
-    s: &Session,
-    events: &[AuditEvent],
-    next: Option<i64>,
-    namespaces: &[String],
-    namespace: &str,
-    user: &str,
-) -> Markup {
-    let next_url = next.map(|n| {
-        let mut q = format!("/audit?before={n}");
-        if !namespace.is_empty() {
-            q.push_str(&format!("&namespace={}", path_segment(namespace)));
-        }
-        if !user.is_empty() {
-            q.push_str(&format!("&user={}", query_escape(user)));
-        }
-        q
-    });
-    layout(
-        "Audit log",
-        Some(s),
-        html! {
-            h1 { "Audit log" }
-            form.inline #audit-filter method="get" action="/audit" {
-                label { "Namespace "
-                    select name="namespace" {
-                        option value="" { "all" }
-                        @for n in namespaces { option value=(n) selected[n == namespace] { (n) } }
-                    }
-                }
-                label { "User " input name="user" value=(user) placeholder="email"; }
-                button.secondary type="submit" { "Filter" }
-            }
-            div.scroll {
-                table #audit {
-                    thead { tr { th { "When" } th { "Who" } th { "What" } th { "Namespace" } th { "Change" } } }
-                    tbody {
-                        @for e in events {
-                            tr {
-                                td { (date(e.at)) }
-                                td { (e.actor) }
-                                td.mono { (e.action) }
-                                td { @if let Some(n) = &e.namespace { a href=(ns_url(n)) { (n) } } }
-                                td { details { summary { "before / after" }
-                                    pre.small { (serde_json::to_string_pretty(&e.before).unwrap_or_default()) }
-                                    pre.small { (serde_json::to_string_pretty(&e.after).unwrap_or_default()) } } }
-                            }
-                        }
-                        @if events.is_empty() { tr { td colspan="5" .muted { "No events." } } }
-                    }
-                }
-            }
-            @if let Some(u) = next_url { p { a href=(u) { "Older events" } } }
-        },
-    )
-}
-
-fn query_escape(v: &str) -> String {
-    v.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~@".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
