@@ -145,7 +145,7 @@ impl From<StoreError> for ApiError {
             StoreError::DuplicateRequest { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
             }
-            StoreError::Unavailable(_) => {
+            StoreError::Unavailable { .. } => {
                 tracing::warn!(error = %e, "store unavailable");
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,

@@ -22,7 +22,7 @@ use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
-use gatehouse_store::{SqlStore, Store, WatchStore};
+use gatehouse_store::SqlStore;
 use time::OffsetDateTime;
 
 pub use auth::{new_token, token_hash, TOKEN_PREFIX};
@@ -37,8 +37,7 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 /// Shared state of the API handlers.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Arc<dyn Store>,
-    pub watch: Arc<dyn WatchStore>,
+    pub store: Arc<SqlStore>,
     /// The time source; tests pin it.
     pub clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sync>,
     /// Components that add to `/metrics` (the gateway, when it runs in this process).
@@ -89,7 +88,6 @@ impl AppState {
     /// State over a SQLite store, with the system clock.
     pub fn new(store: Arc<SqlStore>) -> Self {
         Self {
-            watch: store.clone(),
             store,
             clock: Arc::new(OffsetDateTime::now_utc),
             metrics: Vec::new(),

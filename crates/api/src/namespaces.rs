@@ -445,7 +445,7 @@ pub(crate) async fn delete(
     };
     state
         .store
-        .delete_namespace(&name, expected, change)
+        .delete_namespace(&name, expected, (state.clock)(), change)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

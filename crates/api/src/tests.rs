@@ -9,7 +9,7 @@ use axum::Router;
 use gatehouse_pki::{
     CaParams, CertificateAuthority, KeyAlgorithm, LeafParams, PrivateKey, ValidityPeriod,
 };
-use gatehouse_store::{Change, NamespaceSpec, Role, SqlStore, Store};
+use gatehouse_store::{Change, NamespaceSpec, Role, SqlStore};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use time::macros::datetime;
@@ -130,7 +130,6 @@ async fn world() -> World {
     }
     let state = AppState {
         store: store.clone(),
-        watch: store.clone(),
         clock: Arc::new(|| NOW),
         metrics: Vec::new(),
         after_namespace_write: Vec::new(),
@@ -963,7 +962,6 @@ async fn expired_cas_do_not_block_removal_but_cannot_be_added() {
     // Ten days later the short CA has expired; the store is unchanged, the clock moved.
     let later = AppState {
         store: w.store.clone(),
-        watch: w.store.clone(),
         clock: Arc::new(|| NOW + Duration::days(10)),
         metrics: Vec::new(),
         after_namespace_write: Vec::new(),

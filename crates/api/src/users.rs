@@ -139,7 +139,13 @@ pub(crate) async fn update_user(
     };
     let updated = state
         .store
-        .update_user(&user.id, body.role, body.namespaces, change)
+        .update_user(
+            &user.id,
+            body.role,
+            body.namespaces,
+            (state.clock)(),
+            change,
+        )
         .await?;
     Ok(Json(updated))
 }
@@ -159,7 +165,10 @@ pub(crate) async fn delete_user(
         before: json!({ "email": user.email, "role": user.role, "namespaces": user.namespaces }),
         after: serde_json::Value::Null,
     };
-    state.store.delete_user(&user.id, change).await?;
+    state
+        .store
+        .delete_user(&user.id, (state.clock)(), change)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

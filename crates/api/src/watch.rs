@@ -25,7 +25,7 @@ pub(crate) async fn tickets(
     caller: Caller,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let tickets: Vec<_> = state
-        .watch
+        .store
         .list_tickets()
         .await?
         .into_iter()
@@ -63,7 +63,7 @@ pub(crate) async fn expiry_report(
         .filter(|n| visible(&caller, &n.name))
         .collect();
     let leaves: Vec<_> = state
-        .watch
+        .store
         .observed_leaves(time::OffsetDateTime::UNIX_EPOCH, None)
         .await?
         .into_iter()
@@ -109,7 +109,7 @@ pub(crate) async fn metrics(
         }
     }
     for l in state
-        .watch
+        .store
         .observed_leaves(now - LEAF_SEEN_WINDOW, None)
         .await?
     {
@@ -126,7 +126,7 @@ pub(crate) async fn metrics(
     }
     out.push_str("# HELP gatehouse_notifications_total Expiry notifications by threshold, channel and result (failed counts attempts).\n");
     out.push_str("# TYPE gatehouse_notifications_total counter\n");
-    let stats = state.watch.notification_stats().await?;
+    let stats = state.store.notification_stats().await?;
     for s in &stats {
         for (result, n) in [("sent", s.sent), ("failed", s.failed_attempts)] {
             let _ = writeln!(
@@ -201,11 +201,11 @@ pub(crate) async fn usage(
     .0;
     let now = (state.clock)();
     let leaves = state
-        .watch
+        .store
         .observed_leaves(time::OffsetDateTime::UNIX_EPOCH, Some(&name))
         .await?;
     let open = state
-        .watch
+        .store
         .open_connections(&name, now - USAGE_FRESH)
         .await?;
     // Every CA in the bundle, then any CA that traffic used but the bundle no longer holds.

@@ -275,12 +275,12 @@ async fn load(state: &AppState, s: &Session, name: &str) -> Result<NsData, ApiEr
     let certs =
         parse_certificates(ns.spec.accepted_client_ca.as_bytes(), "bundle").unwrap_or_default();
     let mut leaves = state
-        .watch
+        .store
         .observed_leaves(OffsetDateTime::UNIX_EPOCH, Some(name))
         .await?;
     leaves.sort_by_key(|l| std::cmp::Reverse(l.last_seen));
     let open = state
-        .watch
+        .store
         .open_connections(name, now - crate::watch::USAGE_FRESH)
         .await?;
     let usage = certs
@@ -322,7 +322,7 @@ async fn home(State(state): State<AppState>, s: Session) -> Response {
             .filter(|n| s.caller.can_read(&n.name))
             .collect();
         let leaves = state
-            .watch
+            .store
             .observed_leaves(OffsetDateTime::UNIX_EPOCH, None)
             .await?;
         Ok((namespaces, leaves))
@@ -878,14 +878,14 @@ async fn expirations_page(State(state): State<AppState>, s: Session) -> Response
             .filter(|n| s.caller.can_read(&n.name))
             .collect();
         let leaves: Vec<_> = state
-            .watch
+            .store
             .observed_leaves(OffsetDateTime::UNIX_EPOCH, None)
             .await?
             .into_iter()
             .filter(|l| s.caller.can_read(&l.namespace))
             .collect();
         let tickets: Vec<_> = state
-            .watch
+            .store
             .list_tickets()
             .await?
             .into_iter()
