@@ -388,4 +388,38 @@ mod tests {
             assert_eq!(s.get_namespace("a").await.unwrap().unwrap(), ns);
         }
     }
+
+    #[tokio::test]
+    async fn a_delete_is_audited_and_recorded_at_the_callers_time() {
+        for s in crate::testing::stores().await {
+            let created = time::macros::datetime!(2031-01-01 00:00 UTC);
+            let deleted = time::macros::datetime!(2031-03-01 00:00 UTC);
+            s.create_namespace("a", spec("A"), created, change("namespace.create"))
+                .await
+                .unwrap();
+            let mut c = change("namespace.delete");
+            c.request_id = Some("req-delete".into());
+            s.delete_namespace("a", 1, deleted, c).await.unwrap();
+            let events = s
+                .list_audit(AuditQuery {
+                    limit: 1,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            assert_eq!(
+                (events[0].action.as_str(), events[0].at),
+                ("namespace.delete", deleted),
+                "{:?}",
+                s.backend()
+            );
+            let created_at: String =
+                sqlx::query_scalar("SELECT created_at FROM requests WHERE request_id = $1")
+                    .bind("req-delete")
+                    .fetch_one(&s.pool)
+                    .await
+                    .unwrap();
+            assert_eq!(created_at, ts(deleted));
+        }
+    }
 }

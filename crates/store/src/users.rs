@@ -479,4 +479,53 @@ mod tests {
             );
         }
     }
+
+    #[tokio::test]
+    async fn user_writes_are_audited_at_the_callers_time() {
+        for s in crate::testing::stores().await {
+            let created = time::macros::datetime!(2031-01-01 00:00 UTC);
+            let updated = time::macros::datetime!(2031-02-01 00:00 UTC);
+            let deleted = time::macros::datetime!(2031-03-01 00:00 UTC);
+            let u = s
+                .create_user(
+                    "a@example.com",
+                    Role::ReadOnly,
+                    vec![],
+                    created,
+                    change("user.create"),
+                )
+                .await
+                .unwrap();
+            s.update_user(
+                &u.id,
+                Role::GlobalAdmin,
+                vec![],
+                updated,
+                change("user.update"),
+            )
+            .await
+            .unwrap();
+            s.delete_user(&u.id, deleted, change("user.delete"))
+                .await
+                .unwrap();
+            let events = s
+                .list_audit(crate::model::AuditQuery {
+                    limit: 10,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            let at: Vec<_> = events.iter().map(|e| (e.action.as_str(), e.at)).collect();
+            assert_eq!(
+                at,
+                [
+                    ("user.delete", deleted),
+                    ("user.update", updated),
+                    ("user.create", created)
+                ],
+                "{:?}",
+                s.backend()
+            );
+        }
+    }
 }
