@@ -22,7 +22,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("schema/postgres/003_shared_secrets.sql"),
 ];
 
-/// Which database a [`SqlStore`](crate::SqlStore) is on.
+/// Which database a `SqlStore` is on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,

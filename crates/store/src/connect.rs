@@ -450,7 +450,7 @@ impl Lease {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{change, spec};
+    use crate::model::{Change, NamespaceSpec};
 
     #[tokio::test]
     async fn survives_reopen_and_migrates_once() {
@@ -459,7 +459,11 @@ mod tests {
         let now = OffsetDateTime::now_utc();
         {
             let s = SqlStore::open(&path).await.unwrap();
-            s.create_namespace("a", spec("A"), now, change("namespace.create"))
+            let spec = NamespaceSpec {
+                accepted_client_ca: "A".into(),
+                certificate_filters: vec![],
+            };
+            s.create_namespace("a", spec, now, Change::default())
                 .await
                 .unwrap();
         }
