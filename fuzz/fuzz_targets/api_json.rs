@@ -11,7 +11,7 @@ use std::sync::{Arc, OnceLock};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use gatehouse_api::{new_token, router, token_hash, AppState, Control};
-use gatehouse_store::{Change, Role, SqlStore, Store};
+use gatehouse_store::{Change, Role, SqlStore};
 use libfuzzer_sys::fuzz_target;
 use tower::ServiceExt as _;
 

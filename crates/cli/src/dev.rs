@@ -12,7 +12,7 @@ use gatehouse_pki::{
     write_files, CaParams, CertificateAuthority, FileKind, KeyAlgorithm, LeafParams, OutputFile,
     PrivateKey, ValidityPeriod,
 };
-use gatehouse_store::{Change, NamespaceSpec, Store as _};
+use gatehouse_store::{Change, NamespaceSpec};
 use time::OffsetDateTime;
 
 use crate::fail::Failure;

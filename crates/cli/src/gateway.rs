@@ -313,7 +313,7 @@ pub(crate) async fn start(
     };
     let domain = config.domain.clone();
     let upstream = config.upstream.clone();
-    let gateway = Gateway::new(config, identity, store.clone(), store)
+    let gateway = Gateway::new(config, identity, store)
         .await
         .map_err(|e| Failure::Input(e.to_string()))?;
     let listener = tokio::net::TcpListener::bind(args.gateway_listen)

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use clap::Args;
 use gatehouse_api::{new_token, router, token_hash, AppState, Control};
 use gatehouse_pki::{write_files, FileKind, OutputFile};
-use gatehouse_store::{SqlStore, Store};
+use gatehouse_store::SqlStore;
 use time::OffsetDateTime;
 
 use crate::fail::Failure;
@@ -313,7 +313,11 @@ pub(crate) async fn serve(
     // or a browser behind a load balancer is signed out whenever it reaches another replica.
     let secret = match &args.database_url {
         Some(_) => store
-            .shared_secret("console-session", &new_session_secret()?)
+            .shared_secret(
+                "console-session",
+                &new_session_secret()?,
+                OffsetDateTime::now_utc(),
+            )
             .await
             .map_err(|e| Failure::Internal(e.to_string()))?
             .into_bytes(),

@@ -91,7 +91,7 @@ fn webhook_secret_file(data_dir: &Path) -> Result<Vec<u8>, Failure> {
 }
 
 pub(crate) fn notifier(store: Arc<SqlStore>, config: Config) -> Result<Notifier, Failure> {
-    Notifier::new(store.clone(), store, config).map_err(|e| Failure::Input(e.to_string()))
+    Notifier::new(store, config).map_err(|e| Failure::Input(e.to_string()))
 }
 
 #[derive(Debug, Subcommand)]

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use gatehouse_pki::CertificateInfo;
 use gatehouse_policy::{CaBundle, CertificateFilters};
-use gatehouse_store::{Namespace, Store, WatchStore};
+use gatehouse_store::{Namespace, SqlStore};
 use http::Uri;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -196,8 +196,7 @@ pub struct Gateway {
     shared: Arc<Shared>,
     registry: Arc<Registry>,
     usage: Arc<usage::Usage>,
-    store: Arc<dyn Store>,
-    watch: Arc<dyn WatchStore>,
+    store: Arc<SqlStore>,
     generation: watch::Sender<u64>,
     /// The last audit event applied.
     position: std::sync::atomic::AtomicI64,
@@ -225,8 +224,7 @@ impl Gateway {
     pub async fn new(
         config: Config,
         identity: Identity,
-        store: Arc<dyn Store>,
-        watch_store: Arc<dyn WatchStore>,
+        store: Arc<SqlStore>,
     ) -> Result<Arc<Self>, GatewayError> {
         let metrics = Arc::new(Metrics::default());
         let registry = Arc::new(Registry::new(&config.domain, identity, metrics.clone())?);
@@ -262,7 +260,6 @@ impl Gateway {
             registry,
             usage: Arc::default(),
             store,
-            watch: watch_store,
             generation: watch::Sender::new(0),
             position: std::sync::atomic::AtomicI64::new(0),
             reload_lock: tokio::sync::Mutex::new(()),
@@ -457,7 +454,7 @@ impl Gateway {
     async fn flush(&self) {
         let batch = self.usage.take_batch(&self.shared.config.instance);
         if let Err(e) = self
-            .watch
+            .store
             .record_usage(&batch, OffsetDateTime::now_utc())
             .await
         {

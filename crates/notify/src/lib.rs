@@ -11,7 +11,7 @@ mod plan;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use gatehouse_store::{Notification, Store, StoreError, WatchStore};
+use gatehouse_store::{Notification, SqlStore, StoreError};
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use time::{Duration, OffsetDateTime};
@@ -82,8 +82,7 @@ pub struct PassReport {
 
 /// The notifier.
 pub struct Notifier {
-    store: Arc<dyn Store>,
-    watch: Arc<dyn WatchStore>,
+    store: Arc<SqlStore>,
     config: Config,
     mailer: Option<(AsyncSmtpTransport<Tokio1Executor>, Mailbox)>,
     http: reqwest::Client,
@@ -119,11 +118,7 @@ pub fn backoff(attempts: i64) -> Duration {
 }
 
 impl Notifier {
-    pub fn new(
-        store: Arc<dyn Store>,
-        watch: Arc<dyn WatchStore>,
-        config: Config,
-    ) -> Result<Self, NotifyError> {
+    pub fn new(store: Arc<SqlStore>, config: Config) -> Result<Self, NotifyError> {
         let mailer = match &config.smtp_url {
             None => None,
             Some(url) => {
@@ -158,7 +153,6 @@ impl Notifier {
             .map_err(|e| NotifyError::Webhook(e.to_string()))?;
         Ok(Self {
             store,
-            watch,
             config,
             mailer,
             http,
@@ -178,7 +172,7 @@ impl Notifier {
         let namespaces = self.store.list_namespaces().await?;
         let users = self.store.list_users().await?;
         let leaves = self
-            .watch
+            .store
             .observed_leaves(now - LEAF_SEEN_WINDOW, None)
             .await?;
         Ok(plan(&namespaces, &users, &leaves, &self.channels(), now))
@@ -192,7 +186,7 @@ impl Notifier {
     ) -> Result<PassReport, NotifyError> {
         let planned = self.dry_run(now).await?;
         let opened = self
-            .watch
+            .store
             .enqueue(&planned.notifications, &planned.tickets, now)
             .await?;
         for t in &opened {
@@ -225,7 +219,7 @@ impl Notifier {
             _ => false,
         };
         let doomed: Vec<i64> = self
-            .watch
+            .store
             .list_notifications()
             .await?
             .into_iter()
@@ -241,7 +235,7 @@ impl Notifier {
             })
             .map(|n| n.id)
             .collect();
-        Ok(self.watch.cancel_pending(&doomed).await?)
+        Ok(self.store.cancel_pending(&doomed).await?)
     }
 
     /// Sends every notification due at `due_at`; returns (sent, failed). Claims are leased by
@@ -260,7 +254,7 @@ impl Notifier {
         };
         while !stop.load(Ordering::SeqCst) {
             let Some(n) = self
-                .watch
+                .store
                 .claim_next(due_at, OffsetDateTime::now_utc(), LEASE, &token, &serves)
                 .await?
             else {
@@ -274,7 +268,7 @@ impl Notifier {
             match self.send(&n).await {
                 Ok(()) => {
                     if self
-                        .watch
+                        .store
                         .mark_sent(n.id, &token, OffsetDateTime::now_utc())
                         .await?
                     {
@@ -284,7 +278,7 @@ impl Notifier {
                 }
                 Err(e) => {
                     let retry_at = due_at + backoff(n.attempts);
-                    self.watch.mark_failed(n.id, &token, &e, retry_at).await?;
+                    self.store.mark_failed(n.id, &token, &e, retry_at).await?;
                     tracing::warn!(id = n.id, channel = %n.item.channel, recipient = %shown, error = %e, retry_at = %gatehouse_pki::rfc3339(retry_at), "notification failed; will retry");
                     failed += 1;
                 }
@@ -329,7 +323,7 @@ impl Notifier {
             "webhook" => {
                 let mut event = n.item.payload.clone();
                 if n.item.threshold == "5d" {
-                    if let Ok(tickets) = self.watch.list_tickets().await {
+                    if let Ok(tickets) = self.store.list_tickets().await {
                         if let Some(t) = tickets.iter().find(|t| {
                             t.namespace == n.item.namespace && t.fingerprint == n.item.fingerprint
                         }) {

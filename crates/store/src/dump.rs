@@ -6,8 +6,9 @@
 use serde_json::{Map, Value};
 use sqlx::{Column, Row};
 
-use crate::sql::{Backend, SqlStore};
-use crate::StoreError;
+use crate::backend::Backend;
+use crate::connect::{commit, SqlStore};
+use crate::error::{Context, StoreError};
 
 /// What an export file says it is.
 pub const DUMP_FORMAT: &str = "gatehouse-account-export";
@@ -30,7 +31,7 @@ const TABLES: &[(&str, &str)] = &[
 const GENERATED_IDS: &[&str] = &["audit_events", "notifications", "tickets"];
 
 fn bad(msg: String) -> StoreError {
-    StoreError::Database(msg)
+    StoreError::Invalid(msg)
 }
 
 impl SqlStore {
@@ -38,17 +39,20 @@ impl SqlStore {
     pub async fn export(&self) -> Result<Value, StoreError> {
         // One read-only snapshot (SQLite's read transaction in WAL mode; REPEATABLE READ on
         // PostgreSQL), without blocking writers.
-        let mut tx = self.pool.begin().await?;
+        const CONTEXT: &str = "exporting the account";
+        let mut tx = self.pool.begin().await.context(CONTEXT)?;
         if self.backend == Backend::Postgres {
             sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 .execute(&mut *tx)
-                .await?;
+                .await
+                .context(CONTEXT)?;
         }
         let mut tables = Map::new();
         for (table, order) in TABLES {
             let rows = sqlx::query(&format!("SELECT * FROM {table} ORDER BY {order}"))
                 .fetch_all(&mut *tx)
-                .await?;
+                .await
+                .context(CONTEXT)?;
             let mut out = Vec::with_capacity(rows.len());
             for row in &rows {
                 let mut object = Map::new();
@@ -56,7 +60,7 @@ impl SqlStore {
                     let value = if let Ok(v) = row.try_get::<Option<i64>, _>(i) {
                         v.map_or(Value::Null, Value::from)
                     } else {
-                        let v: Option<String> = row.try_get(i)?;
+                        let v: Option<String> = row.try_get(i).context(CONTEXT)?;
                         v.map_or(Value::Null, Value::from)
                     };
                     object.insert(column.name().to_owned(), value);
@@ -65,7 +69,7 @@ impl SqlStore {
             }
             tables.insert((*table).to_owned(), Value::Array(out));
         }
-        crate::sql::commit(tx).await?;
+        commit(tx).await?;
         Ok(serde_json::json!({
             "format": DUMP_FORMAT,
             "schemaVersion": self.schema_version().await?,
@@ -109,7 +113,8 @@ impl SqlStore {
             let n: i64 =
                 sqlx::query_scalar(&format!("SELECT CAST(COUNT(*) AS BIGINT) FROM {table}"))
                     .fetch_one(&mut *tx)
-                    .await?;
+                    .await
+                    .context("importing an account")?;
             if n > 0 {
                 return Err(bad(format!(
                     "the target database is not empty ({table} has {n} rows): import into a new database; nothing was changed"
@@ -163,9 +168,14 @@ impl SqlStore {
                         }
                     };
                 }
-                query.execute(&mut *tx).await.map_err(|e| {
-                    bad(format!("table {table}, row {i}: {e}; nothing was imported"))
-                })?;
+                query
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|source| StoreError::ImportRow {
+                        table,
+                        row: i,
+                        source,
+                    })?;
             }
             report.rows.push(((*table).to_owned(), rows.len()));
         }
@@ -176,10 +186,11 @@ impl SqlStore {
                     "SELECT CAST(setval(pg_get_serial_sequence('{table}', 'id'), COALESCE(MAX(id), 0) + 1, false) AS BIGINT) FROM {table}"
                 ))
                 .execute(&mut *tx)
-                .await?;
+                .await
+                .context("importing an account")?;
             }
         }
-        crate::sql::commit(tx).await?;
+        commit(tx).await?;
         Ok(report)
     }
 }

@@ -1,4 +1,5 @@
-//! The domain model: namespaces, users and roles, API keys, audit events.
+//! The domain model: namespaces, users and roles, API keys, audit events, and what the expiry
+//! watch and the gateway's usage record store.
 
 use std::fmt;
 use std::str::FromStr;
@@ -163,4 +164,134 @@ pub struct AuditQuery {
     pub limit: i64,
     /// Only events about a namespace (no user or API key events).
     pub namespaces_only: bool,
+}
+
+/// A completed namespace write, found by its request id.
+#[derive(Clone, Debug)]
+pub struct RecordedRequest {
+    pub namespace: String,
+    pub action: String,
+    /// The namespace after the write (`null` for a delete).
+    pub namespace_after: serde_json::Value,
+}
+
+/// A user together with the API key that authenticated them.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub user: User,
+    pub key: ApiKey,
+}
+
+/// A notification to queue. Queuing the same (namespace, fingerprint, threshold, channel,
+/// recipient) twice is a no-op: that is what makes every message go out once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewNotification {
+    pub namespace: String,
+    pub fingerprint: String,
+    /// "ca" or "leaf".
+    pub kind: String,
+    /// "15d", "10d", "5d" for CAs; "leaf-15d" for client leaves.
+    pub threshold: String,
+    /// "email" or "webhook".
+    pub channel: String,
+    /// Email address or webhook URL.
+    pub recipient: String,
+    /// What to send (subject and body, or the webhook JSON).
+    pub payload: serde_json::Value,
+}
+
+/// A queued notification.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Notification {
+    pub id: i64,
+    #[serde(flatten)]
+    pub item: NewNotification,
+    /// "pending", "sending", "sent" or "cancelled".
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub sent_at: Option<OffsetDateTime>,
+}
+
+/// A ticket opened when a CA is 5 days or less from expiry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Ticket {
+    pub id: i64,
+    pub namespace: String,
+    pub fingerprint: String,
+    pub subject: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_after: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub opened_at: OffsetDateTime,
+    pub status: String,
+}
+
+/// A ticket to open (once per namespace and certificate).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewTicket {
+    pub namespace: String,
+    pub fingerprint: String,
+    pub subject: String,
+    pub not_after: OffsetDateTime,
+}
+
+/// A client leaf the gateway saw, with the CA it chained to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservedLeaf {
+    pub namespace: String,
+    pub ca_fingerprint: String,
+    pub leaf_fingerprint: String,
+    pub leaf_subject: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub leaf_not_after: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub first_seen: OffsetDateTime,
+    /// The last handshake or request.
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_seen: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_handshake: Option<OffsetDateTime>,
+    /// Handshakes (connections opened).
+    pub connections: i64,
+    pub requests: i64,
+}
+
+/// What a gateway instance observed since its last flush: per-leaf deltas, and a full snapshot
+/// of its open connections per namespace and CA.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UsageBatch {
+    /// Which gateway instance this is (its open-connection rows are replaced as a whole).
+    pub instance: String,
+    pub leaves: Vec<LeafDelta>,
+    /// (namespace, CA fingerprint, open connections).
+    pub open: Vec<(String, String, i64)>,
+}
+
+/// A leaf's activity since the last flush.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeafDelta {
+    pub namespace: String,
+    pub ca_fingerprint: String,
+    pub leaf_fingerprint: String,
+    pub leaf_subject: String,
+    pub leaf_not_after: OffsetDateTime,
+    pub last_seen: OffsetDateTime,
+    pub last_handshake: Option<OffsetDateTime>,
+    pub handshakes: i64,
+    pub requests: i64,
+}
+
+/// Counts for the notifications metric.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotificationStat {
+    pub threshold: String,
+    pub channel: String,
+    pub sent: i64,
+    pub failed_attempts: i64,
+    pub pending: i64,
 }

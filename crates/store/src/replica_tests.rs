@@ -276,14 +276,15 @@ async fn one_replica_leads_the_notifier() {
 async fn replicas_share_one_secret() {
     let (_dir, sets) = replicas().await;
     for [a, b, c] in sets {
+        let now = OffsetDateTime::now_utc();
         let (x, y) = tokio::join!(
-            a.shared_secret("s", "from-a"),
-            b.shared_secret("s", "from-b")
+            a.shared_secret("s", "from-a", now),
+            b.shared_secret("s", "from-b", now)
         );
         let (x, y) = (x.unwrap(), y.unwrap());
         assert_eq!(x, y, "the first to store wins, for everyone");
         assert!(x == "from-a" || x == "from-b");
-        assert_eq!(c.shared_secret("s", "from-c").await.unwrap(), x);
+        assert_eq!(c.shared_secret("s", "from-c", now).await.unwrap(), x);
         let dump = c.export().await.unwrap();
         assert!(
             !dump.to_string().contains(&x),

@@ -32,7 +32,7 @@ pub(crate) async fn fresh_postgres_url() -> Option<String> {
         return None;
     };
     sqlx::any::install_default_drivers();
-    let name = crate::sql::new_id("gh_test").unwrap();
+    let name = crate::codec::new_id("gh_test").unwrap();
     let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
         .await
         .expect("connect to GATEHOUSE_TEST_POSTGRES_URL");

@@ -1,6 +1,6 @@
 //! The audit log, as each role may see it.
 
-use gatehouse_store::{AuditEvent, AuditQuery, Role, Store};
+use gatehouse_store::{AuditEvent, AuditQuery, Role};
 
 use super::error::ControlError;
 use super::{Caller, Control};

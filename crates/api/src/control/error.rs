@@ -150,7 +150,7 @@ impl From<StoreError> for ControlError {
                 Self::rule(ErrorKind::Conflict, "user.last-owner", e.to_string())
             }
             StoreError::DuplicateRequest { .. } => Self::new(ErrorKind::Conflict, e.to_string()),
-            StoreError::Unavailable(..) => {
+            StoreError::Unavailable { .. } => {
                 tracing::warn!(error = %e, "store unavailable");
                 Self::new(
                     ErrorKind::Unavailable,

@@ -23,7 +23,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use base64::Engine;
-use gatehouse_store::{SqlStore, Store};
+use gatehouse_store::SqlStore;
 use time::OffsetDateTime;
 
 pub use audit::{AuditPage, AuditParams};

@@ -10,7 +10,7 @@ use gatehouse_pki::{
 use gatehouse_policy::{
     CaBundle, CertRef, CertificateFilter, CertificateFilters, Finding, Rule, Severity,
 };
-use gatehouse_store::{Change, Namespace, NamespaceSpec, ResourceVersion, Store, StoreError};
+use gatehouse_store::{Change, Namespace, NamespaceSpec, ResourceVersion, StoreError};
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -253,7 +253,9 @@ impl Control {
             before: summary(&ns.spec),
             after: serde_json::Value::Null,
         };
-        self.store.delete_namespace(name, expected, change).await?;
+        self.store
+            .delete_namespace(name, expected, self.now(), change)
+            .await?;
         self.namespace_changed().await;
         Ok(())
     }

@@ -3,7 +3,7 @@
 
 use gatehouse_notify::ExpiryEntry;
 use gatehouse_pki::{parse_certificates, ValidityPeriod};
-use gatehouse_store::{ObservedLeaf, Ticket, WatchStore};
+use gatehouse_store::{ObservedLeaf, Ticket};
 use time::{Duration, OffsetDateTime};
 
 use super::error::ControlError;

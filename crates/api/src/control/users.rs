@@ -1,6 +1,6 @@
 //! Users and their roles, and API keys.
 
-use gatehouse_store::{ApiKey, Change, Role, Store, User};
+use gatehouse_store::{ApiKey, Change, Role, User};
 use serde_json::json;
 
 use super::error::{ControlError, ErrorKind};
@@ -142,7 +142,7 @@ impl Control {
         };
         Ok(self
             .store
-            .update_user(&user.id, fields.role, fields.namespaces, change)
+            .update_user(&user.id, fields.role, fields.namespaces, self.now(), change)
             .await?)
     }
 
@@ -157,7 +157,7 @@ impl Control {
             before: user_summary(&user.email, user.role, &user.namespaces),
             after: serde_json::Value::Null,
         };
-        Ok(self.store.delete_user(&user.id, change).await?)
+        Ok(self.store.delete_user(&user.id, self.now(), change).await?)
     }
 
     /// API keys: the caller's own, or (admins) everyone's or one user's.

@@ -9,7 +9,6 @@ use axum::response::IntoResponse;
 use axum::Json;
 use gatehouse_notify::LEAF_SEEN_WINDOW;
 use gatehouse_pki::{parse_certificates, rfc3339};
-use gatehouse_store::WatchStore;
 
 use super::{ApiError, ApiQuery};
 use crate::control::Caller;

@@ -18,7 +18,7 @@ use axum::Router;
 use gatehouse_pki::{
     CaParams, CertificateAuthority, KeyAlgorithm, LeafParams, PrivateKey, ValidityPeriod,
 };
-use gatehouse_store::{Change, NamespaceSpec, Role, SqlStore, Store};
+use gatehouse_store::{Change, NamespaceSpec, Role, SqlStore};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use time::macros::datetime;
