@@ -25,6 +25,7 @@ use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+mod api_schema;
 #[rustfmt::skip]
 mod api_table;
 mod grpc;
@@ -822,7 +823,8 @@ pub mod fuzzing {
 
     use crate::api_table::METHODS;
     use crate::grpc::{Encoding, Framer};
-    use crate::namespace_check::{check_message, Access};
+    use crate::api_schema::Access;
+    use crate::namespace_check::check_message;
 
     /// The namespaced methods, in table order.
     pub fn namespaced_methods() -> Vec<&'static str> {

@@ -16,7 +16,8 @@ use hyper::body::Incoming;
 use crate::grpc::{status_name, BoxError, Code, Encoding, Framer, ResponseBody, Status};
 use crate::limits::CallGuard;
 use crate::metrics::Metrics;
-use crate::namespace_check::{check_message, classify, Access, Method};
+use crate::api_schema::Access;
+use crate::namespace_check::{check_message, classify, Method};
 use crate::usage::LeafCell;
 use crate::Shared;
 
