@@ -15,8 +15,8 @@ use temporalio_protos::temporal::api::workflowservice::v1::{
     StartWorkflowExecutionRequest,
 };
 
-use crate::grpc::{frame, Code, Encoding, Framer};
 use crate::api_schema::Access;
+use crate::grpc::{frame, Code, Encoding, Framer};
 use crate::namespace_check::{check_message, classify, Method, Violation};
 
 const WS: &str = "/temporal.api.workflowservice.v1.WorkflowService/";
