@@ -17,6 +17,7 @@ use gatehouse_store::SqlStore;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use time::OffsetDateTime;
+use tokio_util::sync::CancellationToken;
 
 use crate::fail::Failure;
 
@@ -306,7 +307,7 @@ pub(crate) async fn start(
     args: &GatewayArgs,
     data_dir: &Path,
     store: Arc<SqlStore>,
-    shutdown: tokio::sync::watch::Receiver<bool>,
+    shutdown: CancellationToken,
 ) -> Result<Option<Running>, Failure> {
     let Some((config, identity)) = args.config(data_dir)? else {
         return Ok(None);
@@ -329,14 +330,11 @@ pub(crate) async fn start(
         .local_addr()
         .map_err(|e| Failure::Internal(e.to_string()))?;
     tracing::info!(gateway = %local, sni = %format!("<namespace>.{domain}"), upstream = %upstream, "gateway serving");
-    let mut stop = shutdown;
-    let task = tokio::spawn(gateway.clone().serve(
-        listener,
-        async move {
-            let _ = stop.wait_for(|s| *s).await;
-        },
-        Duration::from_secs(30),
-    ));
+    let task = tokio::spawn(
+        gateway
+            .clone()
+            .serve(listener, shutdown, Duration::from_secs(30)),
+    );
     Ok(Some(Running {
         gateway,
         addr: local,
@@ -394,8 +392,8 @@ pub(crate) fn run(args: GatewayCommandArgs) -> Result<ExitCode, Failure> {
         let store = Arc::new(
             crate::database::open_store(&args.data_dir, args.database_url.as_deref(), true).await?,
         );
-        let (tx, rx) = tokio::sync::watch::channel(false);
-        let started = start(&args.gateway, &args.data_dir, store, rx).await?;
+        let shutdown = CancellationToken::new();
+        let started = start(&args.gateway, &args.data_dir, store, shutdown.clone()).await?;
         let Some(Running { gateway, task, .. }) = started else {
             return Ok(ExitCode::SUCCESS);
         };
@@ -427,7 +425,7 @@ pub(crate) fn run(args: GatewayCommandArgs) -> Result<ExitCode, Failure> {
             });
         }
         crate::serve::shutdown_signal().await;
-        let _ = tx.send(true);
+        shutdown.cancel();
         let _ = task.await;
         Ok(ExitCode::SUCCESS)
     })

@@ -304,8 +304,17 @@ pub(crate) async fn serve(
             }
         })
     };
+    let gateway_stop = tokio_util::sync::CancellationToken::new();
+    tokio::spawn({
+        let mut stop = stop.clone();
+        let gateway_stop = gateway_stop.clone();
+        async move {
+            let _ = stop.wait_for(|s| *s).await;
+            gateway_stop.cancel();
+        }
+    });
     let gateway =
-        crate::gateway::start(&args.gateway, &args.data_dir, store.clone(), stop.clone()).await?;
+        crate::gateway::start(&args.gateway, &args.data_dir, store.clone(), gateway_stop).await?;
     if gateway.is_none() {
         tracing::info!("no --upstream: the gateway is not running (the API and expiry watch are)");
     }

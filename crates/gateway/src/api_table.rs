@@ -2,7 +2,7 @@
 // (see api_table_gen.rs). Do not edit: regenerate with
 // `GATEHOUSE_REGENERATE=1 cargo test -p gatehouse-gateway api_table`.
 
-use crate::namespace_check::{Access, Class, Field, Kind, MessageType};
+use crate::api_schema::{Access, Class, Field, Kind, MessageType};
 
 /// Every method of the served services, sorted by path.
 pub(crate) static METHODS: &[(&str, Access)] = &[

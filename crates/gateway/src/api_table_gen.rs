@@ -378,7 +378,7 @@ pub(crate) fn generate(set_bytes: &[u8]) -> String {
         "// @generated from the Temporal API descriptors published by temporalio-protos\n\
          // (see api_table_gen.rs). Do not edit: regenerate with\n\
          // `GATEHOUSE_REGENERATE=1 cargo test -p gatehouse-gateway api_table`.\n\n\
-         use crate::namespace_check::{Access, Class, Field, Kind, MessageType};\n\n",
+         use crate::api_schema::{Access, Class, Field, Kind, MessageType};\n\n",
     );
     out.push_str("/// Every method of the served services, sorted by path.\n");
     out.push_str("pub(crate) static METHODS: &[(&str, Access)] = &[\n");

@@ -15,8 +15,9 @@ use temporalio_protos::temporal::api::workflowservice::v1::{
     StartWorkflowExecutionRequest,
 };
 
+use crate::api_schema::Access;
 use crate::grpc::{frame, Code, Encoding, Framer};
-use crate::namespace_check::{check_message, classify, Access, Method, Violation};
+use crate::namespace_check::{check_message, classify, Method, Violation};
 
 const WS: &str = "/temporal.api.workflowservice.v1.WorkflowService/";
 
@@ -340,7 +341,7 @@ fn budget() -> std::sync::Arc<tokio::sync::Semaphore> {
 
 #[test]
 fn each_method_class_is_open_exactly_to_its_roles() {
-    use crate::namespace_check::Class;
+    use crate::api_schema::Class;
     use gatehouse_policy::AccessRole::{Admin, Reader, Worker, Writer};
     //                     method                          class             worker reader writer admin
     let cases = [

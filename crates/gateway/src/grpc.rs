@@ -2,13 +2,10 @@
 //! time), gzip-compressed messages, trailers-only status responses, and the body types.
 
 use std::io::Read as _;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
-use http_body::{Body, Frame, SizeHint};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// gRPC status codes the gateway produces.
@@ -269,48 +266,6 @@ fn gunzip(data: &[u8], max: usize) -> Result<Bytes, Status> {
 }
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// A response body: empty (the gateway's own statuses) or the upstream's, observed.
-#[derive(Debug, Default)]
-pub enum ResponseBody {
-    #[default]
-    Empty,
-    Upstream(crate::proxy::ObservedBody),
-    /// A whole body the gateway answers itself (certificate renewal).
-    Full(Option<Bytes>),
-}
-
-impl Body for ResponseBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        match self.get_mut() {
-            Self::Empty => Poll::Ready(None),
-            Self::Full(data) => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
-            Self::Upstream(b) => Pin::new(b).poll_frame(cx),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        match self {
-            Self::Empty => true,
-            Self::Full(d) => d.is_none(),
-            Self::Upstream(b) => b.is_end_stream(),
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match self {
-            Self::Empty => SizeHint::with_exact(0),
-            Self::Full(d) => SizeHint::with_exact(d.as_ref().map_or(0, |d| d.len() as u64)),
-            Self::Upstream(b) => b.size_hint(),
-        }
-    }
-}
 
 /// An uncompressed message frame (for tests).
 #[cfg(test)]

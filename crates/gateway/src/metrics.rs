@@ -121,9 +121,19 @@ impl Metrics {
             .or_default() += 1;
     }
 
-    /// A resource limit tripped (`limit` is its name, as in `docs/security.md`); returns
-    /// how many times it has tripped, so callers can log the first and then every 100th.
-    pub(crate) fn limit(&self, limit: &'static str) -> u64 {
+    /// A resource limit tripped (`limit` is its name, as in `docs/security.md`): counts it,
+    /// logging its first trip and then every 100th (the rest at debug level).
+    pub(crate) fn limit_tripped(&self, limit: &'static str, detail: &dyn std::fmt::Display) {
+        let n = self.limit(limit);
+        if n == 1 || n.is_multiple_of(100) {
+            tracing::warn!(limit, trips = n, "{detail}");
+        } else {
+            tracing::debug!(limit, trips = n, "{detail}");
+        }
+    }
+
+    /// Counts a trip of `limit`; returns how many times it has tripped.
+    fn limit(&self, limit: &'static str) -> u64 {
         let mut limits = lock(&self.limits);
         let n = limits.entry(limit).or_default();
         *n += 1;

@@ -4,79 +4,8 @@
 
 use std::fmt;
 
+use crate::api_schema::{Access, Field, Kind, MessageType};
 use crate::api_table::{MESSAGES, METHODS};
-
-/// What a method may do through a namespace endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Access {
-    /// Carries no namespace and reveals none (GetSystemInfo, GetClusterInfo, health).
-    Open,
-    /// Refused, and why.
-    Refused(&'static str),
-    /// Its request (index into `MESSAGES`) must name the connection's namespace; the class says
-    /// which certificate-filter roles may call it.
-    Namespaced(usize, Class),
-}
-
-/// What a namespaced method does, for roles on certificate filters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Class {
-    /// Poll, respond, heartbeat.
-    Worker,
-    /// A read that workers need too (history, the namespace, versioning).
-    WorkerRead,
-    Read,
-    Write,
-    Admin,
-}
-
-impl Class {
-    pub(crate) fn allowed(self, p: gatehouse_policy::Permissions) -> bool {
-        use gatehouse_policy::Permissions as P;
-        match self {
-            Self::Worker => p.contains(P::WORKER),
-            Self::WorkerRead => p.contains(P::WORKER) || p.contains(P::READ),
-            Self::Read => p.contains(P::READ),
-            Self::Write => p.contains(P::WRITE),
-            Self::Admin => p.contains(P::ADMIN),
-        }
-    }
-
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Self::Worker => "worker",
-            Self::WorkerRead | Self::Read => "read",
-            Self::Write => "write",
-            Self::Admin => "admin",
-        }
-    }
-}
-
-/// A message type, with only the fields that lead to a namespace.
-#[derive(Debug)]
-pub(crate) struct MessageType {
-    pub(crate) name: &'static str,
-    pub(crate) fields: &'static [Field],
-}
-
-#[derive(Debug)]
-pub(crate) struct Field {
-    pub(crate) number: u32,
-    pub(crate) name: &'static str,
-    pub(crate) kind: Kind,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Kind {
-    /// A `namespace` string: must be the connection's namespace (nested ones may be empty,
-    /// which means "the same namespace").
-    Namespace,
-    /// A namespace id: a request through a namespace endpoint names its namespace, so ids
-    /// (which could name any namespace) must be empty.
-    NamespaceId,
-    /// A message that can contain either.
-    Message(usize),
-}
 
 /// A method as the gateway classifies it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,330 +2,24 @@
 //! the Temporal frontend over a pooled HTTP/2 client, streaming both ways.
 
 use std::convert::Infallible;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Instant;
 
-use bytes::Bytes;
 use http::{Request, Response, StatusCode, Uri};
-use http_body::{Body, Frame, SizeHint};
-use http_body_util::BodyExt as _;
+use http_body::Body as _;
 use hyper::body::Incoming;
 
-use crate::grpc::{status_name, BoxError, Code, Encoding, Framer, ResponseBody, Status};
-use crate::limits::CallGuard;
-use crate::metrics::Metrics;
-use crate::namespace_check::{check_message, classify, Access, Method};
-use crate::usage::LeafCell;
-use crate::Shared;
+use crate::api_schema::Access;
+use crate::conn_ctx::ConnCtx;
+use crate::grpc::{status_name, Code, Encoding, Framer, Status};
+use crate::namespace_check::{classify, Method};
+use crate::renewal;
+use crate::request_body::CheckedBody;
+use crate::response_body::{ObservedBody, Record, ResponseBody};
+use crate::tls::namespace_from_sni;
 
 /// How long a namespaced call may take to send its whole (one-message) request.
 const FIRST_MESSAGE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// What a connection's requests share.
-#[derive(Debug)]
-pub(crate) struct ConnCtx {
-    pub(crate) shared: Arc<Shared>,
-    /// The namespace the SNI selected (its canonical name).
-    pub(crate) namespace: Arc<str>,
-    pub(crate) usage: Arc<LeafCell>,
-    pub(crate) peer: String,
-    /// What this client may do (from its filters' roles; updated when they change).
-    pub(crate) permissions: std::sync::atomic::AtomicU8,
-    /// The client certificate's subject (the upstream JWT's `sub`).
-    pub(crate) subject: String,
-    /// The client certificate (what a renewal keeps).
-    pub(crate) leaf: Arc<gatehouse_pki::CertificateInfo>,
-    /// SHA-256 of the bundle CA the client's chain ends at.
-    pub(crate) anchor: Arc<str>,
-    /// The upstream JWT (`--upstream-jwt`), the permissions it states, and when to renew it.
-    pub(crate) token: std::sync::Mutex<Option<(http::HeaderValue, u8, Instant)>>,
-    /// Calls in flight, idle time and cancelled calls (the connection limits).
-    pub(crate) activity: Arc<crate::limits::Activity>,
-}
-
-impl ConnCtx {
-    /// This connection's upstream `authorization` value, minted or renewed as needed.
-    fn upstream_token(&self) -> Option<http::HeaderValue> {
-        let minter = self.shared.minter.as_ref()?;
-        let bits = self.permissions.load(std::sync::atomic::Ordering::Relaxed);
-        let mut slot = self
-            .token
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((value, for_bits, renew_at)) = slot.as_ref() {
-            if *for_bits == bits && Instant::now() < *renew_at {
-                return Some(value.clone());
-            }
-        }
-        let permissions = crate::jwt::temporal_permissions(
-            &self.namespace,
-            gatehouse_policy::Permissions::from_bits(bits),
-        );
-        let token = minter.mint(&self.subject, &permissions)?;
-        let mut value = http::HeaderValue::from_str(&format!("Bearer {token}")).ok()?;
-        // Kept out of the shared upstream connection's HPACK table.
-        value.set_sensitive(true);
-        let renew_at = Instant::now() + crate::jwt::TOKEN_TTL / 2;
-        *slot = Some((value.clone(), bits, renew_at));
-        Some(value)
-    }
-}
-
-/// A request body on its way upstream: messages pass one at a time, each checked first.
-#[derive(Debug)]
-pub(crate) struct CheckedBody {
-    first: Option<Bytes>,
-    inner: Incoming,
-    framer: Framer,
-    check: Option<(usize, Arc<str>)>,
-    /// Where a limit tripping mid-call is counted.
-    shared: Arc<Shared>,
-    /// `first`'s share of the gateway's buffer budget, until it is sent.
-    held: Option<tokio::sync::OwnedSemaphorePermit>,
-}
-
-impl CheckedBody {
-    /// The next checked message frame, or the end of the body.
-    fn next_checked(&mut self) -> Result<Option<Bytes>, Status> {
-        match self.framer.next()? {
-            Some(m) => {
-                if let Some((request, ns)) = &self.check {
-                    check_message(*request, &m.payload, ns).map_err(|v| {
-                        Status::new(
-                            Code::PermissionDenied,
-                            format!("this connection is for namespace {ns:?}: {v}"),
-                        )
-                    })?;
-                }
-                Ok(Some(m.frame))
-            }
-            None => Ok(None),
-        }
-    }
-
-    /// Reads a namespaced (unary) call's whole request: exactly one message, checked, held to
-    /// be sent. Nothing reaches the upstream before the request has ended, so a second message
-    /// naming another namespace cannot follow a checked first one.
-    async fn read_first(&mut self) -> Result<(), Status> {
-        loop {
-            if let Some(frame) = self.next_checked()? {
-                if self.first.is_some() {
-                    return Err(Status::new(
-                        Code::InvalidArgument,
-                        "a unary call carries exactly one request message; this one carried more",
-                    ));
-                }
-                // The held message counts against the gateway's buffer budget until it is sent.
-                self.held = Some(crate::grpc::reserve(&self.shared.budget, frame.len())?);
-                self.first = Some(frame);
-                continue;
-            }
-            if self.first.is_some() && self.inner.is_end_stream() {
-                if !self.framer.is_empty() {
-                    return Err(Status::abandoned(
-                        Code::InvalidArgument,
-                        "the request ended inside a second message",
-                    ));
-                }
-                return Ok(());
-            }
-            match self.inner.frame().await {
-                Some(Ok(f)) => {
-                    if let Ok(data) = f.into_data() {
-                        self.framer.push(data);
-                    }
-                }
-                Some(Err(e)) => {
-                    return Err(Status::abandoned(
-                        Code::Cancelled,
-                        format!("request body: {e}"),
-                    ))
-                }
-                None if self.first.is_some() => {
-                    if !self.framer.is_empty() {
-                        return Err(Status::abandoned(
-                            Code::InvalidArgument,
-                            "the request ended inside a second message",
-                        ));
-                    }
-                    return Ok(());
-                }
-                // Also how a stream reset with CANCEL reads (hyper ends the body cleanly).
-                None => {
-                    return Err(Status::abandoned(
-                        Code::InvalidArgument,
-                        "the request ended before its first message",
-                    ))
-                }
-            }
-        }
-    }
-}
-
-impl Body for CheckedBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = self.get_mut();
-        if let Some(first) = this.first.take() {
-            this.held = None;
-            return Poll::Ready(Some(Ok(Frame::data(first))));
-        }
-        loop {
-            match this.next_checked() {
-                Ok(Some(frame)) => return Poll::Ready(Some(Ok(Frame::data(frame)))),
-                Ok(None) => {}
-                Err(s) => {
-                    if let Some(limit) = s.limit {
-                        this.shared.limit_tripped(
-                            limit,
-                            &format_args!("request stream refused mid-call: {}", s.message),
-                        );
-                    }
-                    tracing::info!(namespace = %this.check.as_ref().map(|c| &*c.1).unwrap_or("-"), reason = %s.message, "request stream refused mid-call");
-                    return Poll::Ready(Some(Err(s.message.into())));
-                }
-            }
-            match Pin::new(&mut this.inner).poll_frame(cx) {
-                // Request trailers are dropped: gRPC clients send none, and grpc-go answers
-                // a second HEADERS frame with a GOAWAY for the whole (shared) connection.
-                Poll::Ready(Some(Ok(f))) => {
-                    if let Ok(data) = f.into_data() {
-                        this.framer.push(data);
-                    }
-                }
-                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e.into()))),
-                Poll::Ready(None) => {
-                    return Poll::Ready(if this.framer.is_empty() {
-                        None
-                    } else {
-                        Some(Err("request body ended inside a message".into()))
-                    })
-                }
-                Poll::Pending => return Poll::Pending,
-            }
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.first.is_none() && self.framer.is_empty() && self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        SizeHint::default()
-    }
-}
-
-/// The upstream's response body, passed through as it streams; records the call's grpc-status
-/// and latency when it ends (or `CANCELLED` if the client goes away first).
-#[derive(Debug)]
-pub struct ObservedBody {
-    inner: Incoming,
-    record: Option<Record>,
-    /// The call on its connection: finished with the response, or counted as cancelled if
-    /// the client resets the stream first.
-    call: Option<CallGuard>,
-}
-
-impl ObservedBody {
-    fn finished(&mut self, status: &'static str) {
-        if let Some(r) = self.record.take() {
-            r.finish(status);
-        }
-        if let Some(c) = self.call.take() {
-            c.finish();
-        }
-    }
-}
-
-#[derive(Debug)]
-struct Record {
-    metrics: Arc<Metrics>,
-    namespace: Arc<str>,
-    method: &'static str,
-    start: Instant,
-    /// grpc-status from the headers (a trailers-only response).
-    header_status: Option<&'static str>,
-}
-
-impl Record {
-    fn finish(self, status: &'static str) {
-        self.metrics
-            .request(&self.namespace, self.method, status, self.start.elapsed());
-    }
-}
-
-impl Drop for ObservedBody {
-    fn drop(&mut self) {
-        match self.record.as_ref().map(|r| r.header_status) {
-            // A trailers-only response (how Temporal returns errors) ends with its headers, so
-            // hyper never polls the body; its status is in the headers.
-            Some(Some(s)) => self.finished(s),
-            // Dropped mid-response: the client cancelled (the call guard counts it).
-            Some(None) => {
-                if let Some(r) = self.record.take() {
-                    r.finish("CANCELLED");
-                }
-            }
-            None => self.finished("UNKNOWN"),
-        }
-    }
-}
-
-impl Body for ObservedBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = self.get_mut();
-        match Pin::new(&mut this.inner).poll_frame(cx) {
-            Poll::Ready(Some(Ok(frame))) => {
-                if let Some(t) = frame.trailers_ref() {
-                    let status = t
-                        .get("grpc-status")
-                        .and_then(|v| v.to_str().ok())
-                        .map_or("UNKNOWN", status_name);
-                    this.finished(status);
-                }
-                Poll::Ready(Some(Ok(frame)))
-            }
-            Poll::Ready(Some(Err(e))) => {
-                if let Some(r) = &this.record {
-                    r.metrics.upstream_error();
-                }
-                this.finished("UNAVAILABLE");
-                Poll::Ready(Some(Err(e.into())))
-            }
-            Poll::Ready(None) => {
-                let s = this
-                    .record
-                    .as_ref()
-                    .and_then(|r| r.header_status)
-                    .unwrap_or("UNKNOWN");
-                this.finished(s);
-                Poll::Ready(None)
-            }
-            Poll::Pending => Poll::Pending,
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
 
 /// Handles one gRPC call on an admitted connection, counting it on the connection: a call
 /// whose future is dropped (the client reset the stream) or that ends because the request
@@ -338,8 +32,7 @@ pub(crate) async fn handle(
     let mut response = handle_call(ctx, req).await?;
     let cancelled = response.extensions().get::<Abandoned>().is_some();
     match response.body_mut() {
-        ResponseBody::Upstream(body) if body.record.is_some() => body.call = Some(call),
-        ResponseBody::Upstream(_) => call.finish(),
+        ResponseBody::Upstream(body) => body.hold_call(call),
         // The gateway's own refusal because the client reset or cut short its request.
         _ if cancelled => call.cancel(),
         _ => call.finish(),
@@ -377,6 +70,7 @@ async fn handle_call(
         );
         if let Some(limit) = status.limit {
             ctx.shared
+                .metrics
                 .limit_tripped(limit, &format_args!("call refused: {}", status.message));
         }
         ctx.shared
@@ -394,8 +88,8 @@ async fn handle_call(
             StatusCode::MISDIRECTED_REQUEST,
         );
     }
-    if req.uri().path() == crate::renewal::RENEW_PATH {
-        return Ok(crate::renewal::handle(ctx, req).await);
+    if req.uri().path() == renewal::RENEW_PATH {
+        return Ok(renewal::handle(ctx, req).await);
     }
     let mut names = req.headers().get_all("temporal-namespace").iter();
     if let (Some(_), Some(_)) = (names.next(), names.next()) {
@@ -455,9 +149,7 @@ async fn handle_call(
         }
         Some(Access::Open) => None,
         Some(Access::Namespaced(request, class)) => {
-            let granted = gatehouse_policy::Permissions::from_bits(
-                ctx.permissions.load(std::sync::atomic::Ordering::Relaxed),
-            );
+            let granted = ctx.permissions();
             if !class.allowed(granted) {
                 ctx.shared.metrics.role_denied(&ctx.namespace, &granted.describe(), method);
                 return refuse(
@@ -482,19 +174,19 @@ async fn handle_call(
         Err(s) => return refuse(s, StatusCode::OK),
     };
     let (parts, inner) = req.into_parts();
-    let mut body = CheckedBody {
-        first: None,
+    let framer = Framer::new(
+        ctx.shared.config.max_message_bytes,
+        encoding,
+        ctx.shared.budget.clone(),
+    );
+    let mut body = CheckedBody::new(
         inner,
-        framer: Framer::new(
-            ctx.shared.config.max_message_bytes,
-            encoding,
-            ctx.shared.budget.clone(),
-        ),
+        framer,
         check,
-        shared: ctx.shared.clone(),
-        held: None,
-    };
-    if body.check.is_some() {
+        ctx.shared.budget.clone(),
+        ctx.shared.metrics.clone(),
+    );
+    if body.is_checked() {
         let first = tokio::time::timeout(FIRST_MESSAGE_TIMEOUT, body.read_first()).await;
         let first = first.unwrap_or_else(|_| {
             Err(Status::new(
@@ -561,11 +253,7 @@ async fn handle_call(
             } else {
                 Some(record)
             };
-            let body = ObservedBody {
-                inner,
-                record,
-                call: None,
-            };
+            let body = ObservedBody::new(inner, record);
             Ok(Response::from_parts(parts, ResponseBody::Upstream(body)))
         }
         Err(e) => {
@@ -603,7 +291,7 @@ fn misdirected(ctx: &ConnCtx, req: &Request<Incoming>) -> Option<String> {
             h.rsplit_once(':').map_or(h, |(host, _)| host)
         }
     };
-    let other = crate::tls::namespace_from_sni(host, &ctx.shared.config.domain)?;
+    let other = namespace_from_sni(host, &ctx.shared.config.domain)?;
     if other.eq_ignore_ascii_case(&ctx.namespace) {
         return None;
     }

@@ -16,8 +16,8 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use time::OffsetDateTime;
 
-use crate::grpc::ResponseBody;
-use crate::proxy::ConnCtx;
+use crate::conn_ctx::ConnCtx;
+use crate::response_body::ResponseBody;
 
 /// The renewal endpoint's path.
 pub const RENEW_PATH: &str = "/gatehouse.v1.CertificateService/Renew";
@@ -68,7 +68,7 @@ pub(crate) async fn handle(ctx: Arc<ConnCtx>, req: Request<Incoming>) -> Respons
             ),
         );
     }
-    if ctx.permissions.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+    if ctx.is_revoked() {
         return refuse(
             StatusCode::FORBIDDEN,
             "renew.revoked",

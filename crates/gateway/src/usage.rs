@@ -4,9 +4,11 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
-use gatehouse_store::{LeafDelta, UsageBatch};
+use gatehouse_store::{LeafDelta, SqlStore, UsageBatch};
 use time::OffsetDateTime;
+use tokio_util::sync::CancellationToken;
 
 fn unix_now() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()
@@ -143,6 +145,34 @@ impl Usage {
             if let Some(cell) = cells.get(&key) {
                 cell.handshakes.fetch_add(l.handshakes, Ordering::Relaxed);
                 cell.requests.fetch_add(l.requests, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Writes the counts since the last flush to `store` as `instance`'s; on failure they are
+    /// kept for the next flush.
+    pub(crate) async fn flush(&self, store: &SqlStore, instance: &str) {
+        let batch = self.take_batch(instance);
+        if let Err(e) = store.record_usage(&batch, OffsetDateTime::now_utc()).await {
+            tracing::warn!(error = %e, "usage flush failed; counts kept for the next one");
+            self.restore(&batch);
+        }
+    }
+
+    /// Flushes every `interval` until `stop` is cancelled.
+    pub(crate) async fn flush_every(
+        self: Arc<Self>,
+        store: Arc<SqlStore>,
+        instance: String,
+        interval: Duration,
+        stop: CancellationToken,
+    ) {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = tick.tick() => self.flush(&store, &instance).await,
             }
         }
     }
