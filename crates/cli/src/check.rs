@@ -10,8 +10,9 @@ use gatehouse_policy::{
 use serde_json::json;
 use time::OffsetDateTime;
 
-use crate::args::{LintArgs, OutputFormat, VerifyArgs};
+use crate::cert_args::{LintArgs, VerifyArgs};
 use crate::fail::Failure;
+use crate::flags::OutputFormat;
 
 fn at_time(at: &Option<String>) -> Result<OffsetDateTime, Failure> {
     match at {

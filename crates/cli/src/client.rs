@@ -10,7 +10,6 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
 use crate::fail::Failure;
-use crate::serve::admin_key_path;
 
 #[derive(Debug, Args)]
 pub(crate) struct ServerArgs {
@@ -47,7 +46,7 @@ impl Client {
         let token = match &args.api_key {
             Some(k) => k.trim().to_owned(),
             None => {
-                let path = admin_key_path(&args.data_dir);
+                let path = gatehouse_server::DataDir::new(&args.data_dir).admin_key();
                 std::fs::read_to_string(&path)
                     .map(|s| s.trim().to_owned())
                     .map_err(|e| {
@@ -657,7 +656,7 @@ fn filter_command(c: &Client, command: FilterCommand) -> Result<ExitCode, Failur
 pub(crate) fn expirations_list(
     server: &ServerArgs,
     within: Option<&str>,
-    output: crate::args::OutputFormat,
+    output: crate::flags::OutputFormat,
 ) -> Result<ExitCode, Failure> {
     let c = Client::new(server, true)?;
     let path = match within {
@@ -665,7 +664,7 @@ pub(crate) fn expirations_list(
         None => "/api/v1/expirations".into(),
     };
     let v = c.get(&path)?;
-    if output == crate::args::OutputFormat::Json {
+    if output == crate::flags::OutputFormat::Json {
         return print(&v);
     }
     println!(

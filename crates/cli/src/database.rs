@@ -1,65 +1,22 @@
-//! Which database a process uses (`--database-url`, else SQLite in the data dir), and the
-//! commands that move an account between databases: `migrate`, `export`, `import`.
+//! The commands that move an account between databases: `migrate`, `export`, `import`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
 use gatehouse_pki::{write_files, FileKind, OutputFile};
-use gatehouse_store::SqlStore;
+use gatehouse_server::{DataDir, StoreLocation};
 
 use crate::fail::Failure;
+use crate::flags::StoreArgs;
+use crate::runtime::block_on;
 
-/// Help text for `--database-url`, shared by every command that has it.
-pub(crate) const DATABASE_URL_HELP: &str = "The database: postgres://USER:PASSWORD@HOST:PORT/DB for several replicas and gateways on one PostgreSQL, or sqlite://PATH. Default: SQLite in the data dir";
-
-/// Opens the store: `url` if given, else `<data-dir>/gatehouse.db`. With `must_exist`, a
-/// missing SQLite file is an error that says to start `gatehouse serve` first.
-pub(crate) async fn open_store(
-    data_dir: &Path,
-    url: Option<&str>,
-    must_exist: bool,
-) -> Result<SqlStore, Failure> {
-    match url {
-        Some(url) => {
-            if let Some(path) = SqlStore::sqlite_path(url).filter(|p| must_exist && !p.exists()) {
-                return Err(Failure::Input(format!(
-                    "{}: no such database file (a typo? it is not created here)",
-                    path.display()
-                )));
-            }
-            SqlStore::connect(url)
-                .await
-                .map_err(|e| Failure::Input(format!("{}: {e}", gatehouse_store::redact_url(url))))
-        }
-        None => {
-            let db = crate::serve::database_path(data_dir);
-            if must_exist && !db.exists() {
-                return Err(Failure::Input(format!(
-                    "{}: no database; start `gatehouse serve` with this --data-dir first, or pass --database-url",
-                    db.display()
-                )));
-            }
-            SqlStore::open(&db)
-                .await
-                .map_err(|e| Failure::Input(format!("{}: {e}", db.display())))
-        }
+/// A store given by its URL alone (`migrate`'s flags), the data dir unused.
+fn at_url(url: &str) -> StoreLocation {
+    StoreLocation {
+        data_dir: DataDir::new("."),
+        url: Some(url.to_owned()),
     }
-}
-
-/// Which database a command works on, for its output (GATEHOUSE_DATABASE_URL may have chosen it).
-fn describe(data_dir: &Path, url: Option<&str>) -> String {
-    match url {
-        Some(url) => gatehouse_store::redact_url(url),
-        None => crate::serve::database_path(data_dir).display().to_string(),
-    }
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::Internal(format!("cannot start the runtime: {e}")))
 }
 
 #[derive(Debug, Args)]
@@ -86,10 +43,10 @@ pub(crate) struct MigrateArgs {
 }
 
 pub(crate) fn migrate(args: MigrateArgs) -> Result<ExitCode, Failure> {
-    runtime()?.block_on(async move {
+    block_on(async move {
         match (args.database_url, args.from, args.to) {
             (Some(url), None, None) => {
-                let store = open_store(Path::new("."), Some(&url), false).await?;
+                let store = at_url(&url).open(false).await?;
                 let version = store
                     .schema_version()
                     .await
@@ -98,8 +55,8 @@ pub(crate) fn migrate(args: MigrateArgs) -> Result<ExitCode, Failure> {
                 Ok(ExitCode::SUCCESS)
             }
             (None, Some(from), Some(to)) => {
-                let source = open_store(Path::new("."), Some(&from), true).await?;
-                let target = open_store(Path::new("."), Some(&to), false).await?;
+                let source = at_url(&from).open(true).await?;
+                let target = at_url(&to).open(false).await?;
                 let dump = source
                     .export()
                     .await
@@ -134,11 +91,8 @@ fn print_report(report: &gatehouse_store::ImportReport) {
     gatehouse export --database-url postgres://gatehouse:secret@db.internal/gatehouse -o account.json"
 )]
 pub(crate) struct ExportArgs {
-    /// The data dir whose SQLite database to export (without --database-url)
-    #[arg(long, env = "GATEHOUSE_DATA_DIR", default_value = "./gatehouse-data")]
-    data_dir: PathBuf,
-    #[arg(long, env = "GATEHOUSE_DATABASE_URL", help = DATABASE_URL_HELP)]
-    database_url: Option<String>,
+    #[command(flatten)]
+    store: StoreArgs,
     /// Where to write the JSON
     #[arg(short, long)]
     output: PathBuf,
@@ -148,12 +102,10 @@ pub(crate) struct ExportArgs {
 }
 
 pub(crate) fn export(args: ExportArgs) -> Result<ExitCode, Failure> {
-    runtime()?.block_on(async move {
-        let store = open_store(&args.data_dir, args.database_url.as_deref(), true).await?;
-        eprintln!(
-            "exporting {}",
-            describe(&args.data_dir, args.database_url.as_deref())
-        );
+    block_on(async move {
+        let at = args.store.location();
+        let store = at.open(true).await?;
+        eprintln!("exporting {}", at.describe());
         let dump = store
             .export()
             .await
@@ -184,11 +136,8 @@ pub(crate) fn export(args: ExportArgs) -> Result<ExitCode, Failure> {
 pub(crate) struct ImportArgs {
     /// The file `gatehouse export` wrote
     file: PathBuf,
-    /// The data dir whose SQLite database to load (without --database-url; created if needed)
-    #[arg(long, env = "GATEHOUSE_DATA_DIR", default_value = "./gatehouse-data")]
-    data_dir: PathBuf,
-    #[arg(long, env = "GATEHOUSE_DATABASE_URL", help = DATABASE_URL_HELP)]
-    database_url: Option<String>,
+    #[command(flatten)]
+    store: StoreArgs,
 }
 
 pub(crate) fn import(args: ImportArgs) -> Result<ExitCode, Failure> {
@@ -196,15 +145,13 @@ pub(crate) fn import(args: ImportArgs) -> Result<ExitCode, Failure> {
         .map_err(|e| Failure::Input(format!("{}: {e}", args.file.display())))?;
     let dump: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| Failure::Input(format!("{}: not JSON: {e}", args.file.display())))?;
-    runtime()?.block_on(async move {
-        if args.database_url.is_none() {
-            crate::serve::create_data_dir(&args.data_dir)?;
+    block_on(async move {
+        let at = args.store.location();
+        if at.is_embedded() {
+            at.data_dir.create()?;
         }
-        let store = open_store(&args.data_dir, args.database_url.as_deref(), false).await?;
-        eprintln!(
-            "importing into {}",
-            describe(&args.data_dir, args.database_url.as_deref())
-        );
+        let store = at.open(false).await?;
+        eprintln!("importing into {}", at.describe());
         let report = store
             .import(&dump)
             .await

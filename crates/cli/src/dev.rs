@@ -7,13 +7,18 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, FromArgMatches as _};
+use clap::Args;
 use gatehouse_pki::{
     write_files, CaParams, CertificateAuthority, FileKind, KeyAlgorithm, LeafParams, OutputFile,
     PrivateKey, ValidityPeriod,
 };
+use gatehouse_server::{
+    DataDir, GatewayServerConfig, Running, Server, ServerConfig, ServerIdentity, StoreLocation,
+    WatchConfig,
+};
 use gatehouse_store::{Change, NamespaceSpec};
 use time::OffsetDateTime;
+use tokio_util::sync::CancellationToken;
 
 use crate::fail::Failure;
 
@@ -261,8 +266,8 @@ fn loopback_only(addr: SocketAddr, flag: &str) -> Result<(), Failure> {
     }
 }
 
-pub(crate) fn run(args: DevArgs) -> Result<ExitCode, Failure> {
-    crate::serve::init_tracing();
+pub(crate) fn run(args: DevArgs, shutdown: CancellationToken) -> Result<ExitCode, Failure> {
+    crate::runtime::init_tracing();
     loopback_only(args.api_listen, "--api-listen")?;
     loopback_only(args.gateway_listen, "--gateway-listen")?;
     // Fail on a busy port before starting anything.
@@ -271,7 +276,7 @@ pub(crate) fn run(args: DevArgs) -> Result<ExitCode, Failure> {
         (args.gateway_listen, "--gateway-listen"),
     ] {
         std::net::TcpListener::bind(addr)
-            .map_err(|e| Failure::Input(crate::serve::listen_error(addr, flag, &e)))?;
+            .map_err(|e| Failure::Input(gatehouse_server::listen_error(addr, flag, &e)))?;
     }
     let temporal = match &args.upstream {
         Some(_) => None,
@@ -296,11 +301,10 @@ pub(crate) fn run(args: DevArgs) -> Result<ExitCode, Failure> {
             )
         }
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::Internal(format!("cannot start the runtime: {e}")))?;
-    let result = runtime.block_on(dev(&args, temporal.as_deref(), &data_dir));
+    let result = crate::runtime::until_shutdown(
+        &shutdown,
+        dev(&args, temporal.as_deref(), &data_dir, &shutdown),
+    );
     if throw_away {
         let _ = std::fs::remove_dir_all(&data_dir);
     }
@@ -311,8 +315,9 @@ async fn dev(
     args: &DevArgs,
     temporal: Option<&Path>,
     data_dir: &Path,
+    shutdown: &CancellationToken,
 ) -> Result<ExitCode, Failure> {
-    crate::serve::create_data_dir(data_dir)?;
+    DataDir::new(data_dir).create()?;
     let mut child = None;
     let upstream = match (&args.upstream, temporal) {
         (Some(u), _) => {
@@ -336,11 +341,38 @@ async fn dev(
         }
         (None, None) => return Err(Failure::Input("no upstream".into())),
     };
-    let result = run_serving(args, data_dir, &upstream, child.is_some()).await;
+    let result = run_serving(args, data_dir, &upstream, child.is_some(), shutdown).await;
     if let Some(c) = &mut child {
         stop_child(c).await;
     }
     result
+}
+
+/// The server `gatehouse dev` runs: loopback, the throw-away data dir's SQLite, a gateway for
+/// `<namespace>.localhost` in front of `upstream`, no notices sent.
+fn dev_config(args: &DevArgs, data_dir: &Path, upstream: &str) -> ServerConfig {
+    let data_dir = DataDir::new(data_dir);
+    let gateway = crate::gateway::base_config(upstream, "localhost", &data_dir);
+    ServerConfig {
+        store: StoreLocation {
+            data_dir,
+            url: None,
+        },
+        api_listen: args.api_listen,
+        admin_email: "admin@localhost".into(),
+        watch: WatchConfig {
+            every: Duration::from_secs(3600),
+            smtp_url: None,
+            smtp_from: "gatehouse@localhost".into(),
+            webhook_urls: vec![],
+            webhook_secret: None,
+        },
+        gateway: Some(GatewayServerConfig {
+            listen: args.gateway_listen,
+            gateway,
+            identity: ServerIdentity::GatewayCa,
+        }),
+    }
 }
 
 async fn run_serving(
@@ -348,42 +380,29 @@ async fn run_serving(
     data_dir: &Path,
     upstream: &str,
     own_upstream: bool,
+    shutdown: &CancellationToken,
 ) -> Result<ExitCode, Failure> {
-    let argv = [
-        "serve".to_owned(),
-        "--data-dir".into(),
-        data_dir.display().to_string(),
-        "--api-listen".into(),
-        args.api_listen.to_string(),
-        "--upstream".into(),
-        upstream.to_owned(),
-        "--gateway-listen".into(),
-        args.gateway_listen.to_string(),
-        "--gateway-domain".into(),
-        "localhost".into(),
-    ];
-    let matches = <crate::serve::ServeArgs as Args>::augment_args(clap::Command::new("serve"))
-        .try_get_matches_from(argv)
-        .map_err(|e| Failure::Internal(e.to_string()))?;
-    let serve_args = crate::serve::ServeArgs::from_arg_matches(&matches)
-        .map_err(|e| Failure::Internal(e.to_string()))?;
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-    // Polled here rather than spawned (sqlx's futures are not Send for every lifetime).
-    let serving = crate::serve::serve(serve_args, stop_rx, Some(ready_tx));
-    tokio::pin!(serving);
-    let started = tokio::select! {
-        r = ready_rx => r.ok(),
-        r = &mut serving => {
-            return match r {
-                Err(e) => Err(e),
-                Ok(()) => Err(Failure::Internal("serve stopped".into())),
-            };
-        }
-    };
-    let Some(started) = started else {
-        return Err(Failure::Internal("serve did not start".into()));
-    };
+    let started = Server::start(dev_config(args, data_dir, upstream), shutdown.clone()).await?;
+    let result = demo(args, data_dir, upstream, own_upstream, &started).await;
+    if result.is_err() {
+        shutdown.cancel();
+    } else {
+        shutdown.cancelled().await;
+    }
+    match tokio::time::timeout(Duration::from_secs(40), started.stopped()).await {
+        Ok(Err(e)) => Err(e.into()),
+        _ => result,
+    }
+}
+
+/// The demo namespace, its files and the commands to try, printed.
+async fn demo(
+    args: &DevArgs,
+    data_dir: &Path,
+    upstream: &str,
+    own_upstream: bool,
+    started: &Running,
+) -> Result<ExitCode, Failure> {
     let files = demo_pki(data_dir, &args.namespace)?;
     let existing = started
         .store
@@ -413,7 +432,8 @@ async fn run_serving(
     }
     let gateway = started.gateway.unwrap_or(args.gateway_listen);
     let sni = format!("{}.localhost", args.namespace);
-    let (server_ca, _) = crate::gateway::gateway_ca_paths(data_dir);
+    let dir = DataDir::new(data_dir);
+    let (server_ca, _) = dir.gateway_ca();
     let profile_path = data_dir.join("temporal.toml");
     profile(
         &profile_path,
@@ -423,9 +443,9 @@ async fn run_serving(
         &files,
         &server_ca,
     )?;
-    // The gateway picks the new namespace up within its 250 ms reload interval.
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    let key = crate::serve::admin_key_path(data_dir);
+    // The gateway serves the new namespace before the commands are printed.
+    started.apply_changes().await;
+    let key = dir.admin_key();
     let sh = |p: &Path| shell_quote(&p.display().to_string());
     println!();
     println!(
@@ -466,17 +486,7 @@ async fn run_serving(
     println!();
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
-    tokio::select! {
-        () = crate::serve::shutdown_signal() => {}
-        r = &mut serving => {
-            return r.map(|()| ExitCode::SUCCESS);
-        }
-    }
-    let _ = stop_tx.send(true);
-    match tokio::time::timeout(Duration::from_secs(40), serving).await {
-        Ok(Err(e)) => Err(e),
-        _ => Ok(ExitCode::SUCCESS),
-    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Quotes a path for a POSIX shell when it needs it.

@@ -58,3 +58,12 @@ impl From<gatehouse_pki::IssueError> for Failure {
         }
     }
 }
+
+impl From<gatehouse_server::StartError> for Failure {
+    fn from(e: gatehouse_server::StartError) -> Self {
+        match e {
+            gatehouse_server::StartError::Input(m) => Failure::Input(m),
+            other => Failure::Internal(other.to_string()),
+        }
+    }
+}

@@ -1,5 +1,5 @@
-//! The gateway's command-line settings (shared by `gatehouse serve` and `gatehouse gateway`),
-//! its server identity, and `gatehouse gateway` itself.
+//! The gateway's flags (shared by `gatehouse serve` and `gatehouse gateway`), their conversion
+//! into a [`GatewayServerConfig`], and `gatehouse gateway` itself.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -8,18 +8,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use gatehouse_gateway::{Config, Gateway, Identity, UpstreamTls};
-use gatehouse_pki::{
-    read_input_file, write_files, CaParams, CertificateAuthority, CertificateInfo, FileKind,
-    KeyAlgorithm, OutputFile, PrivateKey, ValidityPeriod,
+use gatehouse_gateway::{Config, UpstreamTls};
+use gatehouse_pki::{read_input_file, CertificateAuthority, ValidityPeriod};
+use gatehouse_server::{
+    DataDir, GatewayServer, GatewayServerConfig, ServerIdentity, StoreLocation,
 };
-use gatehouse_store::SqlStore;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 use crate::fail::Failure;
+use crate::flags::StoreArgs;
 
 #[derive(Debug, Args)]
 pub(crate) struct GatewayArgs {
@@ -52,7 +52,7 @@ pub(crate) struct GatewayArgs {
     #[arg(long, requires = "upstream_ca")]
     pub(crate) upstream_server_name: Option<String>,
     /// Largest request message accepted, in bytes (after decompression)
-    #[arg(long, default_value_t = 4 * 1024 * 1024)]
+    #[arg(long, default_value_t = DEFAULT_MAX_MESSAGE_BYTES)]
     pub(crate) max_message_bytes: usize,
     /// Send each connection's role upstream as a short-lived JWT (authorization: Bearer, in the
     /// format of Temporal's default claim mapper); the keys are at /.well-known/jwks.json
@@ -97,6 +97,31 @@ pub(crate) struct GatewayArgs {
     pub(crate) idle_timeout: Duration,
 }
 
+/// `--max-message-bytes`' default: gRPC's usual 4 MiB.
+const DEFAULT_MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// A gateway for `upstream` (plaintext) on `<namespace>.<domain>` with every default: what the
+/// flags give when only `--upstream` and `--gateway-domain` are set.
+pub(crate) fn base_config(upstream: &str, domain: &str, data_dir: &DataDir) -> Config {
+    Config {
+        domain: domain.trim_end_matches('.').to_owned(),
+        upstream: upstream.to_owned(),
+        upstream_tls: None,
+        max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+        reload_interval: Duration::from_millis(250),
+        usage_flush_interval: Duration::from_secs(2),
+        instance: format!(
+            "{}:{}",
+            std::env::var("HOSTNAME").unwrap_or_else(|_| "gateway".into()),
+            std::process::id()
+        ),
+        upstream_jwt: false,
+        limits: gatehouse_gateway::Limits::default(),
+        jwt_key_file: Some(data_dir.jwt_keys()),
+        renewal_cas: Vec::new(),
+    }
+}
+
 /// A positive duration in tcld's grammar (`10s`, `5m`, `1.5s`).
 fn positive_duration(v: &str) -> Result<Duration, String> {
     let d = ValidityPeriod::parse(v).map_err(|e| e.to_string())?;
@@ -105,14 +130,6 @@ fn positive_duration(v: &str) -> Result<Duration, String> {
         .filter(|n| *n > 0)
         .map(Duration::from_nanos)
         .ok_or_else(|| format!("{v:?} is not a positive duration such as 10s or 5m"))
-}
-
-/// Files of the generated gateway CA inside a data dir.
-pub(crate) fn gateway_ca_paths(data_dir: &Path) -> (PathBuf, PathBuf) {
-    (
-        data_dir.join("gateway-ca.pem"),
-        data_dir.join("gateway-ca.key"),
-    )
 }
 
 fn certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, Failure> {
@@ -135,83 +152,22 @@ fn key(path: &Path) -> Result<PrivateKeyDer<'static>, Failure> {
         .map_err(|e| Failure::Input(format!("{}: not a PEM private key: {e}", path.display())))
 }
 
-/// The gateway CA in the data dir, generated (once) if absent.
-fn gateway_ca(data_dir: &Path) -> Result<(CertificateAuthority, PathBuf), Failure> {
-    let (cert_path, key_path) = gateway_ca_paths(data_dir);
-    let now = OffsetDateTime::now_utc();
-    if !cert_path.exists() && !key_path.exists() {
-        let issued = CaParams {
-            organization: "Gatehouse".into(),
-            common_name: Some(format!("Gatehouse gateway CA {}", now.unix_timestamp())),
-            validity: ValidityPeriod::parse("365d")
-                .map_err(|e| Failure::Internal(e.to_string()))?,
-            algorithm: KeyAlgorithm::EcdsaP384,
-            now,
-        }
-        .self_signed()?;
-        let key = issued
-            .key
-            .as_ref()
-            .ok_or_else(|| Failure::Internal("CA generated without a key".into()))?;
-        write_files(
-            &[
-                OutputFile {
-                    path: &key_path,
-                    contents: key.to_pkcs8_pem().as_bytes(),
-                    kind: FileKind::PrivateKey,
-                },
-                OutputFile {
-                    path: &cert_path,
-                    contents: issued.pem.as_bytes(),
-                    kind: FileKind::Public,
-                },
-            ],
-            &[],
-            false,
-        )?;
-        tracing::info!(ca = %cert_path.display(), "generated the gateway CA");
-    }
-    let cert = read_input_file(&cert_path).map_err(|e| Failure::Input(e.to_string()))?;
-    let info = gatehouse_pki::parse_certificates(&cert, &cert_path.display().to_string())
-        .map_err(|e| Failure::Input(e.to_string()))?
-        .into_iter()
-        .next()
-        .ok_or_else(|| Failure::Input(format!("{}: empty", cert_path.display())))?;
-    let key_pem = read_input_file(&key_path).map_err(|e| Failure::Input(e.to_string()))?;
-    let key = PrivateKey::from_pem(&key_pem)
-        .map_err(|e| Failure::Input(format!("{}: {e}", key_path.display())))?;
-    warn_expiry(&info, &cert_path, now);
-    let ca = CertificateAuthority::new(info, key, now)?;
-    Ok((ca, cert_path))
-}
-
-fn warn_expiry(info: &CertificateInfo, path: &Path, now: OffsetDateTime) {
-    let left = info.not_after - now;
-    if left < time::Duration::days(30) {
-        tracing::warn!(ca = %path.display(), days_left = left.whole_days(), "the gateway CA expires soon; replace it (and give clients the new one) or pass --gateway-cert");
-    }
-}
-
 impl GatewayArgs {
-    /// The gateway's configuration, or None when no --upstream was given.
-    pub(crate) fn config(&self, data_dir: &Path) -> Result<Option<(Config, Identity)>, Failure> {
+    /// The gateway's configuration, or None when no --upstream was given. Reads the files the
+    /// flags name; writes nothing.
+    pub(crate) fn server_config(
+        &self,
+        data_dir: &DataDir,
+    ) -> Result<Option<GatewayServerConfig>, Failure> {
         let Some(upstream) = &self.upstream else {
             return Ok(None);
         };
         let identity = match (&self.gateway_cert, &self.gateway_key) {
-            (Some(c), Some(k)) => Identity::Fixed {
+            (Some(c), Some(k)) => ServerIdentity::Fixed {
                 chain: certs(c)?,
                 key: key(k)?,
             },
-            _ => {
-                let (ca, path) = gateway_ca(data_dir)?;
-                tracing::info!(
-                    ca = %path.display(),
-                    "gateway server certificates are issued by the gateway CA: give clients --tls-ca-path {}",
-                    path.display()
-                );
-                Identity::Issuing(Box::new(ca))
-            }
+            _ => ServerIdentity::GatewayCa,
         };
         let upstream_tls = match &self.upstream_ca {
             None => None,
@@ -252,7 +208,7 @@ impl GatewayArgs {
                 )?;
                 CertificateAuthority::new(info, k, now)?
             };
-            warn_expiry(ca.certificate(), Path::new(cert), now);
+            gatehouse_server::warn_expiry(ca.certificate(), Path::new(cert), now);
             tracing::info!(namespace = ns, ca = %ca.certificate().display_subject(), "clients of this CA may renew their certificates through the gateway");
             renewal_cas.push((ns.to_owned(), Arc::new(ca)));
         }
@@ -261,19 +217,11 @@ impl GatewayArgs {
                 "--max-message-bytes must be at least 1024".into(),
             ));
         }
-        Ok(Some((
-            Config {
-                domain: self.gateway_domain.trim_end_matches('.').to_owned(),
-                upstream: upstream.clone(),
+        Ok(Some(GatewayServerConfig {
+            listen: self.gateway_listen,
+            gateway: Config {
                 upstream_tls,
                 max_message_bytes: self.max_message_bytes,
-                reload_interval: Duration::from_millis(250),
-                usage_flush_interval: Duration::from_secs(2),
-                instance: format!(
-                    "{}:{}",
-                    std::env::var("HOSTNAME").unwrap_or_else(|_| "gateway".into()),
-                    std::process::id()
-                ),
                 upstream_jwt: self.upstream_jwt,
                 limits: gatehouse_gateway::Limits {
                     handshake_timeout: self.handshake_timeout,
@@ -286,60 +234,12 @@ impl GatewayArgs {
                     max_cancelled_calls: self.max_cancelled_calls,
                     idle_timeout: self.idle_timeout,
                 },
-                jwt_key_file: Some(data_dir.join("upstream-jwt-keys.json")),
                 renewal_cas,
+                ..base_config(upstream, &self.gateway_domain, data_dir)
             },
             identity,
-        )))
+        }))
     }
-}
-
-/// A running gateway.
-#[derive(Debug)]
-pub(crate) struct Running {
-    pub(crate) gateway: Arc<Gateway>,
-    pub(crate) addr: SocketAddr,
-    pub(crate) task: tokio::task::JoinHandle<()>,
-}
-
-/// Starts the gateway on its listener (None without --upstream).
-pub(crate) async fn start(
-    args: &GatewayArgs,
-    data_dir: &Path,
-    store: Arc<SqlStore>,
-    shutdown: CancellationToken,
-) -> Result<Option<Running>, Failure> {
-    let Some((config, identity)) = args.config(data_dir)? else {
-        return Ok(None);
-    };
-    let domain = config.domain.clone();
-    let upstream = config.upstream.clone();
-    let gateway = Gateway::new(config, identity, store)
-        .await
-        .map_err(|e| Failure::Input(e.to_string()))?;
-    let listener = tokio::net::TcpListener::bind(args.gateway_listen)
-        .await
-        .map_err(|e| {
-            Failure::Input(crate::serve::listen_error(
-                args.gateway_listen,
-                "--gateway-listen",
-                &e,
-            ))
-        })?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| Failure::Internal(e.to_string()))?;
-    tracing::info!(gateway = %local, sni = %format!("<namespace>.{domain}"), upstream = %upstream, "gateway serving");
-    let task = tokio::spawn(
-        gateway
-            .clone()
-            .serve(listener, shutdown, Duration::from_secs(30)),
-    );
-    Ok(Some(Running {
-        gateway,
-        addr: local,
-        task,
-    }))
 }
 
 #[derive(Debug, Args)]
@@ -355,96 +255,153 @@ pub(crate) async fn start(
     gatehouse gateway --upstream 127.0.0.1:7233 --renewal-ca payments=ca.pem,ca.key.enc --renewal-ca-passphrase-file /run/secrets/ca-pass --metrics-listen 127.0.0.1:9464"
 )]
 pub(crate) struct GatewayCommandArgs {
-    /// Where the database lives (the same as `gatehouse serve`'s)
-    #[arg(long, env = "GATEHOUSE_DATA_DIR", default_value = "./gatehouse-data")]
-    pub(crate) data_dir: PathBuf,
-    #[arg(long, env = "GATEHOUSE_DATABASE_URL", help = crate::database::DATABASE_URL_HELP)]
-    pub(crate) database_url: Option<String>,
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
     #[command(flatten)]
     pub(crate) gateway: GatewayArgs,
     /// Serve the gateway's Prometheus metrics at http://<addr>/metrics (unauthenticated: bind
     /// it to a private address)
     #[arg(long)]
-    pub(crate) metrics_listen: Option<std::net::SocketAddr>,
+    pub(crate) metrics_listen: Option<SocketAddr>,
 }
 
-pub(crate) fn run(args: GatewayCommandArgs) -> Result<ExitCode, Failure> {
-    crate::serve::init_tracing();
-    if args.gateway.upstream.is_none() {
-        return Err(Failure::Input(
-            "--upstream host:port (the Temporal frontend) is required".into(),
-        ));
+/// `gatehouse gateway` as plain data.
+#[derive(Debug)]
+pub(crate) struct GatewayCommandConfig {
+    pub(crate) store: StoreLocation,
+    pub(crate) gateway: GatewayServerConfig,
+    pub(crate) metrics_listen: Option<SocketAddr>,
+}
+
+impl TryFrom<GatewayCommandArgs> for GatewayCommandConfig {
+    type Error = Failure;
+
+    fn try_from(args: GatewayCommandArgs) -> Result<Self, Failure> {
+        if args.gateway.upstream.is_none() {
+            return Err(Failure::Input(
+                "--upstream host:port (the Temporal frontend) is required".into(),
+            ));
+        }
+        if args.gateway.upstream_jwt && args.metrics_listen.is_none() {
+            return Err(Failure::Input(
+                "--upstream-jwt needs --metrics-listen: the Temporal server fetches the JWKS from http://<metrics-listen>/.well-known/jwks.json".into(),
+            ));
+        }
+        let store = args.store.location();
+        let gateway = args
+            .gateway
+            .server_config(&store.data_dir)?
+            .ok_or_else(|| Failure::Internal("no gateway without --upstream".into()))?;
+        Ok(Self {
+            store,
+            gateway,
+            metrics_listen: args.metrics_listen,
+        })
     }
-    if args.gateway.upstream_jwt && args.metrics_listen.is_none() {
-        return Err(Failure::Input(
-            "--upstream-jwt needs --metrics-listen: the Temporal server fetches the JWKS from http://<metrics-listen>/.well-known/jwks.json".into(),
-        ));
-    }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::Internal(format!("cannot start the runtime: {e}")))?;
-    runtime.block_on(async move {
-        if args.database_url.is_some() {
+}
+
+pub(crate) fn run(
+    args: GatewayCommandArgs,
+    shutdown: CancellationToken,
+) -> Result<ExitCode, Failure> {
+    crate::runtime::init_tracing();
+    let config = GatewayCommandConfig::try_from(args)?;
+    crate::runtime::until_shutdown(&shutdown, async {
+        if !config.store.is_embedded() {
             // The gateway keeps its own files (server identity, JWT keys) in the data dir.
-            crate::serve::create_data_dir(&args.data_dir)?;
+            config.store.data_dir.create()?;
         }
-        let store = Arc::new(
-            crate::database::open_store(&args.data_dir, args.database_url.as_deref(), true).await?,
-        );
-        let shutdown = CancellationToken::new();
-        let started = start(&args.gateway, &args.data_dir, store, shutdown.clone()).await?;
-        let Some(Running { gateway, task, .. }) = started else {
-            return Ok(ExitCode::SUCCESS);
-        };
-        if let Some(addr) = args.metrics_listen {
-            let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-                Failure::Input(format!("cannot listen on {addr} (--metrics-listen): {e}"))
-            })?;
-            let metrics = gateway.metrics();
-            let app = jwks_route(&gateway).route(
-                "/metrics",
-                axum::routing::get(move || {
-                    let metrics = metrics.clone();
-                    async move {
-                        let mut out = String::new();
-                        metrics.render(&mut out, &|_: &str| true);
-                        (
-                            [(
-                                axum::http::header::CONTENT_TYPE,
-                                "text/plain; version=0.0.4; charset=utf-8",
-                            )],
-                            out,
-                        )
-                    }
-                }),
-            );
-            tracing::info!(metrics = %format!("http://{addr}/metrics"), "gateway metrics serving");
-            tokio::spawn(async move {
-                let _ = axum::serve(listener, app).await;
-            });
+        let store = Arc::new(config.store.open(true).await?);
+        let gateway = GatewayServer::start(
+            config.gateway,
+            &config.store.data_dir,
+            store,
+            shutdown.clone(),
+        )
+        .await?;
+        if let Some(addr) = config.metrics_listen {
+            gateway.serve_metrics(addr, shutdown.clone()).await?;
         }
-        crate::serve::shutdown_signal().await;
-        shutdown.cancel();
-        let _ = task.await;
+        gateway.stopped().await;
         Ok(ExitCode::SUCCESS)
     })
 }
 
-/// `/.well-known/jwks.json` when the gateway signs upstream JWTs (an empty router otherwise).
-pub(crate) fn jwks_route<S: Clone + Send + Sync + 'static>(
-    gateway: &Arc<Gateway>,
-) -> axum::Router<S> {
-    let router = axum::Router::new();
-    if gateway.jwks().is_none() {
-        return router;
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        gateway: GatewayCommandArgs,
     }
-    let g = gateway.clone();
-    router.route(
-        "/.well-known/jwks.json",
-        axum::routing::get(move || {
-            let g = g.clone();
-            async move { axum::Json(g.jwks().unwrap_or_default()) }
-        }),
-    )
+
+    fn config(argv: &[&str]) -> Result<GatewayCommandConfig, Failure> {
+        let cli = Cli::try_parse_from(std::iter::once("gateway").chain(argv.iter().copied()))
+            .map_err(|e| Failure::Input(e.to_string()))?;
+        GatewayCommandConfig::try_from(cli.gateway)
+    }
+
+    #[test]
+    fn the_gateway_needs_an_upstream() {
+        let err = config(&[]).expect_err("no upstream");
+        assert!(err.to_string().contains("--upstream host:port"), "{err}");
+    }
+
+    #[test]
+    fn upstream_jwt_needs_a_metrics_listener_for_the_jwks() {
+        let err = config(&["--upstream", "u:7233", "--upstream-jwt"]).expect_err("no jwks");
+        assert!(err.to_string().contains("--metrics-listen"), "{err}");
+        let c = config(&[
+            "--upstream",
+            "u:7233",
+            "--upstream-jwt",
+            "--metrics-listen",
+            "127.0.0.1:9464",
+        ])
+        .expect("config");
+        assert!(c.gateway.gateway.upstream_jwt);
+        assert_eq!(
+            c.metrics_listen,
+            Some("127.0.0.1:9464".parse().expect("addr"))
+        );
+    }
+
+    #[test]
+    fn limits_and_the_store_come_from_their_flags() {
+        let c = config(&[
+            "--upstream",
+            "u:7233",
+            "--data-dir",
+            "/d",
+            "--database-url",
+            "postgres://gh@db/gh",
+            "--gateway-listen",
+            "127.0.0.1:7443",
+            "--gateway-domain",
+            "gw.acme.io.",
+            "--max-connections",
+            "7",
+            "--idle-timeout",
+            "90s",
+            "--handshake-timeout",
+            "1.5s",
+        ])
+        .expect("config");
+        assert_eq!(c.store.url.as_deref(), Some("postgres://gh@db/gh"));
+        assert_eq!(c.gateway.listen, "127.0.0.1:7443".parse().expect("addr"));
+        assert_eq!(
+            c.gateway.gateway.domain, "gw.acme.io",
+            "the trailing dot is dropped"
+        );
+        let limits = &c.gateway.gateway.limits;
+        assert_eq!(limits.max_connections, 7);
+        assert_eq!(limits.idle_timeout, Duration::from_secs(90));
+        assert_eq!(limits.handshake_timeout, Duration::from_millis(1500));
+        let err = config(&["--upstream", "u:1", "--idle-timeout", "0s"]).expect_err("zero");
+        assert!(err.to_string().contains("positive duration"), "{err}");
+    }
 }

@@ -11,11 +11,11 @@ use gatehouse_pki::{
 use serde_json::json;
 use time::OffsetDateTime;
 
-use crate::args::{
-    GenCaArgs, GenCommand, GenCsrArgs, GenLeafArgs, GenServerArgs, IssuerArgs, OutputFormat,
-    ProfileArg, SignArgs,
+use crate::cert_args::{
+    GenCaArgs, GenCommand, GenCsrArgs, GenLeafArgs, GenServerArgs, ProfileArg, SignArgs,
 };
 use crate::fail::Failure;
+use crate::flags::{IssuerArgs, OutputFormat};
 
 pub(crate) fn run(command: GenCommand) -> Result<ExitCode, Failure> {
     match command {
@@ -357,7 +357,7 @@ fn k8s_name_problem(name: &str, label: bool) -> Option<&'static str> {
 }
 
 /// The environment-config file a profile goes to.
-fn profile_file(d: &crate::args::DeployOutputs) -> Result<PathBuf, Failure> {
+fn profile_file(d: &crate::cert_args::DeployOutputs) -> Result<PathBuf, Failure> {
     Ok(match &d.temporal_config_file {
         Some(f) => f.clone(),
         None => match std::env::var_os("TEMPORAL_CONFIG_FILE") {
@@ -382,7 +382,7 @@ fn read_profiles(file: &Path) -> Result<toml_edit::DocumentMut, Failure> {
 }
 
 /// Checks the deployment outputs' names and files before any file is written.
-fn check_deploy(d: &crate::args::DeployOutputs, force: bool) -> Result<(), Failure> {
+fn check_deploy(d: &crate::cert_args::DeployOutputs, force: bool) -> Result<(), Failure> {
     if let Some(name) = &d.k8s_secret {
         if let Some(why) = k8s_name_problem(name, false) {
             return Err(Failure::Input(format!("--k8s-secret {name:?}: {why}")));
@@ -419,7 +419,7 @@ fn check_deploy(d: &crate::args::DeployOutputs, force: bool) -> Result<(), Failu
 
 /// The PKCS#12 password: the first line of --pkcs12-password-file, else
 /// $GATEHOUSE_PKCS12_PASSWORD.
-fn pkcs12_password(d: &crate::args::DeployOutputs) -> Result<String, Failure> {
+fn pkcs12_password(d: &crate::cert_args::DeployOutputs) -> Result<String, Failure> {
     let password = match &d.pkcs12_password_file {
         Some(f) => std::fs::read_to_string(f)
             .map_err(|e| Failure::Input(format!("--pkcs12-password-file {}: {e}", f.display())))?
@@ -445,7 +445,7 @@ fn pkcs12_password(d: &crate::args::DeployOutputs) -> Result<String, Failure> {
 
 /// The Secret manifest and the Temporal profile, when asked for.
 fn deploy_outputs(
-    d: &crate::args::DeployOutputs,
+    d: &crate::cert_args::DeployOutputs,
     (cert_path, key_path): (&Path, &Path),
     issued: &Issued,
     ca: &CertificateInfo,

@@ -1,27 +1,34 @@
 //! `gatehouse`: the one binary.
 
 mod args;
+mod cert_args;
 mod check;
 mod client;
 mod database;
 mod dev;
 mod fail;
+mod flags;
 mod gateway;
 mod gen;
 mod pkcs11;
 mod renew;
 mod rotate;
+mod runtime;
 mod serve;
 mod watch;
 
 use std::process::ExitCode;
 
 use clap::Parser;
+use tokio_util::sync::CancellationToken;
 
 use crate::args::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The one shutdown signal: Ctrl-C and SIGTERM cancel it (see `runtime`), and every
+    // long-running command winds down from it.
+    let shutdown = CancellationToken::new();
     let result = match cli.command {
         Command::Gen { command } => gen::run(command),
         Command::Sign(args) => gen::sign(args),
@@ -29,12 +36,12 @@ fn main() -> ExitCode {
         Command::Verify(args) => check::verify(args),
         Command::Renew(args) => renew::run(args),
         Command::Rotate { server, command } => rotate::run(&server, cli.auto_confirm, command),
-        Command::Serve(args) => serve::run(args),
-        Command::Gateway(args) => gateway::run(args),
+        Command::Serve(args) => serve::run(args, shutdown),
+        Command::Gateway(args) => gateway::run(args, shutdown),
         Command::Migrate(args) => database::migrate(args),
         Command::Export(args) => database::export(args),
         Command::Import(args) => database::import(args),
-        Command::Dev(args) => dev::run(args),
+        Command::Dev(args) => dev::run(args, shutdown),
         Command::Namespace { server, command } => {
             client::namespace(&server, cli.auto_confirm, command)
         }

@@ -16,7 +16,7 @@ use gatehouse_pki::{
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
-use crate::args::{IssuerArgs, OutputArgs, OutputFormat};
+use crate::flags::{IssuerArgs, OutputArgs, OutputFormat};
 
 impl RenewArgs {
     /// The local CA's files (absent when renewing through a gateway).

@@ -1,15 +1,14 @@
 //! `gatehouse expirations …` and `gatehouse tickets …`, and the notifier settings `serve` shares.
 
-use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use gatehouse_notify::{Config, Notifier};
-use gatehouse_store::SqlStore;
+use gatehouse_server::WatchConfig;
 use time::OffsetDateTime;
 
 use crate::fail::Failure;
+use crate::flags::StoreArgs;
 
 /// Where expiry notices go.
 #[derive(Args, Clone)]
@@ -55,43 +54,16 @@ impl std::fmt::Debug for NotifyArgs {
 }
 
 impl NotifyArgs {
-    pub(crate) fn config(&self, data_dir: &Path) -> Result<Config, Failure> {
-        let webhook_secret = match (&self.webhook_secret, self.webhook_urls.is_empty()) {
-            (Some(s), _) => s.as_bytes().to_vec(),
-            (None, true) => Vec::new(),
-            (None, false) => webhook_secret_file(data_dir)?,
-        };
-        Ok(Config {
+    /// The expiry watch's settings, with a pass every `every`.
+    pub(crate) fn watch_config(&self, every: std::time::Duration) -> WatchConfig {
+        WatchConfig {
+            every,
             smtp_url: self.smtp_url.clone(),
-            smtp_from: Some(self.smtp_from.clone()),
+            smtp_from: self.smtp_from.clone(),
             webhook_urls: self.webhook_urls.clone(),
-            webhook_secret,
-        })
+            webhook_secret: self.webhook_secret.as_ref().map(|s| s.as_bytes().to_vec()),
+        }
     }
-}
-
-/// The webhook signing key kept in the data dir (0600), made on first use.
-fn webhook_secret_file(data_dir: &Path) -> Result<Vec<u8>, Failure> {
-    let path = data_dir.join("webhook.secret");
-    if let Ok(s) = std::fs::read_to_string(&path) {
-        return Ok(s.trim().as_bytes().to_vec());
-    }
-    let secret = gatehouse_api::new_token().map_err(|e| Failure::Internal(e.message))?;
-    gatehouse_pki::write_files(
-        &[gatehouse_pki::OutputFile {
-            path: &path,
-            contents: format!("{secret}\n").as_bytes(),
-            kind: gatehouse_pki::FileKind::PrivateKey,
-        }],
-        &[],
-        false,
-    )?;
-    tracing::info!(path = %path.display(), "generated the webhook signing secret");
-    Ok(secret.into_bytes())
-}
-
-pub(crate) fn notifier(store: Arc<SqlStore>, config: Config) -> Result<Notifier, Failure> {
-    Notifier::new(store, config).map_err(|e| Failure::Input(e.to_string()))
 }
 
 #[derive(Debug, Subcommand)]
@@ -119,11 +91,8 @@ pub(crate) enum ExpirationsCommand {
         /// Time between passes without --once
         #[arg(long, default_value = "1h")]
         notify_interval: String,
-        /// The data dir of the control plane
-        #[arg(long, env = "GATEHOUSE_DATA_DIR", default_value = "./gatehouse-data")]
-        data_dir: std::path::PathBuf,
-        #[arg(long, env = "GATEHOUSE_DATABASE_URL", help = crate::database::DATABASE_URL_HELP)]
-        database_url: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
         #[command(flatten)]
         notify: NotifyArgs,
     },
@@ -136,7 +105,7 @@ pub(crate) enum ExpirationsCommand {
         #[arg(long)]
         within: Option<String>,
         #[command(flatten)]
-        output: crate::args::OutputArgs,
+        output: crate::flags::OutputArgs,
         #[command(flatten)]
         server: crate::client::ServerArgs,
     },
@@ -177,23 +146,15 @@ pub(crate) fn expirations(command: ExpirationsCommand) -> Result<ExitCode, Failu
             now,
             dry_run,
             notify_interval,
-            data_dir,
-            database_url,
+            store,
             notify,
         } => {
             let fixed_now = now.as_ref().map(|_| parse_now(&now)).transpose()?;
-            let every = interval(&notify_interval)?;
-            crate::serve::init_tracing();
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| Failure::Internal(e.to_string()))?;
-            runtime.block_on(async move {
-                let store = Arc::new(
-                    crate::database::open_store(&data_dir, database_url.as_deref(), true).await?,
-                );
-                let config = notify.config(&data_dir)?;
-                let n = notifier(store, config)?;
+            let watch = notify.watch_config(interval(&notify_interval)?);
+            let store = store.location();
+            crate::runtime::init_tracing();
+            crate::runtime::block_on(async move {
+                let n = watch.notifier(&store.data_dir, Arc::new(store.open(true).await?))?;
                 if dry_run {
                     let at = fixed_now.unwrap_or_else(OffsetDateTime::now_utc);
                     let plan = n
@@ -237,7 +198,7 @@ pub(crate) fn expirations(command: ExpirationsCommand) -> Result<ExitCode, Failu
                     if once {
                         return Ok(ExitCode::SUCCESS);
                     }
-                    tokio::time::sleep(every).await;
+                    tokio::time::sleep(watch.every).await;
                 }
             })
         }
