@@ -3,6 +3,7 @@ test venv on PATH."""
 
 import os
 import re
+import urllib.request
 import signal
 import socket
 import subprocess
@@ -42,7 +43,7 @@ def start_dev(tmp_path, *extra):
                             stdout=open(out, "wb"), stderr=open(tmp_path / "dev.err", "wb"), cwd=tmp_path,
                             env=dict(os.environ, PATH=path_with(VENV_BIN, str(Path(GATEHOUSE).parent))))
     deadline = time.time() + 90
-    while "3. The control plane" not in out.read_text():
+    while "temporal operator namespace list" not in out.read_text():
         assert proc.poll() is None, (tmp_path / "dev.err").read_text()
         assert time.time() < deadline, (tmp_path / "dev.err").read_text()
         time.sleep(0.1)
@@ -50,22 +51,33 @@ def start_dev(tmp_path, *extra):
     return proc, out.read_text()
 
 
-def test_dev_prints_three_commands_that_work_and_leaves_nothing_behind(tmp_path):
+def test_dev_prints_four_commands_that_work_and_leaves_nothing_behind(tmp_path):
     proc, printed = start_dev(tmp_path)
     commands = [l.strip() for l in printed.splitlines() if l.startswith("   ")]
-    assert len(commands) == 3, printed
+    assert len(commands) == 4, printed
     assert commands[0].startswith("temporal workflow list --address")
     assert commands[1].startswith("TEMPORAL_CONFIG_FILE=")
     assert commands[2].startswith("GATEHOUSE_SERVER=")
+    assert commands[3].startswith("temporal operator namespace list --address 127.0.0.1:")
+    # The console is a numbered step, with the admin key's file, and that file holds a key.
+    console = re.search(r"3\. The control plane: the web console at (http://127\.0\.0\.1:\d+/) "
+                        r"\(sign in with the API key in (\S+)\)", printed)
+    assert console, printed
+    assert Path(console.group(2)).read_text().startswith("ghk_"), console.group(2)
+    with urllib.request.urlopen(console.group(1), timeout=30) as page:
+        assert "Sign in" in page.read().decode(), console.group(1)
     data_dir = re.search(r"(/\S*gatehouse-dev-[0-9a-f]+)/", printed).group(1)
     temporal_port = re.search(r"upstream Temporal: 127.0.0.1:(\d+)", printed).group(1)
     assert running(f"--port {temporal_port}"), "temporal dev server not running"
     env = dict(os.environ, PATH=path_with(VENV_BIN, str(Path(GATEHOUSE).parent)))
+    outputs = []
     for c in commands:
         p = subprocess.run(["bash", "-c", c], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
         assert p.returncode == 0, (c, p.stdout, p.stderr)
-    # The usage command shows the demo CA.
-    assert '"inBundle": true' in p.stdout, p.stdout
+        outputs.append(p.stdout)
+    # The usage command shows the demo CA; the upstream lists the demo namespace.
+    assert '"inBundle": true' in outputs[2], outputs[2]
+    assert "demo" in outputs[3], outputs[3]
     # The demo key files are private.
     assert oct(os.stat(Path(data_dir) / "demo" / "client.key").st_mode & 0o777) == "0o600"
 

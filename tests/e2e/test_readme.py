@@ -52,7 +52,7 @@ def test_every_shell_block_of_the_readme_runs(tmp_path):
                            cwd=tmp_path, env=env, stdout=open(out, "wb"), stderr=open(tmp_path / "dev.err", "wb"))
     try:
         deadline = time.time() + 90
-        while "3. The control plane" not in out.read_text():
+        while "temporal operator namespace list" not in out.read_text():
             assert dev.poll() is None and time.time() < deadline, (tmp_path / "dev.err").read_text()
             time.sleep(0.1)
         temporal_port = re.search(r"upstream Temporal: 127.0.0.1:(\d+)", out.read_text()).group(1)

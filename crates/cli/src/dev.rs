@@ -476,13 +476,22 @@ async fn demo(
         sh(&profile_path)
     );
     println!();
-    println!("3. The control plane (the web console is not built yet; the API and CLI are):");
+    println!(
+        "3. The control plane: the web console at http://{}/ (sign in with the API key in {}), or the CLI:",
+        started.api,
+        sh(&key)
+    );
     println!(
         "   GATEHOUSE_SERVER=http://{} GATEHOUSE_API_KEY=$(cat {}) gatehouse namespace usage -n {}",
         started.api,
         sh(&key),
         args.namespace
     );
+    println!();
+    println!(
+        "4. The upstream Temporal server itself, without the gateway (for `temporal operator …`):"
+    );
+    println!("   temporal operator namespace list --address {upstream}");
     println!();
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
