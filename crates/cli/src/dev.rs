@@ -291,10 +291,8 @@ pub(crate) fn run(args: DevArgs, shutdown: CancellationToken) -> Result<ExitCode
     let (data_dir, throw_away) = match &args.data_dir {
         Some(d) => (d.clone(), false),
         None => {
-            let mut rand = [0u8; 6];
-            aws_lc_rs::rand::fill(&mut rand)
-                .map_err(|_| Failure::Internal("no randomness".into()))?;
-            let name: String = rand.iter().map(|b| format!("{b:02x}")).collect();
+            let name =
+                gatehouse_pki::random_hex(6).map_err(|e| Failure::Internal(e.to_string()))?;
             (
                 std::env::temp_dir().join(format!("gatehouse-dev-{name}")),
                 true,

@@ -34,7 +34,7 @@ fn main() -> ExitCode {
         Command::Sign(args) => gen::sign(args),
         Command::Lint(args) => check::lint(args),
         Command::Verify(args) => check::verify(args),
-        Command::Renew(args) => renew::run(args),
+        Command::Renew(args) => renew::run(args, shutdown),
         Command::Rotate { server, command } => rotate::run(&server, cli.auto_confirm, command),
         Command::Serve(args) => serve::run(args, shutdown),
         Command::Gateway(args) => gateway::run(args, shutdown),

@@ -6,15 +6,17 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use clap::Args;
 use gatehouse_pki::{
-    parse_certificates, read_input_file, rfc3339, write_files, CertificateInfo, CsrRequest,
-    FileKind, OutputFile, PrivateKey, Profile, ValidityPeriod,
+    parse_certificates, read_input_file, rfc3339, write_files, Backoff, CertificateInfo,
+    CsrRequest, FileKind, OutputFile, PrivateKey, Profile, ValidityPeriod,
 };
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
+use tokio_util::sync::CancellationToken;
 
 use crate::flags::{IssuerArgs, OutputArgs, OutputFormat};
 
@@ -207,10 +209,10 @@ fn due_at(leaf: &CertificateInfo, margin: Margin) -> Result<OffsetDateTime, Fail
 }
 
 fn random_fraction() -> f64 {
-    let mut b = [0u8; 8];
-    if aws_lc_rs::rand::fill(&mut b).is_err() {
+    // Jitter only: without randomness, the middle of the window.
+    let Ok(b) = gatehouse_pki::random_bytes::<8>() else {
         return 0.5;
-    }
+    };
     (u64::from_le_bytes(b) >> 11) as f64 / (1u64 << 53) as f64
 }
 
@@ -416,7 +418,7 @@ fn report(a: &RenewArgs, old: &CertificateInfo, new: &CertificateInfo, next: Off
     }
 }
 
-pub(crate) fn run(a: RenewArgs) -> Result<ExitCode, Failure> {
+pub(crate) fn run(a: RenewArgs, shutdown: CancellationToken) -> Result<ExitCode, Failure> {
     let margin = Margin::parse(&a.renew_before)?;
     for spec in &a.signal {
         parse_signal(spec).map_err(Failure::Input)?;
@@ -451,72 +453,100 @@ pub(crate) fn run(a: RenewArgs) -> Result<ExitCode, Failure> {
             }
         };
     }
-    daemon(&a, margin)
+    daemon(a, margin, shutdown)
 }
 
-/// Renews whenever due, forever. Failures are retried with backoff (1 min, doubling, at most
-/// 1 h), each logged.
-fn daemon(a: &RenewArgs, margin: Margin) -> Result<ExitCode, Failure> {
+/// Renews whenever due, until Ctrl-C or SIGTERM. Failures are retried with
+/// [`Backoff::RETRY`] (1 min, doubling, at most 1 h), each logged. A renewal in progress
+/// finishes before the daemon stops.
+fn daemon(a: RenewArgs, margin: Margin, shutdown: CancellationToken) -> Result<ExitCode, Failure> {
     // Unusable input is refused at once, not retried.
     let first = read_current(&a.cert)?;
-    check_pair(a, &first.leaf)?;
+    check_pair(&a, &first.leaf)?;
     if let Some(issuer) = a.issuer() {
         crate::gen::load_ca(&issuer, OffsetDateTime::now_utc())?;
     }
-    let mut force = a.force;
-    let mut backoff = StdDuration::from_secs(60);
-    let mut target: Option<(String, OffsetDateTime)> = None;
-    loop {
-        let now = OffsetDateTime::now_utc();
-        let step = (|| -> Result<Option<OffsetDateTime>, Failure> {
-            let current = read_current(&a.cert)?;
-            let due = due_at(&current.leaf, margin)?;
-            // Jitter is drawn once per certificate, so waking up does not redraw it.
-            let fp = current.leaf.fingerprint.to_string();
-            let at = match &target {
-                Some((f, at)) if *f == fp => *at,
-                _ => {
-                    let window = (current.leaf.not_after - due) * 0.1;
-                    let at = due - window * random_fraction();
+    let a = Arc::new(a);
+    crate::runtime::until_shutdown(&shutdown, async {
+        let mut force = a.force;
+        let mut failures = 0u32;
+        let mut target: Option<(String, OffsetDateTime)> = None;
+        loop {
+            // A renewal is blocking work (files, an HTTP/2 call with its own small runtime).
+            let (step, kept) = {
+                let a = a.clone();
+                tokio::task::spawn_blocking(move || {
+                    let step = daemon_step(&a, margin, force, &mut target);
+                    (step, target)
+                })
+                .await
+                .map_err(|e| Failure::Internal(format!("the renewal task failed: {e}")))?
+            };
+            target = kept;
+            let wait = match step {
+                Ok(Some(at)) => (at - OffsetDateTime::now_utc())
+                    .clamp(Duration::ZERO, Duration::seconds(60))
+                    .unsigned_abs()
+                    .max(StdDuration::from_millis(200)),
+                Ok(None) => {
+                    force = false;
+                    failures = 0;
+                    continue;
+                }
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    let wait = Backoff::RETRY.delay(failures);
                     eprintln!(
-                        "gatehouse renew: {} expires {}; renewing at {}",
-                        a.cert.display(),
-                        rfc3339(current.leaf.not_after),
-                        rfc3339(at)
+                        "gatehouse renew: renewal failed, retrying in {}s: {e}",
+                        wait.as_secs()
                     );
-                    target = Some((fp, at));
-                    at
+                    wait
                 }
             };
-            if !force && now < at {
-                return Ok(Some(at));
-            }
-            let new = renew_once(a, &current)?;
-            report(a, &current.leaf, &new, due_at(&new, margin)?);
-            if let Err(e) = run_hooks(a) {
-                eprintln!("gatehouse renew: renewed, but a hook failed: {e}");
-            }
-            Ok(None)
-        })();
-        match step {
-            Ok(Some(at)) => {
-                let wait = (at - now).clamp(Duration::ZERO, Duration::seconds(60));
-                std::thread::sleep(wait.unsigned_abs().max(StdDuration::from_millis(200)));
-            }
-            Ok(None) => {
-                force = false;
-                backoff = StdDuration::from_secs(60);
-            }
-            Err(e) => {
-                eprintln!(
-                    "gatehouse renew: renewal failed, retrying in {}s: {e}",
-                    backoff.as_secs()
-                );
-                std::thread::sleep(backoff);
-                backoff = (backoff * 2).min(StdDuration::from_secs(3600));
+            tokio::select! {
+                () = shutdown.cancelled() => return Ok(ExitCode::SUCCESS),
+                () = tokio::time::sleep(wait) => {}
             }
         }
+    })
+}
+
+/// One look at the certificate: `Some(at)` when it is not due until `at`, `None` once renewed.
+/// Jitter is drawn once per certificate (kept in `target`), so waking up does not redraw it.
+fn daemon_step(
+    a: &RenewArgs,
+    margin: Margin,
+    force: bool,
+    target: &mut Option<(String, OffsetDateTime)>,
+) -> Result<Option<OffsetDateTime>, Failure> {
+    let now = OffsetDateTime::now_utc();
+    let current = read_current(&a.cert)?;
+    let due = due_at(&current.leaf, margin)?;
+    let fp = current.leaf.fingerprint.to_string();
+    let at = match target {
+        Some((f, at)) if *f == fp => *at,
+        _ => {
+            let window = (current.leaf.not_after - due) * 0.1;
+            let at = due - window * random_fraction();
+            eprintln!(
+                "gatehouse renew: {} expires {}; renewing at {}",
+                a.cert.display(),
+                rfc3339(current.leaf.not_after),
+                rfc3339(at)
+            );
+            *target = Some((fp, at));
+            at
+        }
+    };
+    if !force && now < at {
+        return Ok(Some(at));
     }
+    let new = renew_once(a, &current)?;
+    report(a, &current.leaf, &new, due_at(&new, margin)?);
+    if let Err(e) = run_hooks(a) {
+        eprintln!("gatehouse renew: renewed, but a hook failed: {e}");
+    }
+    Ok(None)
 }
 
 #[cfg(test)]

@@ -230,10 +230,7 @@ fn short(sha256: &str) -> &str {
 }
 
 fn random_id() -> Result<String, Failure> {
-    let mut b = [0u8; 8];
-    aws_lc_rs::rand::fill(&mut b)
-        .map_err(|_| Failure::Internal("random number generator failed".into()))?;
-    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+    gatehouse_pki::random_hex(8).map_err(|e| Failure::Internal(e.to_string()))
 }
 
 fn ns_path(ns: &str, rest: &str) -> String {

@@ -187,7 +187,8 @@ pub(crate) fn expirations(command: ExpirationsCommand) -> Result<ExitCode, Failu
                     );
                     return Ok(ExitCode::SUCCESS);
                 }
-                let stop = std::sync::atomic::AtomicBool::new(false);
+                // Runs until killed: nothing is held between two passes.
+                let stop = tokio_util::sync::CancellationToken::new();
                 loop {
                     let at = fixed_now.unwrap_or_else(OffsetDateTime::now_utc);
                     let report = n

@@ -7,14 +7,16 @@
 //! second notifier never sends twice.
 
 mod plan;
+mod schedule;
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use gatehouse_pki::Backoff;
 use gatehouse_store::{Notification, SqlStore, StoreError};
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use time::{Duration, OffsetDateTime};
+use tokio_util::sync::CancellationToken;
 
 pub use plan::{
     ca_threshold, days_left, expirations, namespace_admins, plan, recipients, Channels,
@@ -34,6 +36,8 @@ pub enum NotifyError {
     Smtp(String),
     #[error("webhook configuration: {0}")]
     Webhook(String),
+    #[error("expiry watch: {0}")]
+    Random(#[from] gatehouse_pki::RandomError),
 }
 
 /// Where notices go.
@@ -96,25 +100,15 @@ impl std::fmt::Debug for Notifier {
     }
 }
 
-fn claim_token() -> String {
-    let mut b = [0u8; 16];
-    // A failed RNG leaves zeros: claims still work, only less distinguishable in the database.
-    let _ = aws_lc_rs::rand::fill(&mut b);
-    b.iter().map(|x| format!("{x:02x}")).collect()
+fn claim_token() -> Result<String, NotifyError> {
+    Ok(gatehouse_pki::random_hex(16)?)
 }
 
 /// `sha256=<hex HMAC-SHA256 of body>`.
 pub fn signature(secret: &[u8], body: &[u8]) -> String {
     let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret);
     let tag = aws_lc_rs::hmac::sign(&key, body);
-    let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256={hex}")
-}
-
-/// Retry delay after `attempts` failed tries: 1 min, doubling, at most 1 hour.
-pub fn backoff(attempts: i64) -> Duration {
-    let exp = attempts.clamp(1, 7) - 1;
-    Duration::minutes(1 << exp).min(Duration::hours(1))
+    format!("sha256={}", gatehouse_pki::hex(tag.as_ref()))
 }
 
 impl Notifier {
@@ -178,11 +172,12 @@ impl Notifier {
         Ok(plan(&namespaces, &users, &leaves, &self.channels(), now))
     }
 
-    /// One pass: plan, queue, cancel, deliver. `stop` ends delivery between two sends.
+    /// One pass: plan, queue, cancel, deliver. Cancelling `stop` ends delivery between two
+    /// sends (a send in progress finishes and is recorded, so a restart does not repeat it).
     pub async fn pass(
         &self,
         now: OffsetDateTime,
-        stop: &AtomicBool,
+        stop: &CancellationToken,
     ) -> Result<PassReport, NotifyError> {
         let planned = self.dry_run(now).await?;
         let opened = self
@@ -243,16 +238,16 @@ impl Notifier {
     pub async fn deliver(
         &self,
         due_at: OffsetDateTime,
-        stop: &AtomicBool,
+        stop: &CancellationToken,
     ) -> Result<(usize, usize), NotifyError> {
         let (mut sent, mut failed) = (0, 0);
-        let token = claim_token();
+        let token = claim_token()?;
         let serves = |channel: &str, recipient: &str| match channel {
             "email" => self.mailer.is_some(),
             "webhook" => self.config.webhook_urls.iter().any(|u| u == recipient),
             _ => false,
         };
-        while !stop.load(Ordering::SeqCst) {
+        while !stop.is_cancelled() {
             let Some(n) = self
                 .store
                 .claim_next(due_at, OffsetDateTime::now_utc(), LEASE, &token, &serves)
@@ -277,7 +272,8 @@ impl Notifier {
                     }
                 }
                 Err(e) => {
-                    let retry_at = due_at + backoff(n.attempts);
+                    let failures = u32::try_from(n.attempts.max(0)).unwrap_or(u32::MAX);
+                    let retry_at = due_at + Backoff::RETRY.delay(failures);
                     self.store.mark_failed(n.id, &token, &e, retry_at).await?;
                     tracing::warn!(id = n.id, channel = %n.item.channel, recipient = %shown, error = %e, retry_at = %gatehouse_pki::rfc3339(retry_at), "notification failed; will retry");
                     failed += 1;
@@ -378,13 +374,5 @@ mod tests {
         );
         assert_eq!(redact_url("smtp://user:pw@mail:25"), "smtp://mail:25");
         assert_eq!(redact_url("http://h/p"), "http://h/p");
-    }
-
-    #[test]
-    fn backoff_doubles_up_to_an_hour() {
-        assert_eq!(backoff(1), Duration::minutes(1));
-        assert_eq!(backoff(2), Duration::minutes(2));
-        assert_eq!(backoff(4), Duration::minutes(8));
-        assert_eq!(backoff(50), Duration::hours(1));
     }
 }

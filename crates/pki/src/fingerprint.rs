@@ -41,7 +41,7 @@ impl Fingerprint {
 /// lowercase hex digits. Identification only; never used for security decisions.
 pub fn sha1_fingerprint(der: &[u8]) -> String {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, der);
-    crate::cert::hex(digest.as_ref())
+    crate::random::hex(digest.as_ref())
 }
 
 /// SHA-256 as lowercase hex, for API key hashes and other non-certificate uses.
@@ -51,7 +51,7 @@ pub fn sha256_hex(data: &[u8]) -> String {
 
 impl fmt::Display for Fingerprint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&crate::cert::hex(&self.0))
+        f.write_str(&crate::random::hex(&self.0))
     }
 }
 

@@ -4,6 +4,7 @@
 //! What counts as a *valid* certificate for a Temporal namespace is not decided here but in
 //! `gatehouse-policy`.
 
+mod backoff;
 mod cert;
 mod der;
 mod duration;
@@ -12,7 +13,9 @@ mod issue;
 mod key;
 mod output;
 mod pem;
+mod random;
 
+pub use backoff::Backoff;
 pub use cert::{
     dn_key, BasicConstraints, CertificateError, CertificateInfo, ExtendedKeyUsage, KeyUsage,
     SubjectAltName,
@@ -28,3 +31,4 @@ pub use issue::{
 pub use key::{is_encrypted_pem, KeyAlgorithm, KeyError, PrivateKey};
 pub use output::{write_files, FileKind, OutputFile, WriteError};
 pub use pem::{parse_certificates, read_input_file, InputError, MAX_INPUT_BYTES};
+pub use random::{hex, random_bytes, random_hex, RandomError};

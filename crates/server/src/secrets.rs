@@ -123,10 +123,7 @@ fn write_private(path: &std::path::Path, text: &str, force: bool) -> Result<(), 
 
 /// `bytes` random bytes in hex.
 fn random_hex(bytes: usize) -> Result<String, StartError> {
-    let mut buf = vec![0u8; bytes];
-    aws_lc_rs::rand::fill(&mut buf)
-        .map_err(|_| StartError::internal("random number generator failed"))?;
-    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+    gatehouse_pki::random_hex(bytes).map_err(|e| StartError::internal(e.to_string()))
 }
 
 #[cfg(test)]

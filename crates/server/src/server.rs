@@ -101,12 +101,8 @@ impl Server {
 
         let tasks = TaskTracker::new();
         let watch_token = token.child_token();
-        let watch = tasks.spawn(crate::watch::run(
-            notifier,
-            store.clone(),
-            config.watch.every,
-            watch_token,
-        ));
+        let every = config.watch.every;
+        let watch = tasks.spawn(async move { notifier.run(every, watch_token).await });
         tasks.spawn(async move {
             if tokio::time::timeout(WATCH_GRACE, watch).await.is_err() {
                 tracing::warn!("the expiry watch did not stop within 30 s");

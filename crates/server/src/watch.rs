@@ -5,8 +5,6 @@ use std::time::Duration;
 
 use gatehouse_notify::Notifier;
 use gatehouse_store::SqlStore;
-use time::OffsetDateTime;
-use tokio_util::sync::CancellationToken;
 
 use crate::{DataDir, StartError};
 
@@ -75,84 +73,5 @@ impl WatchConfig {
     ) -> Result<Notifier, StartError> {
         Notifier::new(store, self.notifier_config(data_dir)?)
             .map_err(|e| StartError::input(e.to_string()))
-    }
-}
-
-/// A full pass every `every`; in between, due retries are delivered every minute, so backoff
-/// works as documented. With several replicas on PostgreSQL, one holds the notifier lease and
-/// sends; the others try to take it every tick.
-pub(crate) async fn run(
-    notifier: Notifier,
-    store: Arc<SqlStore>,
-    every: Duration,
-    token: CancellationToken,
-) {
-    // Delivery checks this between two sends: a send in progress finishes and is recorded, so a
-    // restart does not repeat it.
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    tokio::spawn({
-        let (stop, token) = (stop.clone(), token.clone());
-        async move {
-            token.cancelled().await;
-            stop.store(true, std::sync::atomic::Ordering::SeqCst);
-        }
-    });
-    let tick = every.min(Duration::from_secs(60));
-    let mut last_pass: Option<std::time::Instant> = None;
-    let mut lease: Option<gatehouse_store::Lease> = None;
-    while !token.is_cancelled() {
-        if leading(&store, &mut lease).await {
-            let now = OffsetDateTime::now_utc();
-            let result = if last_pass.is_none_or(|t| t.elapsed() >= every) {
-                last_pass = Some(std::time::Instant::now());
-                notifier
-                    .pass(now, &stop)
-                    .await
-                    .map(|r| (r.sent, r.failed, r.tickets_opened))
-            } else {
-                notifier.deliver(now, &stop).await.map(|(s, f)| (s, f, 0))
-            };
-            match result {
-                Ok((s, f, t)) if s + f + t > 0 => {
-                    tracing::info!(sent = s, failed = f, tickets = t, "expiry watch");
-                }
-                Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "expiry watch pass failed"),
-            }
-        } else {
-            last_pass = None;
-        }
-        tokio::select! {
-            () = token.cancelled() => break,
-            () = tokio::time::sleep(tick) => {}
-        }
-    }
-}
-
-/// Whether this replica holds the notifier lease, taking it if it is free (see
-/// `SqlStore::try_lead`). Logs when that changes.
-async fn leading(store: &SqlStore, lease: &mut Option<gatehouse_store::Lease>) -> bool {
-    if let Some(l) = lease.as_mut() {
-        if l.held().await {
-            return true;
-        }
-        *lease = None;
-        tracing::warn!("expiry watch: lost the notifier lease (database connection lost); another replica may send now");
-    }
-    match store.try_lead().await {
-        Ok(Some(l)) => {
-            if store.backend() == gatehouse_store::Backend::Postgres {
-                tracing::info!(
-                    "expiry watch: this replica holds the notifier lease and sends the notices"
-                );
-            }
-            *lease = Some(l);
-            true
-        }
-        Ok(None) => false,
-        Err(e) => {
-            tracing::debug!(error = %e, "expiry watch: cannot reach the database for the notifier lease");
-            false
-        }
     }
 }

@@ -71,13 +71,8 @@ pub(crate) fn text(s: &str) -> String {
 
 /// A random identifier: a prefix and 128 random bits in hex.
 pub(crate) fn new_id(prefix: &str) -> Result<String, StoreError> {
-    use std::fmt::Write;
-    let mut bytes = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut bytes).map_err(|source| StoreError::Random { source })?;
-    Ok(bytes.iter().fold(format!("{prefix}_"), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    }))
+    let hex = gatehouse_pki::random_hex(16).map_err(|source| StoreError::Random { source })?;
+    Ok(format!("{prefix}_{hex}"))
 }
 
 /// One column of a row.

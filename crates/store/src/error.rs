@@ -78,7 +78,7 @@ pub enum StoreError {
     #[error("storage error: the random number generator failed")]
     Random {
         #[source]
-        source: aws_lc_rs::error::Unspecified,
+        source: gatehouse_pki::RandomError,
     },
     /// The database refused a row of an export being imported.
     #[error("storage error: table {table}, row {row}: {source}; nothing was imported")]

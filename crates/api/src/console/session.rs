@@ -36,9 +36,8 @@ pub(crate) fn issue(
     key_id: &str,
     now: OffsetDateTime,
 ) -> Result<String, ControlError> {
-    let mut nonce = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut nonce)
-        .map_err(|_| ControlError::internal("random number generator failed"))?;
+    let nonce =
+        gatehouse_pki::random_bytes::<16>().map_err(|e| ControlError::internal(e.to_string()))?;
     let body = format!(
         "v1.{key_id}.{}.{}",
         (now + TTL).unix_timestamp(),

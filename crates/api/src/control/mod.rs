@@ -59,9 +59,8 @@ impl std::fmt::Debug for Control {
 
 /// A new API token: `ghk_` and 32 random bytes, base64url.
 pub fn new_token() -> Result<String, ControlError> {
-    let mut bytes = [0u8; 32];
-    aws_lc_rs::rand::fill(&mut bytes)
-        .map_err(|_| ControlError::internal("random number generator failed"))?;
+    let bytes =
+        gatehouse_pki::random_bytes::<32>().map_err(|e| ControlError::internal(e.to_string()))?;
     Ok(format!(
         "{TOKEN_PREFIX}{}",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)

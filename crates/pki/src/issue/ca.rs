@@ -37,10 +37,9 @@ impl CaParams {
                     ))
                     .map_err(|e| IssueError::Generation(e.to_string()))?;
                 // The random tag keeps two CAs made in the same second distinct too.
-                let mut tag = [0u8; 3];
-                aws_lc_rs::rand::fill(&mut tag)
-                    .map_err(|_| IssueError::Generation("random number generator failed".into()))?;
-                let suffix = format!(" Root CA {issued_at} {}", crate::cert::hex(&tag));
+                let tag = crate::random::random_hex(3)
+                    .map_err(|e| IssueError::Generation(e.to_string()))?;
+                let suffix = format!(" Root CA {issued_at} {tag}");
                 // X.509 caps a CN at 64 characters: shorten a long organisation name to fit.
                 let room = 64usize.saturating_sub(suffix.chars().count());
                 let org: String = organization.chars().take(room).collect();

@@ -209,9 +209,8 @@ fn key_identifier(subject_public_key: &[u8]) -> Vec<u8> {
 /// 64 bits of entropy). The top bit is clear so it is positive; the next is set so the DER
 /// INTEGER is always 16 octets, with no leading zero to strip.
 fn random_serial() -> Result<SerialNumber, IssueError> {
-    let mut bytes = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut bytes)
-        .map_err(|_| IssueError::Generation("random number generator failed".into()))?;
+    let mut bytes =
+        crate::random::random_bytes::<16>().map_err(|e| IssueError::Generation(e.to_string()))?;
     bytes[0] = (bytes[0] & 0x7f) | 0x40;
     Ok(SerialNumber::from_slice(&bytes))
 }
