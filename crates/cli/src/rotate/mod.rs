@@ -21,11 +21,13 @@ use gatehouse_pki::{
     parse_certificates, read_input_file, rfc3339, write_files, CaParams, CertificateAuthority,
     CertificateInfo, FileKind, KeyAlgorithm, OutputFile, PrivateKey, ValidityPeriod,
 };
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
+mod record;
+
+use self::record::{load, CaRef, Period, Rotation, Stage};
 use crate::client::{Client, ServerArgs};
 use crate::fail::Failure;
 
@@ -122,106 +124,10 @@ pub(crate) struct RotateAbortArgs {
     pub(crate) remove_new_ca: bool,
 }
 
-/// A CA in the record.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct CaRef {
-    sha256: String,
-    subject: String,
-}
-
-/// One recorded step.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Step {
-    step: String,
-    at: String,
-    detail: String,
-}
-
-/// The state file.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Rotation {
-    namespace: String,
-    /// Random, per rotation: part of every request id, so a request id is never reused by a
-    /// later rotation (the server would answer it from its record instead of acting).
-    #[serde(default)]
-    run_id: String,
-    /// planned, new-ca, added, removed, done, aborted
-    state: String,
-    ca_cert: PathBuf,
-    ca_key: PathBuf,
-    organization: String,
-    validity_period: String,
-    rsa: bool,
-    quiet_period: String,
-    poll: String,
-    new_ca: Option<CaRef>,
-    #[serde(default)]
-    old_cas: Vec<CaRef>,
-    added_at: Option<String>,
-    steps: Vec<Step>,
-}
-
 fn state_path(t: &RotateStateArgs) -> PathBuf {
     t.state_file
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("gatehouse-rotation-{}.json", t.namespace)))
-}
-
-fn load(path: &Path) -> Result<Option<Rotation>, Failure> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| Failure::Input(format!("{}: not a rotation record: {e}", path.display()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Failure::Input(format!("{}: {e}", path.display()))),
-    }
-}
-
-impl Rotation {
-    /// Records a step and writes the state file (atomically) before anything else happens.
-    fn record(&mut self, path: &Path, state: &str, detail: String) -> Result<(), Failure> {
-        let now = rfc3339(OffsetDateTime::now_utc());
-        println!("[{now}] {state}: {detail}");
-        self.state = state.to_owned();
-        self.steps.push(Step {
-            step: state.to_owned(),
-            at: now,
-            detail,
-        });
-        let text =
-            serde_json::to_string_pretty(self).map_err(|e| Failure::Internal(e.to_string()))?;
-        write_files(
-            &[OutputFile {
-                path,
-                contents: format!("{text}\n").as_bytes(),
-                kind: FileKind::Public,
-            }],
-            &[],
-            true,
-        )?;
-        Ok(())
-    }
-
-    fn durations(&self) -> Result<(Duration, Duration), Failure> {
-        let parse = |flag: &str, v: &str| {
-            ValidityPeriod::parse(v)
-                .map(ValidityPeriod::to_duration)
-                .ok()
-                .filter(|d| d.is_positive())
-                .ok_or_else(|| {
-                    Failure::Input(format!(
-                        "{flag} {v:?}: not a positive duration such as 1h or 30s"
-                    ))
-                })
-        };
-        Ok((
-            parse("--quiet-period", &self.quiet_period)?,
-            parse("--poll", &self.poll)?,
-        ))
-    }
 }
 
 /// The first 16 hex digits of a fingerprint (all of it if shorter).
@@ -273,11 +179,7 @@ fn old_ca_traffic(
 ) -> Result<(bool, Vec<String>), Failure> {
     let usage = c.get(&ns_path(&r.namespace, "/usage"))?;
     let in_bundle = bundle(c, &r.namespace)?;
-    let added = r
-        .added_at
-        .as_deref()
-        .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
-        .unwrap_or(now);
+    let added = r.added_at.unwrap_or(now);
     let mut all_quiet = true;
     let mut lines = Vec::new();
     for old in &r.old_cas {
@@ -313,8 +215,8 @@ fn old_ca_traffic(
 
 /// Runs the rotation from its recorded state to the end (or to `--no-wait`).
 fn advance(c: &Client, path: &Path, r: &mut Rotation, no_wait: bool) -> Result<ExitCode, Failure> {
-    let (quiet, poll) = r.durations()?;
-    if r.state == "planned" {
+    let (quiet, poll) = (r.quiet_period.duration(), r.poll.duration());
+    if r.state == Stage::Planned {
         let current = bundle(c, &r.namespace)?;
         let info = if r.ca_cert.exists() || r.ca_key.exists() {
             read_ca_files(&r.ca_cert, &r.ca_key)?
@@ -381,13 +283,13 @@ fn advance(c: &Client, path: &Path, r: &mut Rotation, no_wait: bool) -> Result<E
                 .collect::<Vec<_>>()
                 .join("; ")
         );
-        r.record(path, "new-ca", detail)?;
+        r.complete(path, detail)?;
     }
     let new_ca = r
         .new_ca
         .clone()
         .ok_or_else(|| Failure::Input(format!("{}: no new CA recorded", path.display())))?;
-    if r.state == "new-ca" {
+    if r.state == Stage::NewCa {
         if !bundle(c, &r.namespace)?
             .iter()
             .any(|b| b.sha256 == new_ca.sha256)
@@ -408,10 +310,9 @@ fn advance(c: &Client, path: &Path, r: &mut Rotation, no_wait: bool) -> Result<E
                 )));
             }
         }
-        r.added_at = Some(rfc3339(OffsetDateTime::now_utc()));
-        r.record(
+        r.added_at = Some(OffsetDateTime::now_utc());
+        r.complete(
             path,
-            "added",
             format!(
                 "{} is accepted beside the old CAs. Move clients to it: gatehouse gen leaf --ca-cert {} --ca-key {} …, or keep their keys with gatehouse renew --cert C --key K --ca-cert {} --ca-key {} --force",
                 new_ca.subject,
@@ -422,7 +323,7 @@ fn advance(c: &Client, path: &Path, r: &mut Rotation, no_wait: bool) -> Result<E
             ),
         )?;
     }
-    if r.state == "added" {
+    if r.state == Stage::Added {
         if no_wait {
             println!(
                 "Stopped before waiting (--no-wait). Continue with: gatehouse rotate resume -n {}",
@@ -478,16 +379,11 @@ fn advance(c: &Client, path: &Path, r: &mut Rotation, no_wait: bool) -> Result<E
             )));
         }
         let removed: Vec<&str> = r.old_cas.iter().map(|o| o.subject.as_str()).collect();
-        r.record(
-            path,
-            "removed",
-            format!("removed the old CAs: {}", removed.join("; ")),
-        )?;
+        r.complete(path, format!("removed the old CAs: {}", removed.join("; ")))?;
     }
-    if r.state == "removed" {
-        r.record(
+    if r.state == Stage::Removed {
+        r.complete(
             path,
-            "done",
             format!(
                 "namespace {} accepts only {} now",
                 r.namespace, new_ca.subject
@@ -507,7 +403,7 @@ pub(crate) fn run(
         RotateCommand::Ca(a) => {
             let path = state_path(&a.target);
             if let Some(existing) = load(&path)? {
-                if !matches!(existing.state.as_str(), "done" | "aborted") {
+                if !existing.state.finished() {
                     return Err(Failure::Input(format!(
                         "a rotation of namespace {:?} is in progress ({}, step {}): continue it with `gatehouse rotate resume -n {}` or stop it with `gatehouse rotate abort -n {}`",
                         existing.namespace, path.display(), existing.state, existing.namespace, existing.namespace
@@ -517,20 +413,22 @@ pub(crate) fn run(
             let mut r = Rotation {
                 namespace: a.target.namespace.clone(),
                 run_id: random_id()?,
-                state: "planned".into(),
+                state: Stage::Planned,
                 ca_cert: a.ca_cert,
                 ca_key: a.ca_key,
                 organization: a.organization,
                 validity_period: a.validity_period,
                 rsa: a.rsa,
-                quiet_period: a.wait.quiet_period.unwrap_or_else(|| "1h".into()),
-                poll: a.wait.poll.unwrap_or_else(|| "10s".into()),
+                quiet_period: Period::parse(
+                    "--quiet-period",
+                    a.wait.quiet_period.as_deref().unwrap_or("1h"),
+                )?,
+                poll: Period::parse("--poll", a.wait.poll.as_deref().unwrap_or("10s"))?,
                 new_ca: None,
                 old_cas: Vec::new(),
                 added_at: None,
                 steps: Vec::new(),
             };
-            r.durations()?;
             let current = bundle(&c, &r.namespace)?;
             if a.dry_run {
                 let new = if r.ca_cert.exists() {
@@ -572,7 +470,7 @@ pub(crate) fn run(
                 r.namespace,
                 current.len()
             );
-            r.record(&path, "planned", detail)?;
+            r.record(&path, Stage::Planned, detail)?;
             advance(&c, &path, &mut r, a.wait.no_wait)
         }
         RotateCommand::Resume(a) => {
@@ -580,7 +478,7 @@ pub(crate) fn run(
             let mut r = load(&path)?.ok_or_else(|| {
                 Failure::Input(format!("no rotation recorded in {}", path.display()))
             })?;
-            if r.state == "done" || r.state == "aborted" {
+            if r.state.finished() {
                 println!(
                     "The rotation of {} is {}; nothing to resume.",
                     r.namespace, r.state
@@ -588,10 +486,10 @@ pub(crate) fn run(
                 return Ok(ExitCode::SUCCESS);
             }
             if let Some(q) = a.wait.quiet_period {
-                r.quiet_period = q;
+                r.quiet_period = Period::parse("--quiet-period", &q)?;
             }
             if let Some(p) = a.wait.poll {
-                r.poll = p;
+                r.poll = Period::parse("--poll", &p)?;
             }
             if r.run_id.is_empty() {
                 r.run_id = random_id()?;
@@ -609,10 +507,10 @@ pub(crate) fn run(
             })?;
             println!("Rotation of namespace {}: {}", r.namespace, r.state);
             for s in &r.steps {
-                println!("  {} {}: {}", s.at, s.step, s.detail);
+                println!("  {} {}: {}", rfc3339(s.at), s.step, s.detail);
             }
-            if r.state == "added" {
-                let (quiet, _) = r.durations()?;
+            if r.state == Stage::Added {
+                let quiet = r.quiet_period.duration();
                 let (ready, lines) = old_ca_traffic(&c, &r, quiet, OffsetDateTime::now_utc())?;
                 println!("Old CAs now:");
                 for l in lines {
@@ -632,7 +530,7 @@ pub(crate) fn run(
             let mut r = load(&path)?.ok_or_else(|| {
                 Failure::Input(format!("no rotation recorded in {}", path.display()))
             })?;
-            if r.state == "done" || r.state == "aborted" {
+            if r.state.finished() {
                 return Err(Failure::Input(format!(
                     "the rotation of {} is already {}",
                     r.namespace, r.state
@@ -665,7 +563,7 @@ pub(crate) fn run(
                     }
                 }
             }
-            r.record(&path, "aborted", detail)?;
+            r.record(&path, Stage::Aborted, detail)?;
             Ok(ExitCode::SUCCESS)
         }
     }
