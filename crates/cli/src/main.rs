@@ -5,6 +5,7 @@ mod cert_args;
 mod check;
 mod client;
 mod database;
+mod deploy;
 mod dev;
 mod fail;
 mod flags;
