@@ -29,27 +29,10 @@ pub(crate) struct NotifyArgs {
     pub(crate) webhook_secret: Option<String>,
 }
 
+/// The secrets are elided, the URLs redacted: the same view as the config it becomes.
 impl std::fmt::Debug for NotifyArgs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NotifyArgs")
-            .field(
-                "smtp_url",
-                &self.smtp_url.as_deref().map(gatehouse_notify::redact_url),
-            )
-            .field("smtp_from", &self.smtp_from)
-            .field(
-                "webhook_urls",
-                &self
-                    .webhook_urls
-                    .iter()
-                    .map(|u| gatehouse_notify::redact_url(u))
-                    .collect::<Vec<_>>(),
-            )
-            .field(
-                "webhook_secret",
-                &self.webhook_secret.as_ref().map(|_| "[elided]"),
-            )
-            .finish()
+        std::fmt::Debug::fmt(&self.watch_config(std::time::Duration::ZERO), f)
     }
 }
 
