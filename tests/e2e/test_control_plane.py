@@ -216,7 +216,12 @@ def test_acknowledged_updates_survive_kill_9(tmp_path):
 
     t = threading.Thread(target=writer)
     t.start()
+    deadline = time.monotonic() + 120  # only a hang (a writer that stopped) gets near it
     while len(acked) < 40:
+        if not t.is_alive() or time.monotonic() > deadline:
+            stop.set()
+            server.stop(signal.SIGKILL)
+            raise AssertionError(f"only {len(acked)} updates acknowledged\n" + server.log.read_text()[-3000:])
         time.sleep(0.01)
     server.proc.send_signal(signal.SIGKILL)
     server.proc.wait()

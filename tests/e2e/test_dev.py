@@ -42,12 +42,12 @@ def start_dev(tmp_path, *extra):
                              f"127.0.0.1:{gw}", *extra],
                             stdout=open(out, "wb"), stderr=open(tmp_path / "dev.err", "wb"), cwd=tmp_path,
                             env=dict(os.environ, PATH=path_with(VENV_BIN, str(Path(GATEHOUSE).parent))))
-    deadline = time.time() + 90
-    while "temporal operator namespace list" not in out.read_text():
+    # Until the last command is printed in full (its line ended): the rest is blank lines.
+    deadline = time.monotonic() + 90
+    while not re.search(r"temporal operator namespace list --address \S+\n", out.read_text()):
         assert proc.poll() is None, (tmp_path / "dev.err").read_text()
-        assert time.time() < deadline, (tmp_path / "dev.err").read_text()
+        assert time.monotonic() < deadline, (tmp_path / "dev.err").read_text()
         time.sleep(0.1)
-    time.sleep(0.2)
     return proc, out.read_text()
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from test_cli import GATEHOUSE
 from test_control_plane import free_port
 from test_dev import VENV_BIN, path_with, running
+from test_gateway import wait_until
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 NOT_RUN_HERE = ["cargo run --release -- serve", "scripts/test"]
@@ -66,9 +67,14 @@ def test_every_shell_block_of_the_readme_runs(tmp_path):
         token = (tmp_path / "dev" / "admin.key").read_text().strip()
         req = urllib.request.Request(f"http://127.0.0.1:{api}/api/v1/namespaces/demo/usage",
                                      headers={"Authorization": f"Bearer {token}"})
-        usage = json.loads(urllib.request.urlopen(req, timeout=10).read())
-        old = [c for c in usage["cas"] if not c["inBundle"]]
-        assert len(old) == 1 and old[0]["handshakes"] >= 1 and old[0]["openConnections"] == 0, usage
+        usage = lambda: json.loads(urllib.request.urlopen(req, timeout=10).read())  # noqa: E731
+
+        def old_ca_used_and_idle(u):
+            old = [c for c in u["cas"] if not c["inBundle"]]
+            return len(old) == 1 and old[0]["handshakes"] >= 1 and old[0]["openConnections"] == 0
+
+        # As the gateway flushes usage (every 2 s): waited for, not assumed of the tour's sleeps.
+        wait_until(lambda: old_ca_used_and_idle(usage()), lambda: str(usage()), every=0.2)
         assert 'namespace=demo rule="chain.untrusted"' in (tmp_path / "dev.err").read_text()
     finally:
         dev.send_signal(signal.SIGINT)
