@@ -61,11 +61,26 @@ def ca_pem(cn, not_after):
     return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
+def smtp_sink(inbox, port=None):
+    """A real SMTP server (aiosmtpd) on loopback delivering to `inbox`; returns it and its port."""
+    port = port or free_port()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=port)
+    smtp.start()
+    return smtp, port
+
+
+def namespace_expiring(server, tmp_path, name, cn):
+    """Creates namespace `name` whose one CA (CN=`cn`) expires 12 days after T0, 50 days from
+    now; returns T0."""
+    t0 = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=50)
+    (tmp_path / "ca.pem").write_text(ca_pem(cn, t0 + dt.timedelta(days=12)))
+    server.cli("n", "create", "-n", name, "-f", "ca.pem", check=0)
+    return t0
+
+
 def test_notices_go_once_to_the_right_people(tmp_path):
     inbox = Inbox()
-    smtp_port = free_port()
-    smtp = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
-    smtp.start()
+    smtp, smtp_port = smtp_sink(inbox)
     hook_port = free_port()
     hooks = HTTPServer(("127.0.0.1", hook_port), Hooks)
     threading.Thread(target=hooks.serve_forever, daemon=True).start()
@@ -132,8 +147,7 @@ def test_notices_go_once_to_the_right_people(tmp_path):
         smtp.stop()
         r = check(at(11))
         assert (r["sent"], r["failed"], r["ticketsOpened"]) == (2, 6, 1), r
-        smtp = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
-        smtp.start()
+        smtp, _ = smtp_sink(inbox, smtp_port)
         # Not yet due for a retry at the same instant; delivered once the backoff has passed.
         assert check(at(11))["sent"] == 0
         r = check((t0 + dt.timedelta(days=11, minutes=2)).strftime("%Y-%m-%dT%H:%M:%SZ"))
@@ -174,14 +188,10 @@ def test_notices_go_once_to_the_right_people(tmp_path):
 
 def test_email_says_what_to_do(tmp_path):
     inbox = Inbox()
-    smtp_port = free_port()
-    smtp = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
-    smtp.start()
+    smtp, smtp_port = smtp_sink(inbox)
     server = Server(tmp_path).start()
     try:
-        t0 = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=50)
-        (tmp_path / "ca.pem").write_text(ca_pem("Acme Root 2027", t0 + dt.timedelta(days=12)))
-        server.cli("n", "create", "-n", "payments", "-f", "ca.pem", check=0)
+        t0 = namespace_expiring(server, tmp_path, "payments", "Acme Root 2027")
         server.cli("expirations", "check", "--once", "--now", t0.strftime("%Y-%m-%dT%H:%M:%SZ"), "--data-dir", server.data,
                    "--smtp-url", f"smtp://127.0.0.1:{smtp_port}", check=0)
         (to, subject, body), = inbox.messages
@@ -213,8 +223,7 @@ def test_a_pending_notice_is_dropped_when_the_recipient_loses_the_namespace(tmp_
         assert (r["sent"], r["failed"]) == (0, 2), r
         # pay@ loses the namespace before the retry: their notice is cancelled, the owner's goes.
         server.cli("user", "update", "--id", "pay@acme.io", "--role", "read-only", check=0)
-        smtp = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
-        smtp.start()
+        smtp, _ = smtp_sink(inbox, smtp_port)
         r = json.loads(server.cli("expirations", "check", "--once", "--now", later, *args, check=0).stdout)
         assert (r["sent"], r["cancelled"]) == (1, 1), r
         assert [to for to, _, _ in inbox.messages] == ["admin@localhost"]
@@ -233,14 +242,10 @@ class SlowInbox(Inbox):
 
 def test_concurrent_notifiers_with_different_clocks_and_a_slow_smtp_server_never_double_send(tmp_path):
     inbox = SlowInbox()
-    smtp_port = free_port()
-    smtp = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
-    smtp.start()
+    smtp, smtp_port = smtp_sink(inbox)
     server = Server(tmp_path).start()
     try:
-        t0 = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=50)
-        (tmp_path / "ca.pem").write_text(ca_pem("Acme Root", t0 + dt.timedelta(days=12)))
-        server.cli("n", "create", "-n", "pay", "-f", "ca.pem", check=0)
+        t0 = namespace_expiring(server, tmp_path, "pay", "Acme Root")
         for i in range(3):
             server.cli("user", "create", "--email", f"admin{i}@acme.io", "--role", "global-admin", check=0)
         args = ["--data-dir", server.data, "--smtp-url", f"smtp://127.0.0.1:{smtp_port}"]

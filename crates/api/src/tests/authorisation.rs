@@ -228,7 +228,7 @@ async fn authorisation_matrix() {
         }
     }
     // Namespace admins only see their own namespaces in lists.
-    let (_, v) = call(&w.app, "GET", "/api/v1/namespaces", Some(&w.admin_a), None).await;
+    let (_, v) = w.get("/api/v1/namespaces", &w.admin_a).await;
     let names: Vec<&str> = v["namespaces"]
         .as_array()
         .unwrap()
@@ -236,6 +236,6 @@ async fn authorisation_matrix() {
         .map(|n| n["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["a"]);
-    let (_, v) = call(&w.app, "GET", "/api/v1/namespaces", Some(&w.reader), None).await;
+    let (_, v) = w.get("/api/v1/namespaces", &w.reader).await;
     assert_eq!(v["namespaces"].as_array().unwrap().len(), 2);
 }

@@ -172,7 +172,7 @@ async fn bad_input_matrix_changes_nothing() {
             "request.schema",
         ),
     ];
-    let (_, before) = call(&w.app, "GET", "/api/v1/namespaces/a", Some(&w.owner), None).await;
+    let (_, before) = w.get("/api/v1/namespaces/a", &w.owner).await;
     let audit_before = w
         .store
         .list_audit(gatehouse_store::AuditQuery {
@@ -183,14 +183,7 @@ async fn bad_input_matrix_changes_nothing() {
         .unwrap()
         .len();
     for (name, body, status, rule) in cases {
-        let (got, v) = call(
-            &w.app,
-            "PUT",
-            "/api/v1/namespaces/a",
-            Some(&w.owner),
-            Some(body),
-        )
-        .await;
+        let (got, v) = w.put_json("/api/v1/namespaces/a", &w.owner, body).await;
         assert_eq!(got, status, "{name}: {v}");
         let rules: Vec<&str> = v["violations"]
             .as_array()
@@ -202,18 +195,17 @@ async fn bad_input_matrix_changes_nothing() {
             rules.contains(&rule),
             "{name}: expected {rule}, got {rules:?}: {v}"
         );
-        let (_, after) = call(&w.app, "GET", "/api/v1/namespaces/a", Some(&w.owner), None).await;
+        let (_, after) = w.get("/api/v1/namespaces/a", &w.owner).await;
         assert_eq!(after, before, "{name} changed the namespace");
     }
     // Violations name the certificate.
-    let (_, v) = call(
-        &w.app,
-        "PUT",
-        "/api/v1/namespaces/a",
-        Some(&w.owner),
-        Some(json!({"spec": spec(&format!("{}{leaf}", root.pem), json!([]))})),
-    )
-    .await;
+    let (_, v) = w
+        .put_json(
+            "/api/v1/namespaces/a",
+            &w.owner,
+            json!({"spec": spec(&format!("{}{leaf}", root.pem), json!([]))}),
+        )
+        .await;
     let viol = &v["violations"][0];
     assert!(
         viol["subject"].as_str().unwrap().contains("worker")
@@ -235,25 +227,23 @@ async fn bad_input_matrix_changes_nothing() {
     );
     // Body over the request limit.
     let huge = "x".repeat(MAX_BODY_BYTES + 10);
-    let (status, v) = call(
-        &w.app,
-        "PUT",
-        "/api/v1/namespaces/a",
-        Some(&w.owner),
-        Some(json!({"spec": spec(&huge, json!([]))})),
-    )
-    .await;
+    let (status, v) = w
+        .put_json(
+            "/api/v1/namespaces/a",
+            &w.owner,
+            json!({"spec": spec(&huge, json!([]))}),
+        )
+        .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
     // Namespace names become DNS labels.
     for bad in ["UPPER", "under_score", "-dash", "a..b", ""] {
-        let (status, v) = call(
-            &w.app,
-            "POST",
-            "/api/v1/namespaces",
-            Some(&w.owner),
-            Some(json!({"name": bad, "spec": spec(&root.pem, json!([]))})),
-        )
-        .await;
+        let (status, v) = w
+            .post_json(
+                "/api/v1/namespaces",
+                &w.owner,
+                json!({"name": bad, "spec": spec(&root.pem, json!([]))}),
+            )
+            .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {v}");
         assert_eq!(v["violations"][0]["rule"], "namespace.name");
     }

@@ -178,6 +178,29 @@ async fn call(
     (status, value)
 }
 
+/// The same requests as [`call`], on the world's router with a bearer token.
+impl World {
+    async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        call(&self.app, "GET", path, Some(token), None).await
+    }
+
+    async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        call(&self.app, "DELETE", path, Some(token), None).await
+    }
+
+    async fn post_json(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        call(&self.app, "POST", path, Some(token), Some(body)).await
+    }
+
+    async fn put_json(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        call(&self.app, "PUT", path, Some(token), Some(body)).await
+    }
+
+    async fn patch_json(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        call(&self.app, "PATCH", path, Some(token), Some(body)).await
+    }
+}
+
 fn spec(pem: &str, filters: Value) -> Value {
     json!({ "mtlsAuth": { "acceptedClientCa": pem, "certificateFilters": filters } })
 }
