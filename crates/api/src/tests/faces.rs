@@ -158,7 +158,7 @@ async fn adding_a_ca() {
     let r = rest(
         &w.app,
         "POST",
-        "/api/v1/namespaces/a/accepted-client-ca",
+        CAS_A,
         &w.admin_a,
         Some(json!({ "caCertificate": w.ca_a.pem, "resourceVersion": "1", "dryRun": true })),
     )
@@ -179,7 +179,7 @@ async fn adding_a_ca() {
     let r = rest(
         &w.app,
         "POST",
-        "/api/v1/namespaces/a/accepted-client-ca",
+        CAS_A,
         &w.admin_a,
         Some(json!({ "caCertificate": "not a certificate", "resourceVersion": "1" })),
     )
@@ -201,7 +201,7 @@ async fn adding_a_ca() {
     let r = rest(
         &w.app,
         "POST",
-        "/api/v1/namespaces/a/accepted-client-ca",
+        CAS_A,
         &w.admin_a,
         Some(json!({ "caCertificate": fresh, "resourceVersion": "7" })),
     )
@@ -216,11 +216,13 @@ async fn adding_a_ca() {
     same_refusal(r, c, "namespace.resource-version");
 }
 
-#[tokio::test]
-async fn removing_a_ca() {
-    let w = world().await;
-    let b = sign_in(&w.app, &w.admin_a).await;
-    let fp = "00".repeat(32);
+/// Namespace a's admin removes the CA with fingerprint `fp` at version 1, through REST and then
+/// through the console.
+async fn remove_through_both(
+    w: &World,
+    b: &Browser,
+    fp: &str,
+) -> ((StatusCode, String), (StatusCode, String)) {
     let r = rest(
         &w.app,
         "POST",
@@ -229,42 +231,28 @@ async fn removing_a_ca() {
         Some(json!({ "fingerprint": fp, "resourceVersion": "1" })),
     )
     .await;
-    let c = console_post(
-        &w.app,
-        &b,
-        "/namespaces/a/ca/remove",
-        &[
-            ("resource_version", "1"),
-            ("fingerprint", &fp),
-            ("confirm", "yes"),
-        ],
-    )
-    .await;
+    let form = [
+        ("resource_version", "1"),
+        ("fingerprint", fp),
+        ("confirm", "yes"),
+    ];
+    let c = console_post(&w.app, b, "/namespaces/a/ca/remove", &form).await;
+    (r, c)
+}
+
+#[tokio::test]
+async fn removing_a_ca() {
+    let w = world().await;
+    let b = sign_in(&w.app, &w.admin_a).await;
+    let fp = "00".repeat(32);
+    let (r, c) = remove_through_both(&w, &b, &fp).await;
     same_refusal(r, c, "");
     // The only CA: an empty bundle breaks a rule.
     let only = w.store.get_namespace("a").await.unwrap().unwrap();
     let cert =
         gatehouse_pki::parse_certificates(only.spec.accepted_client_ca.as_bytes(), "b").unwrap();
     let fp = cert[0].fingerprint.to_string();
-    let r = rest(
-        &w.app,
-        "POST",
-        "/api/v1/namespaces/a/accepted-client-ca/remove",
-        &w.admin_a,
-        Some(json!({ "fingerprint": fp, "resourceVersion": "1" })),
-    )
-    .await;
-    let c = console_post(
-        &w.app,
-        &b,
-        "/namespaces/a/ca/remove",
-        &[
-            ("resource_version", "1"),
-            ("fingerprint", &fp),
-            ("confirm", "yes"),
-        ],
-    )
-    .await;
+    let (r, c) = remove_through_both(&w, &b, &fp).await;
     let rule = serde_json::from_str::<Value>(&r.1).unwrap()["violations"][0]["rule"]
         .as_str()
         .unwrap()
@@ -276,7 +264,7 @@ async fn removing_a_ca() {
 async fn saving_a_filter() {
     let w = world().await;
     let b = sign_in(&w.app, &w.admin_a).await;
-    let r = rest(&w.app, "POST", "/api/v1/namespaces/a/certificate-filters", &w.admin_a,
+    let r = rest(&w.app, "POST", FILTERS_A, &w.admin_a,
         Some(json!({ "filters": [{ "commonName": "a*b*" }], "resourceVersion": "1", "dryRun": true }))).await;
     let c = console_post(
         &w.app,
@@ -293,7 +281,7 @@ async fn saving_a_filter() {
     let r = rest(
         &w.app,
         "POST",
-        "/api/v1/namespaces/a/certificate-filters",
+        FILTERS_A,
         &w.admin_a,
         Some(json!({ "filters": [{}], "resourceVersion": "1" })),
     )
@@ -315,14 +303,7 @@ async fn importing_filters() {
     let filters = json!({ "filters": [{ "commonName": "x" }, { "commonName": "X" }] });
     let mut body = filters.clone();
     body["resourceVersion"] = json!("1");
-    let r = rest(
-        &w.app,
-        "PUT",
-        "/api/v1/namespaces/a/certificate-filters",
-        &w.admin_a,
-        Some(body),
-    )
-    .await;
+    let r = rest(&w.app, "PUT", FILTERS_A, &w.admin_a, Some(body)).await;
     let c = console_post(
         &w.app,
         &b,
@@ -351,7 +332,7 @@ async fn reading_and_writing_another_namespace() {
     let r = rest(
         &w.app,
         "POST",
-        "/api/v1/namespaces/a/accepted-client-ca",
+        CAS_A,
         &w.reader,
         Some(json!({ "caCertificate": fresh, "resourceVersion": "1" })),
     )

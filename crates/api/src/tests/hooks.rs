@@ -23,7 +23,7 @@ async fn the_namespace_hook_fires_once_per_change() {
     let (s, _) = call(
         &app,
         "POST",
-        "/api/v1/namespaces/a/accepted-client-ca",
+        CAS_A,
         Some(&w.admin_a),
         Some(json!({ "caCertificate": fresh, "dryRun": true })),
     )
@@ -32,7 +32,7 @@ async fn the_namespace_hook_fires_once_per_change() {
     let (s, _) = call(
         &app,
         "POST",
-        "/api/v1/namespaces/a/accepted-client-ca",
+        CAS_A,
         Some(&w.admin_a),
         Some(json!({ "caCertificate": w.ca_a.pem })),
     )
@@ -42,7 +42,7 @@ async fn the_namespace_hook_fires_once_per_change() {
     let (s, _) = call(
         &app,
         "POST",
-        "/api/v1/namespaces/a/accepted-client-ca",
+        CAS_A,
         Some(&w.admin_a),
         Some(json!({ "caCertificate": fresh, "requestId": "r1" })),
     )
@@ -52,7 +52,7 @@ async fn the_namespace_hook_fires_once_per_change() {
     let (s, _) = call(
         &app,
         "POST",
-        "/api/v1/namespaces/a/accepted-client-ca",
+        CAS_A,
         Some(&w.admin_a),
         Some(json!({ "caCertificate": fresh, "requestId": "r1" })),
     )

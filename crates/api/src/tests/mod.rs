@@ -201,6 +201,15 @@ impl World {
     }
 }
 
+/// Namespace a's bundle and filters.
+const CAS_A: &str = "/api/v1/namespaces/a/accepted-client-ca";
+const FILTERS_A: &str = "/api/v1/namespaces/a/certificate-filters";
+
+/// An answer's status and its first violation's rule id ("" when there is none).
+fn rule_of(status: StatusCode, v: &Value) -> (StatusCode, &str) {
+    (status, v["violations"][0]["rule"].as_str().unwrap_or(""))
+}
+
 fn spec(pem: &str, filters: Value) -> Value {
     json!({ "mtlsAuth": { "acceptedClientCa": pem, "certificateFilters": filters } })
 }
