@@ -185,12 +185,7 @@ async fn bad_input_matrix_changes_nothing() {
     for (name, body, status, rule) in cases {
         let (got, v) = w.put_json("/api/v1/namespaces/a", &w.owner, body).await;
         assert_eq!(got, status, "{name}: {v}");
-        let rules: Vec<&str> = v["violations"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x["rule"].as_str().unwrap())
-            .collect();
+        let rules = field_of_each(&v["violations"], "rule");
         assert!(
             rules.contains(&rule),
             "{name}: expected {rule}, got {rules:?}: {v}"

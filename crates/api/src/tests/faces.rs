@@ -203,7 +203,7 @@ async fn remove_through_both(
     let r = rest(
         &w.app,
         "POST",
-        "/api/v1/namespaces/a/accepted-client-ca/remove",
+        REMOVE_CA_A,
         &w.admin_a,
         Some(json!({ "fingerprint": fp, "resourceVersion": "1" })),
     )

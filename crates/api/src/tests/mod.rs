@@ -201,13 +201,29 @@ impl World {
     }
 }
 
-/// Namespace a's bundle and filters.
+/// Namespace a's bundle, the removal of one of its CAs, and its filters.
 const CAS_A: &str = "/api/v1/namespaces/a/accepted-client-ca";
+const REMOVE_CA_A: &str = "/api/v1/namespaces/a/accepted-client-ca/remove";
 const FILTERS_A: &str = "/api/v1/namespaces/a/certificate-filters";
 
 /// An answer's status and its first violation's rule id ("" when there is none).
 fn rule_of(status: StatusCode, v: &Value) -> (StatusCode, &str) {
     (status, v["violations"][0]["rule"].as_str().unwrap_or(""))
+}
+
+/// Asserts an answer (`status`, `v`) is `expected`: a status and the first violation's rule.
+#[track_caller]
+fn assert_rule(status: StatusCode, v: &Value, expected: (StatusCode, &str)) {
+    assert_eq!(rule_of(status, v), expected, "{v}");
+}
+
+/// The string `field` of each element of the array `v`.
+fn field_of_each<'v>(v: &'v Value, field: &str) -> Vec<&'v str> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x[field].as_str().unwrap())
+        .collect()
 }
 
 fn spec(pem: &str, filters: Value) -> Value {

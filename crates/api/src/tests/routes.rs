@@ -58,11 +58,7 @@ async fn every_error_is_json() {
     let (status, v) = w
         .delete("/api/v1/namespaces/a?resourceVersion=abc", &w.owner)
         .await;
-    assert_eq!(
-        rule_of(status, &v),
-        (StatusCode::BAD_REQUEST, "request.schema"),
-        "{v}"
-    );
+    assert_rule(status, &v, (StatusCode::BAD_REQUEST, "request.schema"));
     let (status, v) = w.get("/api/v1/audit?limit=x", &w.owner).await;
     assert_eq!(
         (status, v["code"].as_str()),

@@ -5,21 +5,11 @@ use super::*;
 #[tokio::test]
 async fn users_and_keys() {
     let w = world().await;
-    let (status, u) = w
-        .post_json(
-            "/api/v1/users",
-            &w.global,
-            json!({"email": "ops@acme.io", "role": "namespace-admin", "namespaces": ["a"]}),
-        )
-        .await;
+    let ops = json!({"email": "ops@acme.io", "role": "namespace-admin", "namespaces": ["a"]});
+    let (status, u) = w.post_json("/api/v1/users", &w.global, ops).await;
     assert_eq!(status, StatusCode::CREATED, "{u}");
-    let (status, k) = w
-        .post_json(
-            "/api/v1/apikeys",
-            &w.global,
-            json!({"name": "ops laptop", "userId": "ops@acme.io", "duration": "90d"}),
-        )
-        .await;
+    let laptop = json!({"name": "ops laptop", "userId": "ops@acme.io", "duration": "90d"});
+    let (status, k) = w.post_json("/api/v1/apikeys", &w.global, laptop).await;
     assert_eq!(status, StatusCode::CREATED, "{k}");
     let token = k["token"].as_str().unwrap().to_owned();
     assert!(token.starts_with(TOKEN_PREFIX));
@@ -57,11 +47,7 @@ async fn users_and_keys() {
     let (status, v) = w
         .delete(&format!("/api/v1/users/{owner_id}"), &w.owner)
         .await;
-    assert_eq!(
-        rule_of(status, &v),
-        (StatusCode::CONFLICT, "user.last-owner"),
-        "{v}"
-    );
+    assert_rule(status, &v, (StatusCode::CONFLICT, "user.last-owner"));
     let (status, v) = w
         .post_json(
             "/api/v1/users",
@@ -69,11 +55,7 @@ async fn users_and_keys() {
             json!({"email": "not-an-email", "role": "read-only"}),
         )
         .await;
-    assert_eq!(
-        rule_of(status, &v),
-        (StatusCode::BAD_REQUEST, "user.email"),
-        "{v}"
-    );
+    assert_rule(status, &v, (StatusCode::BAD_REQUEST, "user.email"));
 }
 
 #[tokio::test]
@@ -97,11 +79,7 @@ async fn request_ids_are_scoped_to_their_request() {
             json!({"caCertificate": v3.pem, "requestId": "rid-1"}),
         )
         .await;
-    assert_eq!(
-        rule_of(status, &v),
-        (StatusCode::CONFLICT, "request.id-reused"),
-        "{v}"
-    );
+    assert_rule(status, &v, (StatusCode::CONFLICT, "request.id-reused"));
     assert!(!v.to_string().contains("Acme B"), "{v}");
     // A retried delete with its request id is answered, not 404.
     let (status, _) = w

@@ -59,24 +59,13 @@ async fn versions_request_ids_and_rollover() {
     let (_, still) = w.get("/api/v1/namespaces/a", &w.admin_a).await;
     assert_eq!(a(&still), "1");
     assert_eq!(audit(&w).await, events);
-    let (status, ns) = w
-        .post_json(
-            CAS_A,
-            &w.admin_a,
-            json!({"caCertificate": v2.pem, "resourceVersion": "1", "requestId": "rot-1"}),
-        )
-        .await;
+    let rotate = json!({"caCertificate": v2.pem, "resourceVersion": "1", "requestId": "rot-1"});
+    let (status, ns) = w.post_json(CAS_A, &w.admin_a, rotate.clone()).await;
     assert_eq!(status, StatusCode::OK, "{ns}");
     assert_eq!(a(&ns), "2");
     assert_eq!(ns["acceptedClientCas"].as_array().unwrap().len(), 2);
     // …a retry with the same request id is answered from the record, not applied twice.
-    let (status, again) = w
-        .post_json(
-            CAS_A,
-            &w.admin_a,
-            json!({"caCertificate": v2.pem, "resourceVersion": "1", "requestId": "rot-1"}),
-        )
-        .await;
+    let (status, again) = w.post_json(CAS_A, &w.admin_a, rotate).await;
     assert_eq!(
         (status, a(&again)),
         (StatusCode::OK, "2".to_owned()),
@@ -96,11 +85,7 @@ async fn versions_request_ids_and_rollover() {
         .to_owned();
     assert_eq!(sha1.len(), 40);
     let (status, ns) = w
-        .post_json(
-            "/api/v1/namespaces/a/accepted-client-ca/remove",
-            &w.admin_a,
-            json!({"fingerprint": sha1}),
-        )
+        .post_json(REMOVE_CA_A, &w.admin_a, json!({"fingerprint": sha1}))
         .await;
     assert_eq!(status, StatusCode::OK, "{ns}");
     assert_eq!(ns["acceptedClientCas"].as_array().unwrap().len(), 1);
@@ -114,17 +99,9 @@ async fn versions_request_ids_and_rollover() {
         .unwrap()
         .to_owned();
     let (status, v) = w
-        .post_json(
-            "/api/v1/namespaces/a/accepted-client-ca/remove",
-            &w.admin_a,
-            json!({"fingerprint": sha256}),
-        )
+        .post_json(REMOVE_CA_A, &w.admin_a, json!({"fingerprint": sha256}))
         .await;
-    assert_eq!(
-        rule_of(status, &v),
-        (StatusCode::BAD_REQUEST, "bundle.empty"),
-        "{v}"
-    );
+    assert_rule(status, &v, (StatusCode::BAD_REQUEST, "bundle.empty"));
     // The audit log has who, what and the fingerprints before/after.
     let (_, log) = w
         .get("/api/v1/audit?namespace=a&limit=10", &w.admin_a)
@@ -190,7 +167,7 @@ async fn expired_cas_do_not_block_removal_but_cannot_be_added() {
     let (status, v) = call(
         &app,
         "POST",
-        "/api/v1/namespaces/a/accepted-client-ca/remove",
+        REMOVE_CA_A,
         Some(&w.owner),
         Some(json!({"fingerprint": expired_fp})),
     )
@@ -208,11 +185,7 @@ async fn expired_cas_do_not_block_removal_but_cannot_be_added() {
     let (status, v) = w
         .post_json(CAS_A, &w.owner, json!({"caCertificate": dead}))
         .await;
-    assert_eq!(
-        rule_of(status, &v),
-        (StatusCode::BAD_REQUEST, "cert.expired"),
-        "{v}"
-    );
+    assert_rule(status, &v, (StatusCode::BAD_REQUEST, "cert.expired"));
 }
 
 #[tokio::test]
@@ -231,11 +204,7 @@ async fn well_known_cas_need_filters_that_cannot_be_cleared() {
     let (status, v) = w
         .post_json(CAS_A, &w.owner, json!({"caCertificate": isrg}))
         .await;
-    assert_eq!(
-        rule_of(status, &v),
-        (StatusCode::BAD_REQUEST, "ca.well-known"),
-        "{v}"
-    );
+    assert_rule(status, &v, (StatusCode::BAD_REQUEST, "ca.well-known"));
     let (status, _) = w
         .put_json(
             FILTERS_A,
@@ -249,11 +218,7 @@ async fn well_known_cas_need_filters_that_cannot_be_cleared() {
         .await;
     assert_eq!(status, StatusCode::OK, "{v}");
     let (status, v) = w.delete(FILTERS_A, &w.owner).await;
-    assert_eq!(
-        rule_of(status, &v),
-        (StatusCode::BAD_REQUEST, "ca.well-known"),
-        "{v}"
-    );
+    assert_rule(status, &v, (StatusCode::BAD_REQUEST, "ca.well-known"));
     let (_, f) = w.get(FILTERS_A, &w.reader).await;
     assert_eq!(f["filters"], json!([{"commonName": "worker.acme.io"}]));
 }
