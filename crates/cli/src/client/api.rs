@@ -32,6 +32,18 @@ pub(crate) struct ServerArgs {
     data_dir: PathBuf,
 }
 
+impl ServerArgs {
+    /// Runs a client `command` with `run`, against this server (`auto_confirm`: --auto-confirm).
+    pub(crate) fn run<C>(
+        &self,
+        auto_confirm: bool,
+        command: C,
+        run: impl FnOnce(&Client, C) -> Result<ExitCode, Failure>,
+    ) -> Result<ExitCode, Failure> {
+        run(&Client::new(self, auto_confirm)?, command)
+    }
+}
+
 pub(crate) struct Client {
     base: String,
     token: String,

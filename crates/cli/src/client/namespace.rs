@@ -8,7 +8,7 @@ use base64::Engine;
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
-use super::api::{ns_path, print, Client, ServerArgs};
+use super::api::{ns_path, print, Client};
 use crate::fail::Failure;
 
 #[derive(Debug, Subcommand)]
@@ -328,13 +328,8 @@ pub(crate) enum FilterCommand {
     },
 }
 
-pub(crate) fn namespace(
-    server: &ServerArgs,
-    auto_confirm: bool,
-    command: NamespaceCommand,
-) -> Result<ExitCode, Failure> {
+pub(crate) fn namespace(c: &Client, command: NamespaceCommand) -> Result<ExitCode, Failure> {
     use reqwest::Method as M;
-    let c = Client::new(server, auto_confirm)?;
     match command {
         NamespaceCommand::Create { ns, ca, filters } => {
             let body = json!({
@@ -359,8 +354,8 @@ pub(crate) fn namespace(
             eprintln!("deleted namespace {}", ns.namespace);
             Ok(ExitCode::SUCCESS)
         }
-        NamespaceCommand::AcceptedClientCa { command } => ca_command(&c, command),
-        NamespaceCommand::CertificateFilters { command } => filter_command(&c, command),
+        NamespaceCommand::AcceptedClientCa { command } => ca_command(c, command),
+        NamespaceCommand::CertificateFilters { command } => filter_command(c, command),
     }
 }
 
