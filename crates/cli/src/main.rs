@@ -37,18 +37,16 @@ fn main() -> ExitCode {
         Command::Lint(args) => check::lint(args),
         Command::Verify(args) => check::verify(args),
         Command::Renew(args) => renew::run(args, shutdown),
-        Command::Rotate { server, command } => server.run(auto_confirm, command, rotate::run),
+        Command::Rotate(c) => c.run(auto_confirm, rotate::run),
         Command::Serve(args) => serve::run(args, shutdown),
         Command::Gateway(args) => gateway::run(args, shutdown),
         Command::Migrate(args) => database::migrate(args),
         Command::Export(args) => database::export(args),
         Command::Import(args) => database::import(args),
         Command::Dev(args) => dev::run(args, shutdown),
-        Command::Namespace { server, command } => {
-            server.run(auto_confirm, command, client::namespace)
-        }
-        Command::User { server, command } => server.run(auto_confirm, command, client::user),
-        Command::Apikey { server, command } => server.run(auto_confirm, command, client::apikey),
+        Command::Namespace(c) => c.run(auto_confirm, client::namespace),
+        Command::User(c) => c.run(auto_confirm, client::user),
+        Command::Apikey(c) => c.run(auto_confirm, client::apikey),
         Command::Expirations { command } => watch::expirations(command),
         Command::Tickets { command } => watch::tickets(command),
     };
