@@ -18,7 +18,7 @@ use axum::Router;
 pub use error::ApiError;
 
 use crate::control::Caller;
-use crate::{AppState, MAX_BODY_BYTES};
+use crate::{AppState, Control, MAX_BODY_BYTES};
 
 /// The client address of a request, when the server recorded it.
 pub(crate) fn peer(extensions: &axum::http::Extensions) -> Option<IpAddr> {
@@ -54,6 +54,38 @@ impl FromRequestParts<AppState> for Caller {
             .await?)
     }
 }
+
+/// What an authenticated `/api/v1` handler works with: the shared state and the caller
+/// (extracted in that order).
+#[derive(Debug)]
+pub(crate) struct Call {
+    pub(crate) state: AppState,
+    pub(crate) caller: Caller,
+}
+
+impl Call {
+    pub(crate) fn control(&self) -> &Control {
+        &self.state.control
+    }
+}
+
+impl FromRequestParts<AppState> for Call {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        Ok(Self {
+            state: state.clone(),
+            caller,
+        })
+    }
+}
+
+/// A handler's JSON answer, or the API error.
+pub(crate) type Answer<T> = Result<axum::Json<T>, ApiError>;
+
+/// A handler's JSON answer with its status (`201 Created`…), or the API error.
+pub(crate) type WithStatus<T> = Result<(StatusCode, axum::Json<T>), ApiError>;
 
 /// JSON body extractor whose rejections are API errors (400, or 413 for an oversize body).
 #[derive(Debug)]
