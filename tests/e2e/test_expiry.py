@@ -2,6 +2,7 @@
 which messages reach whom at each pass, nothing twice across passes and restarts, and nothing
 lost while SMTP is down."""
 
+import contextlib
 import datetime as dt
 import email
 import hashlib
@@ -67,6 +68,19 @@ def smtp_sink(inbox, port=None):
     smtp = Controller(inbox, hostname="127.0.0.1", port=port)
     smtp.start()
     return smtp, port
+
+
+@contextlib.contextmanager
+def server_and_smtp(tmp_path, inbox):
+    """A server and an SMTP sink delivering to `inbox`: yields the server and the sink's port,
+    then stops the server and the sink."""
+    smtp, smtp_port = smtp_sink(inbox)
+    server = Server(tmp_path).start()
+    try:
+        yield server, smtp_port
+    finally:
+        server.stop()
+        smtp.stop()
 
 
 def namespace_expiring(server, tmp_path, name, cn):
@@ -188,9 +202,7 @@ def test_notices_go_once_to_the_right_people(tmp_path):
 
 def test_email_says_what_to_do(tmp_path):
     inbox = Inbox()
-    smtp, smtp_port = smtp_sink(inbox)
-    server = Server(tmp_path).start()
-    try:
+    with server_and_smtp(tmp_path, inbox) as (server, smtp_port):
         t0 = namespace_expiring(server, tmp_path, "payments", "Acme Root 2027")
         server.cli("expirations", "check", "--once", "--now", t0.strftime("%Y-%m-%dT%H:%M:%SZ"), "--data-dir", server.data,
                    "--smtp-url", f"smtp://127.0.0.1:{smtp_port}", check=0)
@@ -200,9 +212,6 @@ def test_email_says_what_to_do(tmp_path):
         for needle in ["CN=Acme Root 2027", fp, "gatehouse namespace accepted-client-ca add -n payments -f new-ca.pem",
                        f"gatehouse namespace accepted-client-ca remove -n payments --fp {fp}", "gatehouse gen ca"]:
             assert needle in body, (needle, body)
-    finally:
-        server.stop()
-        smtp.stop()
 
 
 def test_a_pending_notice_is_dropped_when_the_recipient_loses_the_namespace(tmp_path):
@@ -242,9 +251,7 @@ class SlowInbox(Inbox):
 
 def test_concurrent_notifiers_with_different_clocks_and_a_slow_smtp_server_never_double_send(tmp_path):
     inbox = SlowInbox()
-    smtp, smtp_port = smtp_sink(inbox)
-    server = Server(tmp_path).start()
-    try:
+    with server_and_smtp(tmp_path, inbox) as (server, smtp_port):
         t0 = namespace_expiring(server, tmp_path, "pay", "Acme Root")
         for i in range(3):
             server.cli("user", "create", "--email", f"admin{i}@acme.io", "--role", "global-admin", check=0)
@@ -262,9 +269,6 @@ def test_concurrent_notifiers_with_different_clocks_and_a_slow_smtp_server_never
         assert sum(r["sent"] for r in results) == 4, results
         got = [to for to, _, _ in inbox.messages]
         assert sorted(got) == sorted(set(got)) and len(got) == 4, got
-    finally:
-        server.stop()
-        smtp.stop()
 
 
 def test_an_expired_ca_is_first_in_the_report_and_in_the_metric(tmp_path):
