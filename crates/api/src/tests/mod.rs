@@ -201,6 +201,20 @@ impl World {
     }
 }
 
+impl World {
+    /// How many audit events the store holds (counting up to 1000).
+    async fn audit_count(&self) -> usize {
+        self.store
+            .list_audit(gatehouse_store::AuditQuery {
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .len()
+    }
+}
+
 /// Namespace a's bundle, the removal of one of its CAs, and its filters.
 const CAS_A: &str = "/api/v1/namespaces/a/accepted-client-ca";
 const REMOVE_CA_A: &str = "/api/v1/namespaces/a/accepted-client-ca/remove";

@@ -12,20 +12,7 @@ async fn versions_request_ids_and_rollover() {
     let v2 = ca("Acme A Root v2");
     // …a dry run first: validated and answered with the would-be namespace, nothing stored,
     // and no audit event.
-    let audit = |w: &World| {
-        let store = w.store.clone();
-        async move {
-            store
-                .list_audit(gatehouse_store::AuditQuery {
-                    limit: 1000,
-                    ..Default::default()
-                })
-                .await
-                .unwrap()
-                .len()
-        }
-    };
-    let events = audit(&w).await;
+    let events = w.audit_count().await;
     let (status, would) = w
         .post_json(
             CAS_A,
@@ -58,7 +45,7 @@ async fn versions_request_ids_and_rollover() {
     assert_eq!(status, StatusCode::CONFLICT, "{v}");
     let (_, still) = w.get("/api/v1/namespaces/a", &w.admin_a).await;
     assert_eq!(a(&still), "1");
-    assert_eq!(audit(&w).await, events);
+    assert_eq!(w.audit_count().await, events);
     let rotate = json!({"caCertificate": v2.pem, "resourceVersion": "1", "requestId": "rot-1"});
     let (status, ns) = w.post_json(CAS_A, &w.admin_a, rotate.clone()).await;
     assert_eq!(status, StatusCode::OK, "{ns}");
