@@ -7,7 +7,7 @@ use axum::Form;
 use gatehouse_policy::{AccessRole, CertificateFilter};
 use serde::Deserialize;
 
-use crate::control::{CaRemoval, ControlError, ErrorKind, FilterEdit};
+use crate::control::{CaRemoval, ControlError, ErrorKind, FilterEdit, SpecEdit};
 use crate::AppState;
 
 use super::namespace::{answer, at, load, rerender, saved, Card, Draft, Outcome};
@@ -38,10 +38,10 @@ pub(super) async fn ca_add(
     let dry_run = form.op != "save";
     let result = state
         .control
-        .add_cas(
+        .edit_namespace(
             &s.caller,
             &name,
-            Some(&form.pem),
+            SpecEdit::AddCas(Some(form.pem.clone())),
             at(form.resource_version, dry_run),
         )
         .await;
@@ -116,7 +116,12 @@ pub(super) async fn ca_remove(
     };
     let result = state
         .control
-        .remove_cas(&s.caller, &name, which, at(form.resource_version, false))
+        .edit_namespace(
+            &s.caller,
+            &name,
+            SpecEdit::RemoveCas(which),
+            at(form.resource_version, false),
+        )
         .await;
     match result {
         Ok(_) => saved(&name, "ca-removed"),
@@ -238,7 +243,12 @@ pub(super) async fn filter_save(
         };
         state
             .control
-            .edit_filter(&s.caller, &name, edit, at(form.resource_version, dry_run))
+            .edit_namespace(
+                &s.caller,
+                &name,
+                SpecEdit::Filter(edit),
+                at(form.resource_version, dry_run),
+            )
             .await
     }
     .await;
@@ -287,10 +297,10 @@ pub(super) async fn filters_import(
         Ok(parsed) => {
             state
                 .control
-                .import_filters(
+                .edit_namespace(
                     &s.caller,
                     &name,
-                    parsed.filters().to_vec(),
+                    SpecEdit::ImportFilters(parsed.filters().to_vec()),
                     at(form.resource_version, dry_run),
                 )
                 .await

@@ -6,11 +6,10 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use gatehouse_policy::CertificateFilter;
-use gatehouse_store::{Namespace, NamespaceSpec};
+use gatehouse_store::Namespace;
 
 use super::{Answer, ApiError, ApiJson, ApiQuery, Call, WithStatus};
-use crate::control::{CaRemoval, WriteOptions};
+use crate::control::{CaRemoval, SpecEdit, WriteOptions};
 use crate::wire::{
     CaBody, CaList, CreateNamespace, FilterList, FiltersBody, NamespaceList, NamespaceView,
     UpdateNamespace, WriteQuery,
@@ -41,34 +40,17 @@ impl FromRequestParts<AppState> for Named {
     }
 }
 
-/// A write to the namespace: what the route's body or query string asks for.
-enum Write {
-    Update(NamespaceSpec),
-    AddCas(Option<String>),
-    SetCas(Option<String>),
-    RemoveCas(CaRemoval),
-    ImportFilters(Vec<CertificateFilter>),
-    AddFilters(Vec<CertificateFilter>),
-    ClearFilters,
-}
-
 impl Named {
     fn view(&self, ns: &Namespace) -> Json<NamespaceView> {
         Json(NamespaceView::new(ns, self.call.control().now()))
     }
 
     /// Makes the write and answers with the namespace as it left it.
-    async fn write(&self, opts: WriteOptions, write: Write) -> View {
-        let (c, who, name) = (self.call.control(), &self.call.caller, self.name.as_str());
-        let ns = match write {
-            Write::Update(spec) => c.update_namespace(who, name, spec, opts).await,
-            Write::AddCas(pem) => c.add_cas(who, name, pem.as_deref(), opts).await,
-            Write::SetCas(pem) => c.set_cas(who, name, pem, opts).await,
-            Write::RemoveCas(which) => c.remove_cas(who, name, which, opts).await,
-            Write::ImportFilters(filters) => c.import_filters(who, name, filters, opts).await,
-            Write::AddFilters(filters) => c.add_filters(who, name, filters, opts).await,
-            Write::ClearFilters => c.clear_filters(who, name, opts).await,
-        }?;
+    async fn write(&self, opts: WriteOptions, edit: SpecEdit) -> View {
+        let control = self.call.control();
+        let ns = control
+            .edit_namespace(&self.call.caller, &self.name, edit, opts)
+            .await?;
         Ok(self.view(&ns))
     }
 }
@@ -107,7 +89,7 @@ pub(crate) async fn get(t: Named) -> View {
 }
 
 pub(crate) async fn update(t: Named, ApiJson(body): ApiJson<UpdateNamespace>) -> View {
-    t.write(body.options(), Write::Update(body.spec.into()))
+    t.write(body.options(), SpecEdit::Replace(body.spec.into()))
         .await
 }
 
@@ -131,7 +113,7 @@ pub(crate) async fn list_cas(t: Named) -> Answer<CaList> {
 }
 
 pub(crate) async fn add_ca(t: Named, ApiJson(body): ApiJson<CaBody>) -> View {
-    t.write(body.options(), Write::AddCas(body.ca_certificate))
+    t.write(body.options(), SpecEdit::AddCas(body.ca_certificate))
         .await
 }
 
@@ -141,11 +123,11 @@ pub(crate) async fn remove_ca(t: Named, ApiJson(body): ApiJson<CaBody>) -> View 
         pem: body.ca_certificate,
         fingerprint: body.fingerprint,
     };
-    t.write(opts, Write::RemoveCas(which)).await
+    t.write(opts, SpecEdit::RemoveCas(which)).await
 }
 
 pub(crate) async fn set_cas(t: Named, ApiJson(body): ApiJson<CaBody>) -> View {
-    t.write(body.options(), Write::SetCas(body.ca_certificate))
+    t.write(body.options(), SpecEdit::SetCas(body.ca_certificate))
         .await
 }
 
@@ -161,17 +143,17 @@ pub(crate) async fn get_filters(t: Named) -> Answer<FilterList> {
 
 /// Replaces the filters (tcld's `import`).
 pub(crate) async fn import_filters(t: Named, ApiJson(body): ApiJson<FiltersBody>) -> View {
-    t.write(body.options(), Write::ImportFilters(body.filters))
+    t.write(body.options(), SpecEdit::ImportFilters(body.filters))
         .await
 }
 
 /// Appends filters (tcld's `add`).
 pub(crate) async fn add_filters(t: Named, ApiJson(body): ApiJson<FiltersBody>) -> View {
-    t.write(body.options(), Write::AddFilters(body.filters))
+    t.write(body.options(), SpecEdit::AddFilters(body.filters))
         .await
 }
 
 /// Removes every filter (tcld's `clear`).
 pub(crate) async fn clear_filters(t: Named, ApiQuery(q): ApiQuery<WriteQuery>) -> View {
-    t.write(q.into(), Write::ClearFilters).await
+    t.write(q.into(), SpecEdit::ClearFilters).await
 }
