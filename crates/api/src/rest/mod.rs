@@ -9,9 +9,10 @@ mod watch;
 use std::net::IpAddr;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
@@ -79,6 +80,24 @@ impl FromRequestParts<AppState> for Call {
             caller,
         })
     }
+}
+
+/// Extracts `T` and then the path's one parameter (a namespace's name), in that order, for
+/// an extractor that combines them; a rejection becomes the response it makes.
+pub(crate) async fn with_path_name<T>(
+    parts: &mut Parts,
+    state: &AppState,
+) -> Result<(T, String), Response>
+where
+    T: FromRequestParts<AppState> + Send,
+{
+    let t = T::from_request_parts(parts, state)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let Path(name) = Path::<String>::from_request_parts(parts, state)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    Ok((t, name))
 }
 
 /// A handler's JSON answer, or the API error.

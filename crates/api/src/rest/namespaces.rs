@@ -1,14 +1,14 @@
 //! `/api/v1/namespaces…`: namespaces, their accepted client CA bundle and their certificate
 //! filters.
 
-use axum::extract::{FromRequestParts, Path};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Json;
 use gatehouse_store::Namespace;
 
-use super::{Answer, ApiError, ApiJson, ApiQuery, Call, WithStatus};
+use super::{with_path_name, Answer, ApiError, ApiJson, ApiQuery, Call, WithStatus};
 use crate::control::{CaRemoval, SpecEdit, WriteOptions};
 use crate::wire::{
     CaBody, CaList, CreateNamespace, FilterList, FiltersBody, NamespaceList, NamespaceView,
@@ -30,12 +30,7 @@ impl FromRequestParts<AppState> for Named {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let call = Call::from_request_parts(parts, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        let Path(name) = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
+        let (call, name): (Call, String) = with_path_name(parts, state).await?;
         Ok(Self { call, name })
     }
 }
