@@ -107,15 +107,25 @@ impl SqlStore {
         Ok(out)
     }
 
+    /// Ends the write `tx`: appends its audit event (see [`SqlStore::audit`]) and commits.
+    pub(crate) async fn audit_and_commit(
+        &self,
+        mut tx: Transaction<'_, sqlx::Any>,
+        now: OffsetDateTime,
+        namespace: Option<&str>,
+        change: &Change,
+    ) -> Result<(), StoreError> {
+        self.audit(&mut tx, now, namespace, change).await?;
+        commit(tx).await
+    }
+
     /// Appends an audit event on its own (for events that change no other table).
     pub async fn append_audit(
         &self,
         now: OffsetDateTime,
         change: Change,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        self.audit(&mut tx, now, None, &change).await?;
-        commit(tx).await?;
-        Ok(())
+        let tx = self.begin_write().await?;
+        self.audit_and_commit(tx, now, None, &change).await
     }
 }

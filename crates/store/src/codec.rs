@@ -2,10 +2,11 @@
 //! text from certificates, new ids, and one decoder per row type.
 
 use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::{Row, Transaction};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use crate::connect::SqlStore;
 use crate::error::{Context, StoreError};
 use crate::model::{
     ApiKey, AuditEvent, Namespace, NamespaceSpec, NewNotification, Notification, ObservedLeaf,
@@ -73,6 +74,47 @@ pub(crate) fn text(s: &str) -> String {
 pub(crate) fn new_id(prefix: &str) -> Result<String, StoreError> {
     let hex = gatehouse_pki::random_hex(16).map_err(|source| StoreError::Random { source })?;
     Ok(format!("{prefix}_{hex}"))
+}
+
+/// A query on the `Any` driver, as [`sqlx::query`] makes it.
+pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// How to read one row as a `T` (the `*_from_row` functions below).
+pub(crate) type Decode<T> = fn(&AnyRow) -> Result<T, StoreError>;
+
+impl SqlStore {
+    /// Runs `query` and decodes every row it returns; `what` says what the store was doing.
+    pub(crate) async fn read_all<T>(
+        &self,
+        query: AnyQuery<'_>,
+        what: &'static str,
+        decode: Decode<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        let rows = query.fetch_all(&self.pool).await.context(what)?;
+        rows.iter().map(decode).collect()
+    }
+
+    /// Runs `query` and decodes the row it returns, if any.
+    pub(crate) async fn read_optional<T>(
+        &self,
+        query: AnyQuery<'_>,
+        what: &'static str,
+        decode: Decode<T>,
+    ) -> Result<Option<T>, StoreError> {
+        let row = query.fetch_optional(&self.pool).await.context(what)?;
+        row.as_ref().map(decode).transpose()
+    }
+}
+
+/// Runs `query` in the transaction `tx` and decodes the one row it returns.
+pub(crate) async fn read_one<T>(
+    tx: &mut Transaction<'_, sqlx::Any>,
+    query: AnyQuery<'_>,
+    what: &'static str,
+    decode: Decode<T>,
+) -> Result<T, StoreError> {
+    let row = query.fetch_one(&mut **tx).await.context(what)?;
+    decode(&row)
 }
 
 /// One column of a row.

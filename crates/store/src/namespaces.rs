@@ -5,32 +5,24 @@
 use sqlx::Transaction;
 use time::OffsetDateTime;
 
-use crate::codec::{json, namespace_from_row, to_json, ts, NAMESPACE_COLUMNS};
-use crate::connect::{commit, SqlStore};
+use crate::codec::{json, namespace_from_row, read_one, to_json, ts, NAMESPACE_COLUMNS};
+use crate::connect::SqlStore;
 use crate::error::{is_unique_violation, Context, StoreError};
 use crate::model::{Change, Namespace, NamespaceSpec, RecordedRequest, ResourceVersion};
 
 impl SqlStore {
     /// Every namespace, by name.
     pub async fn list_namespaces(&self) -> Result<Vec<Namespace>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {NAMESPACE_COLUMNS} FROM namespaces ORDER BY name"
-        ))
-        .fetch_all(&self.pool)
-        .await
-        .context("listing namespaces")?;
-        rows.iter().map(namespace_from_row).collect()
+        let sql = format!("SELECT {NAMESPACE_COLUMNS} FROM namespaces ORDER BY name");
+        self.read_all(sqlx::query(&sql), "listing namespaces", namespace_from_row)
+            .await
     }
 
     pub async fn get_namespace(&self, name: &str) -> Result<Option<Namespace>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {NAMESPACE_COLUMNS} FROM namespaces WHERE name = $1"
-        ))
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await
-        .context("reading a namespace")?;
-        row.as_ref().map(namespace_from_row).transpose()
+        let sql = format!("SELECT {NAMESPACE_COLUMNS} FROM namespaces WHERE name = $1");
+        let query = sqlx::query(&sql).bind(name);
+        self.read_optional(query, "reading a namespace", namespace_from_row)
+            .await
     }
 
     /// Creates a namespace at resource version 1.
@@ -62,9 +54,8 @@ impl SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(|e| StoreError::or_exists(e, CONTEXT, "namespace", name))?;
-        record_request(&mut tx, &change, &ns.name, Some(&ns), now).await?;
-        self.audit(&mut tx, now, Some(name), &change).await?;
-        commit(tx).await?;
+        self.record_and_commit(tx, &change, name, Some(&ns), now)
+            .await?;
         Ok(ns)
     }
 
@@ -97,17 +88,11 @@ impl SqlStore {
         if updated == 0 {
             return Err(why_not_swapped(&mut tx, name, expected).await?);
         }
-        let row = sqlx::query(&format!(
-            "SELECT {NAMESPACE_COLUMNS} FROM namespaces WHERE name = $1"
-        ))
-        .bind(name)
-        .fetch_one(&mut *tx)
-        .await
-        .context(CONTEXT)?;
-        let ns = namespace_from_row(&row)?;
-        record_request(&mut tx, &change, &ns.name, Some(&ns), now).await?;
-        self.audit(&mut tx, now, Some(name), &change).await?;
-        commit(tx).await?;
+        let sql = format!("SELECT {NAMESPACE_COLUMNS} FROM namespaces WHERE name = $1");
+        let query = sqlx::query(&sql).bind(name);
+        let ns = read_one(&mut tx, query, CONTEXT, namespace_from_row).await?;
+        self.record_and_commit(tx, &change, name, Some(&ns), now)
+            .await?;
         Ok(ns)
     }
 
@@ -152,10 +137,7 @@ impl SqlStore {
                     .context(CONTEXT)?;
             }
         }
-        record_request(&mut tx, &change, name, None, now).await?;
-        self.audit(&mut tx, now, Some(name), &change).await?;
-        commit(tx).await?;
-        Ok(())
+        self.record_and_commit(tx, &change, name, None, now).await
     }
 
     /// What a request id was used for, for idempotent retries. A namespace write whose
@@ -179,6 +161,20 @@ impl SqlStore {
             })
         })
         .transpose()
+    }
+
+    /// Ends a namespace write: records its request id (see [`record_request`]), appends its
+    /// audit event and commits.
+    async fn record_and_commit(
+        &self,
+        mut tx: Transaction<'_, sqlx::Any>,
+        change: &Change,
+        name: &str,
+        response: Option<&Namespace>,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        record_request(&mut tx, change, name, response, now).await?;
+        self.audit_and_commit(tx, now, Some(name), change).await
     }
 }
 

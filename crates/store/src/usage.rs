@@ -93,16 +93,13 @@ impl SqlStore {
         since: OffsetDateTime,
         namespace: Option<&str>,
     ) -> Result<Vec<ObservedLeaf>, StoreError> {
-        let rows = sqlx::query(&format!(
+        let sql = format!(
             "SELECT {LEAF_COLUMNS} \
              FROM ca_usage WHERE last_seen >= $1 AND ($2 IS NULL OR namespace = $2) ORDER BY leaf_not_after"
-        ))
-        .bind(ts(since))
-        .bind(namespace)
-        .fetch_all(&self.pool)
-        .await
-        .context("listing observed leaves")?;
-        rows.iter().map(observed_leaf_from_row).collect()
+        );
+        let query = sqlx::query(&sql).bind(ts(since)).bind(namespace);
+        self.read_all(query, "listing observed leaves", observed_leaf_from_row)
+            .await
     }
 
     /// Open connections per CA of a namespace, summed over gateway instances that flushed

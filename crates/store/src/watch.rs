@@ -5,7 +5,8 @@
 use time::OffsetDateTime;
 
 use crate::codec::{
-    notification_from_row, text, ticket_from_row, to_json, ts, NOTIFICATION_COLUMNS, TICKET_COLUMNS,
+    notification_from_row, read_one, text, ticket_from_row, to_json, ts, NOTIFICATION_COLUMNS,
+    TICKET_COLUMNS,
 };
 use crate::connect::{commit, SqlStore};
 use crate::error::{Context, StoreError};
@@ -37,15 +38,11 @@ impl SqlStore {
             .await
             .context("opening a ticket")?;
             if inserted.rows_affected() == 1 {
-                let row = sqlx::query(&format!(
+                let sql = format!(
                     "SELECT {TICKET_COLUMNS} FROM tickets WHERE namespace = $1 AND fingerprint = $2"
-                ))
-                .bind(&t.namespace)
-                .bind(&t.fingerprint)
-                .fetch_one(&mut *tx)
-                .await
-                .context("opening a ticket")?;
-                opened.push(ticket_from_row(&row)?);
+                );
+                let query = sqlx::query(&sql).bind(&t.namespace).bind(&t.fingerprint);
+                opened.push(read_one(&mut tx, query, "opening a ticket", ticket_from_row).await?);
             }
         }
         for n in notifications {
@@ -133,14 +130,9 @@ impl SqlStore {
             .context(CONTEXT)?
             .rows_affected();
             if won == 1 {
-                let row = sqlx::query(&format!(
-                    "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE id = $1"
-                ))
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await
-                .context(CONTEXT)?;
-                let n = notification_from_row(&row)?;
+                let sql = format!("SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE id = $1");
+                let query = sqlx::query(&sql).bind(id);
+                let n = read_one(&mut tx, query, CONTEXT, notification_from_row).await?;
                 commit(tx).await?;
                 return Ok(Some(n));
             }
@@ -194,13 +186,10 @@ impl SqlStore {
 
     /// Every queued notification, oldest first.
     pub async fn list_notifications(&self) -> Result<Vec<Notification>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {NOTIFICATION_COLUMNS} FROM notifications ORDER BY id"
-        ))
-        .fetch_all(&self.pool)
-        .await
-        .context("listing notifications")?;
-        rows.iter().map(notification_from_row).collect()
+        let sql = format!("SELECT {NOTIFICATION_COLUMNS} FROM notifications ORDER BY id");
+        let query = sqlx::query(&sql);
+        self.read_all(query, "listing notifications", notification_from_row)
+            .await
     }
 
     /// Counts per threshold and channel, for the notifications metric.
@@ -231,11 +220,9 @@ impl SqlStore {
 
     /// Every ticket, oldest first.
     pub async fn list_tickets(&self) -> Result<Vec<Ticket>, StoreError> {
-        let rows = sqlx::query(&format!("SELECT {TICKET_COLUMNS} FROM tickets ORDER BY id"))
-            .fetch_all(&self.pool)
+        let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets ORDER BY id");
+        self.read_all(sqlx::query(&sql), "listing tickets", ticket_from_row)
             .await
-            .context("listing tickets")?;
-        rows.iter().map(ticket_from_row).collect()
     }
 }
 
