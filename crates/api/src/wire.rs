@@ -447,9 +447,7 @@ pub struct CreatedApiKey {
 
 impl std::fmt::Debug for CreatedApiKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CreatedApiKey")
-            .field("api_key", &self.api_key)
-            .finish_non_exhaustive()
+        control::debug_without_token(f, "CreatedApiKey", "api_key", &self.api_key)
     }
 }
 

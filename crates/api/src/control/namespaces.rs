@@ -317,13 +317,8 @@ fn not_found(name: &str) -> ControlError {
 impl Control {
     /// The namespaces the caller may read.
     pub async fn list_namespaces(&self, caller: &Caller) -> Result<Vec<Namespace>, ControlError> {
-        Ok(self
-            .store
-            .list_namespaces()
-            .await?
-            .into_iter()
-            .filter(|n| caller.can_read(&n.name))
-            .collect())
+        let namespaces = self.store.list_namespaces().await?;
+        Ok(caller.readable(namespaces, |n| n.name.as_str()))
     }
 
     pub async fn namespace(&self, caller: &Caller, name: &str) -> Result<Namespace, ControlError> {
