@@ -321,23 +321,14 @@ async fn is_owner(tx: &mut Transaction<'_, sqlx::Any>, id: &str) -> Result<bool,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::change;
+    use crate::testing::{change, new_key, new_user, newest_events};
 
     #[tokio::test]
     async fn users_keys_and_authentication() {
         for s in crate::testing::stores().await {
             eprintln!("backend: {:?}", s.backend());
             let now = OffsetDateTime::now_utc();
-            let u = s
-                .create_user(
-                    "admin@example.com",
-                    Role::NamespaceAdmin,
-                    vec!["a".into()],
-                    now,
-                    change("user.create"),
-                )
-                .await
-                .unwrap();
+            let u = new_user(&s, "admin@example.com", Role::NamespaceAdmin, &["a"], now).await;
             assert!(u.administers("a") && !u.administers("b"));
             assert!(matches!(
                 s.create_user(
@@ -350,24 +341,12 @@ mod tests {
                 .await,
                 Err(StoreError::AlreadyExists { .. })
             ));
-            let k = s
-                .create_api_key(&u.id, "laptop", "hash1", None, now, change("apikey.create"))
-                .await
-                .unwrap();
+            let k = new_key(&s, &u.id, "laptop", "hash1", None, now).await;
             let p = s.authenticate("hash1", now).await.unwrap().unwrap();
             assert_eq!(p.user.email, "admin@example.com");
             assert!(s.authenticate("other", now).await.unwrap().is_none());
-            let expiring = s
-                .create_api_key(
-                    &u.id,
-                    "ci",
-                    "hash2",
-                    Some(now + time::Duration::hours(1)),
-                    now,
-                    change("apikey.create"),
-                )
-                .await
-                .unwrap();
+            let in_an_hour = Some(now + time::Duration::hours(1));
+            let expiring = new_key(&s, &u.id, "ci", "hash2", in_an_hour, now).await;
             assert!(s.authenticate("hash2", now).await.unwrap().is_some());
             assert!(s
                 .authenticate("hash2", now + time::Duration::hours(2))
@@ -442,16 +421,7 @@ mod tests {
             let created = time::macros::datetime!(2031-01-01 00:00 UTC);
             let updated = time::macros::datetime!(2031-02-01 00:00 UTC);
             let deleted = time::macros::datetime!(2031-03-01 00:00 UTC);
-            let u = s
-                .create_user(
-                    "a@example.com",
-                    Role::ReadOnly,
-                    vec![],
-                    created,
-                    change("user.create"),
-                )
-                .await
-                .unwrap();
+            let u = new_user(&s, "a@example.com", Role::ReadOnly, &[], created).await;
             s.update_user(
                 &u.id,
                 Role::GlobalAdmin,
@@ -464,13 +434,7 @@ mod tests {
             s.delete_user(&u.id, deleted, change("user.delete"))
                 .await
                 .unwrap();
-            let events = s
-                .list_audit(crate::model::AuditQuery {
-                    limit: 10,
-                    ..Default::default()
-                })
-                .await
-                .unwrap();
+            let events = newest_events(&s, 10).await;
             let at: Vec<_> = events.iter().map(|e| (e.action.as_str(), e.at)).collect();
             assert_eq!(
                 at,

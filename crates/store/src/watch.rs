@@ -243,6 +243,22 @@ mod tests {
         }
     }
 
+    /// What the notifier `token` claims with a five-minute lease, due at `due_at`, by the wall
+    /// clock `clock_now`; `serves` says whether it takes the channel.
+    async fn claim(
+        s: &SqlStore,
+        due_at: OffsetDateTime,
+        clock_now: OffsetDateTime,
+        token: &str,
+        serves: bool,
+    ) -> Option<Notification> {
+        let serves = move |_: &str, _: &str| serves;
+        let lease = time::Duration::minutes(5);
+        s.claim_next(due_at, clock_now, lease, token, &serves)
+            .await
+            .unwrap()
+    }
+
     #[tokio::test]
     async fn queue_is_exactly_once_with_leases_and_retries() {
         for s in crate::testing::stores().await {
@@ -270,25 +286,11 @@ mod tests {
                 .unwrap()
                 .is_empty());
             assert_eq!(s.list_notifications().await.unwrap().len(), 2);
-            let lease = time::Duration::minutes(5);
-            let all = |_: &str, _: &str| true;
-            let a = s
-                .claim_next(now, now, lease, "t1", &all)
-                .await
-                .unwrap()
-                .unwrap();
-            let b = s
-                .claim_next(now, now, lease, "t1", &all)
-                .await
-                .unwrap()
-                .unwrap();
+            let a = claim(&s, now, now, "t1", true).await.unwrap();
+            let b = claim(&s, now, now, "t1", true).await.unwrap();
             assert_ne!(a.id, b.id);
             // A second notifier finds nothing to claim while the leases hold.
-            assert!(s
-                .claim_next(now, now, lease, "t2", &all)
-                .await
-                .unwrap()
-                .is_none());
+            assert!(claim(&s, now, now, "t2", true).await.is_none());
             // Only the claim holder can complete it.
             assert!(!s.mark_sent(a.id, "t2", now).await.unwrap());
             assert!(s.mark_sent(a.id, "t1", now).await.unwrap());
@@ -296,36 +298,22 @@ mod tests {
                 .await
                 .unwrap();
             assert!(
-                s.claim_next(now, now, lease, "t2", &all)
-                    .await
-                    .unwrap()
-                    .is_none(),
+                claim(&s, now, now, "t2", true).await.is_none(),
                 "not due yet"
             );
             let later = now + time::Duration::minutes(2);
-            let retry = s
-                .claim_next(later, later, lease, "t2", &all)
-                .await
-                .unwrap()
-                .unwrap();
+            let retry = claim(&s, later, later, "t2", true).await.unwrap();
             assert_eq!(retry.attempts, 2);
             // A lapsed lease (by the wall clock) is claimable again; the old holder can no longer
             // complete it.
             let much_later = now + time::Duration::minutes(10);
-            let again = s
-                .claim_next(later, much_later, lease, "t3", &all)
-                .await
-                .unwrap()
-                .unwrap();
+            let again = claim(&s, later, much_later, "t3", true).await.unwrap();
             assert_eq!(again.id, retry.id);
             assert!(!s.mark_sent(retry.id, "t2", much_later).await.unwrap());
             // Notifiers only take channels they serve.
-            let none = |_: &str, _: &str| false;
             s.enqueue(&[item("w@a.io", "5d")], &[], now).await.unwrap();
-            assert!(s
-                .claim_next(much_later, much_later, lease, "t4", &none)
+            assert!(claim(&s, much_later, much_later, "t4", false)
                 .await
-                .unwrap()
                 .is_none());
             let stats = s.notification_stats().await.unwrap();
             let fifteen = stats.iter().find(|x| x.threshold == "15d").unwrap();
