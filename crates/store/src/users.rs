@@ -267,8 +267,10 @@ impl SqlStore {
              FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.secret_hash = $1"
         );
         let query = sqlx::query(&sql).bind(secret_hash);
-        let principal = self.read_optional(query, "looking up an API key", principal_from_row);
-        let Some(principal) = principal.await? else {
+        let Some(principal) = self
+            .read_optional(query, "looking up an API key", principal_from_row)
+            .await?
+        else {
             return Ok(None);
         };
         let key = &principal.key;
