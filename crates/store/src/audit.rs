@@ -5,7 +5,7 @@ use sqlx::Transaction;
 use time::OffsetDateTime;
 
 use crate::backend::Backend;
-use crate::codec::{audit_event_from_row, col, ts, AUDIT_COLUMNS};
+use crate::codec::{col, ts, Decoded, AUDIT_COLUMNS};
 use crate::connect::{commit, SqlStore, CHANGES_CHANNEL};
 use crate::error::{Context, StoreError};
 use crate::model::{AuditEvent, AuditQuery, Change};
@@ -99,7 +99,7 @@ impl SqlStore {
                     continue;
                 }
             }
-            out.push(audit_event_from_row(&row)?);
+            out.push(AuditEvent::from_row(&row)?);
             if out.len() as i64 >= limit {
                 break;
             }

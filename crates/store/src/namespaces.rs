@@ -5,7 +5,7 @@
 use sqlx::Transaction;
 use time::OffsetDateTime;
 
-use crate::codec::{json, namespace_from_row, read_one, to_json, ts, AnyQuery, NAMESPACE_COLUMNS};
+use crate::codec::{json, read_one, to_json, ts, AnyQuery, NAMESPACE_COLUMNS};
 use crate::connect::SqlStore;
 use crate::error::{is_unique_violation, Context, StoreError};
 use crate::model::{Change, Namespace, NamespaceSpec, RecordedRequest, ResourceVersion};
@@ -14,15 +14,13 @@ impl SqlStore {
     /// Every namespace, by name.
     pub async fn list_namespaces(&self) -> Result<Vec<Namespace>, StoreError> {
         let sql = format!("SELECT {NAMESPACE_COLUMNS} FROM namespaces ORDER BY name");
-        self.read_all(sqlx::query(&sql), "listing namespaces", namespace_from_row)
-            .await
+        self.read_all(sqlx::query(&sql), "listing namespaces").await
     }
 
     pub async fn get_namespace(&self, name: &str) -> Result<Option<Namespace>, StoreError> {
         let sql = format!("SELECT {NAMESPACE_COLUMNS} FROM namespaces WHERE name = $1");
         let query = sqlx::query(&sql).bind(name);
-        self.read_optional(query, "reading a namespace", namespace_from_row)
-            .await
+        self.read_optional(query, "reading a namespace").await
     }
 
     /// Creates a namespace at resource version 1.
@@ -80,7 +78,7 @@ impl SqlStore {
         swap(&mut tx, update, name, expected, CONTEXT).await?;
         let sql = format!("SELECT {NAMESPACE_COLUMNS} FROM namespaces WHERE name = $1");
         let query = sqlx::query(&sql).bind(name);
-        let ns = read_one(&mut tx, query, CONTEXT, namespace_from_row).await?;
+        let ns: Namespace = read_one(&mut tx, query, CONTEXT).await?;
         self.commit_namespace(tx, &change, ns, now).await
     }
 

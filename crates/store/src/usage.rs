@@ -4,7 +4,7 @@
 
 use time::OffsetDateTime;
 
-use crate::codec::{col, observed_leaf_from_row, text, ts, LEAF_COLUMNS};
+use crate::codec::{col, text, ts, LEAF_COLUMNS};
 use crate::connect::{commit, SqlStore};
 use crate::error::{Context, StoreError};
 use crate::model::{LeafDelta, ObservedLeaf, UsageBatch};
@@ -98,8 +98,7 @@ impl SqlStore {
              FROM ca_usage WHERE last_seen >= $1 AND ($2 IS NULL OR namespace = $2) ORDER BY leaf_not_after"
         );
         let query = sqlx::query(&sql).bind(ts(since)).bind(namespace);
-        self.read_all(query, "listing observed leaves", observed_leaf_from_row)
-            .await
+        self.read_all(query, "listing observed leaves").await
     }
 
     /// Open connections per CA of a namespace, summed over gateway instances that flushed

@@ -4,10 +4,7 @@
 use sqlx::Transaction;
 use time::OffsetDateTime;
 
-use crate::codec::{
-    key_from_row, new_id, principal_from_row, read_one, to_json, ts, user_from_row, KEY_COLUMNS,
-    PRINCIPAL_COLUMNS, USER_COLUMNS,
-};
+use crate::codec::{new_id, read_one, to_json, ts, KEY_COLUMNS, PRINCIPAL_COLUMNS, USER_COLUMNS};
 use crate::connect::SqlStore;
 use crate::error::{found, Context, StoreError};
 use crate::model::{ApiKey, Change, Principal, Role, User};
@@ -16,16 +13,14 @@ impl SqlStore {
     /// Every user, by email.
     pub async fn list_users(&self) -> Result<Vec<User>, StoreError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY email");
-        self.read_all(sqlx::query(&sql), "listing users", user_from_row)
-            .await
+        self.read_all(sqlx::query(&sql), "listing users").await
     }
 
     /// The user with this id or email.
     pub async fn get_user(&self, id: &str) -> Result<Option<User>, StoreError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1 OR email = $1");
         let query = sqlx::query(&sql).bind(id);
-        self.read_optional(query, "reading a user", user_from_row)
-            .await
+        self.read_optional(query, "reading a user").await
     }
 
     pub async fn create_user(
@@ -82,7 +77,7 @@ impl SqlStore {
         found(n, "user", id)?;
         keep_an_owner(&mut tx, was_owner).await?;
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
-        let user = read_one(&mut tx, sqlx::query(&sql).bind(id), CONTEXT, user_from_row).await?;
+        let user: User = read_one(&mut tx, sqlx::query(&sql).bind(id), CONTEXT).await?;
         self.audit_and_commit(tx, now, None, &change).await?;
         Ok(user)
     }
@@ -226,14 +221,13 @@ impl SqlStore {
         if let Some(u) = user_id {
             query = query.bind(u);
         }
-        self.read_all(query, "listing API keys", key_from_row).await
+        self.read_all(query, "listing API keys").await
     }
 
     pub async fn get_api_key(&self, id: &str) -> Result<Option<ApiKey>, StoreError> {
         let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1");
         let query = sqlx::query(&sql).bind(id);
-        self.read_optional(query, "reading an API key", key_from_row)
-            .await
+        self.read_optional(query, "reading an API key").await
     }
 
     pub async fn revoke_api_key(
@@ -268,7 +262,7 @@ impl SqlStore {
         );
         let query = sqlx::query(&sql).bind(secret_hash);
         let Some(principal) = self
-            .read_optional(query, "looking up an API key", principal_from_row)
+            .read_optional::<Principal>(query, "looking up an API key")
             .await?
         else {
             return Ok(None);

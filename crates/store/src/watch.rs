@@ -4,10 +4,7 @@
 
 use time::OffsetDateTime;
 
-use crate::codec::{
-    notification_from_row, read_one, text, ticket_from_row, to_json, ts, NOTIFICATION_COLUMNS,
-    TICKET_COLUMNS,
-};
+use crate::codec::{read_one, text, to_json, ts, NOTIFICATION_COLUMNS, TICKET_COLUMNS};
 use crate::connect::{commit, SqlStore};
 use crate::error::{Context, StoreError};
 use crate::model::{NewNotification, NewTicket, Notification, NotificationStat, Ticket};
@@ -42,7 +39,8 @@ impl SqlStore {
                     "SELECT {TICKET_COLUMNS} FROM tickets WHERE namespace = $1 AND fingerprint = $2"
                 );
                 let query = sqlx::query(&sql).bind(&t.namespace).bind(&t.fingerprint);
-                opened.push(read_one(&mut tx, query, "opening a ticket", ticket_from_row).await?);
+                let ticket: Ticket = read_one(&mut tx, query, "opening a ticket").await?;
+                opened.push(ticket);
             }
         }
         for n in notifications {
@@ -132,7 +130,7 @@ impl SqlStore {
             if won == 1 {
                 let sql = format!("SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE id = $1");
                 let query = sqlx::query(&sql).bind(id);
-                let n = read_one(&mut tx, query, CONTEXT, notification_from_row).await?;
+                let n: Notification = read_one(&mut tx, query, CONTEXT).await?;
                 commit(tx).await?;
                 return Ok(Some(n));
             }
@@ -188,8 +186,7 @@ impl SqlStore {
     pub async fn list_notifications(&self) -> Result<Vec<Notification>, StoreError> {
         let sql = format!("SELECT {NOTIFICATION_COLUMNS} FROM notifications ORDER BY id");
         let query = sqlx::query(&sql);
-        self.read_all(query, "listing notifications", notification_from_row)
-            .await
+        self.read_all(query, "listing notifications").await
     }
 
     /// Counts per threshold and channel, for the notifications metric.
@@ -221,8 +218,7 @@ impl SqlStore {
     /// Every ticket, oldest first.
     pub async fn list_tickets(&self) -> Result<Vec<Ticket>, StoreError> {
         let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets ORDER BY id");
-        self.read_all(sqlx::query(&sql), "listing tickets", ticket_from_row)
-            .await
+        self.read_all(sqlx::query(&sql), "listing tickets").await
     }
 }
 
