@@ -3,9 +3,11 @@
 //! sequence of `[u16 big-endian length][DER]` items, leaf first.
 #![no_main]
 
+mod common;
+
 use std::sync::OnceLock;
 
-use gatehouse_pki::{CaParams, CertificateInfo, KeyAlgorithm, ValidityPeriod};
+use gatehouse_pki::CertificateInfo;
 use gatehouse_policy::{check_client, verify_client, CaBundle, CertificateFilters};
 use libfuzzer_sys::fuzz_target;
 use time::OffsetDateTime;
@@ -14,15 +16,7 @@ fn fixture() -> &'static (CaBundle, CertificateFilters, OffsetDateTime) {
     static F: OnceLock<(CaBundle, CertificateFilters, OffsetDateTime)> = OnceLock::new();
     F.get_or_init(|| {
         let now = OffsetDateTime::now_utc();
-        let ca = CaParams {
-            organization: "Acme".into(),
-            common_name: Some("Fuzz Root".into()),
-            validity: ValidityPeriod::parse("30d").expect("duration"),
-            algorithm: KeyAlgorithm::EcdsaP384,
-            now,
-        }
-        .self_signed()
-        .expect("CA");
+        let ca = common::fuzz_root(now);
         let bundle = CaBundle::from_pem(ca.pem.as_bytes(), "fixture").expect("bundle");
         let filters =
             CertificateFilters::from_json(r#"{"filters":[{"commonName":"worker-*"},{"subjectAlternativeName":"*.acme.com"}]}"#)

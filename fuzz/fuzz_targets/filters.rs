@@ -2,12 +2,11 @@
 //! matching against fixed leaves. A document that parses must survive its own round trip.
 #![no_main]
 
+mod common;
+
 use std::sync::OnceLock;
 
-use gatehouse_pki::{
-    CaParams, CertificateAuthority, CertificateInfo, KeyAlgorithm, LeafParams, PrivateKey,
-    SubjectAltName, ValidityPeriod,
-};
+use gatehouse_pki::{CertificateAuthority, CertificateInfo, LeafParams, PrivateKey, SubjectAltName};
 use gatehouse_policy::CertificateFilters;
 use libfuzzer_sys::fuzz_target;
 use time::OffsetDateTime;
@@ -16,15 +15,7 @@ fn leaves() -> &'static Vec<CertificateInfo> {
     static L: OnceLock<Vec<CertificateInfo>> = OnceLock::new();
     L.get_or_init(|| {
         let now = OffsetDateTime::now_utc();
-        let ca = CaParams {
-            organization: "Acme".into(),
-            common_name: Some("Fuzz Root".into()),
-            validity: ValidityPeriod::parse("30d").expect("duration"),
-            algorithm: KeyAlgorithm::EcdsaP384,
-            now,
-        }
-        .self_signed()
-        .expect("CA");
+        let ca = common::fuzz_root(now);
         let key = PrivateKey::from_pem(ca.key.as_ref().expect("key").to_pkcs8_pem().as_bytes())
             .expect("key");
         let ca = CertificateAuthority::new(ca.certificate.clone(), key, now).expect("authority");

@@ -2,6 +2,7 @@
 which messages reach whom at each pass, nothing twice across passes and restarts, and nothing
 lost while SMTP is down."""
 
+import contextlib
 import datetime as dt
 import email
 import hashlib
@@ -61,11 +62,39 @@ def ca_pem(cn, not_after):
     return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
+def smtp_sink(inbox, port=None):
+    """A real SMTP server (aiosmtpd) on loopback delivering to `inbox`; returns it and its port."""
+    port = port or free_port()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=port)
+    smtp.start()
+    return smtp, port
+
+
+@contextlib.contextmanager
+def server_and_smtp(tmp_path, inbox):
+    """A server and an SMTP sink delivering to `inbox`: yields the server and the sink's port,
+    then stops the server and the sink."""
+    smtp, smtp_port = smtp_sink(inbox)
+    server = Server(tmp_path).start()
+    try:
+        yield server, smtp_port
+    finally:
+        server.stop()
+        smtp.stop()
+
+
+def namespace_expiring(server, tmp_path, name, cn):
+    """Creates namespace `name` whose one CA (CN=`cn`) expires 12 days after T0, 50 days from
+    now; returns T0."""
+    t0 = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=50)
+    (tmp_path / "ca.pem").write_text(ca_pem(cn, t0 + dt.timedelta(days=12)))
+    server.cli("n", "create", "-n", name, "-f", "ca.pem", check=0)
+    return t0
+
+
 def test_notices_go_once_to_the_right_people(tmp_path):
     inbox = Inbox()
-    smtp_port = free_port()
-    smtp = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
-    smtp.start()
+    smtp, smtp_port = smtp_sink(inbox)
     hook_port = free_port()
     hooks = HTTPServer(("127.0.0.1", hook_port), Hooks)
     threading.Thread(target=hooks.serve_forever, daemon=True).start()
@@ -132,8 +161,7 @@ def test_notices_go_once_to_the_right_people(tmp_path):
         smtp.stop()
         r = check(at(11))
         assert (r["sent"], r["failed"], r["ticketsOpened"]) == (2, 6, 1), r
-        smtp = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
-        smtp.start()
+        smtp, _ = smtp_sink(inbox, smtp_port)
         # Not yet due for a retry at the same instant; delivered once the backoff has passed.
         assert check(at(11))["sent"] == 0
         r = check((t0 + dt.timedelta(days=11, minutes=2)).strftime("%Y-%m-%dT%H:%M:%SZ"))
@@ -174,14 +202,8 @@ def test_notices_go_once_to_the_right_people(tmp_path):
 
 def test_email_says_what_to_do(tmp_path):
     inbox = Inbox()
-    smtp_port = free_port()
-    smtp = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
-    smtp.start()
-    server = Server(tmp_path).start()
-    try:
-        t0 = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=50)
-        (tmp_path / "ca.pem").write_text(ca_pem("Acme Root 2027", t0 + dt.timedelta(days=12)))
-        server.cli("n", "create", "-n", "payments", "-f", "ca.pem", check=0)
+    with server_and_smtp(tmp_path, inbox) as (server, smtp_port):
+        t0 = namespace_expiring(server, tmp_path, "payments", "Acme Root 2027")
         server.cli("expirations", "check", "--once", "--now", t0.strftime("%Y-%m-%dT%H:%M:%SZ"), "--data-dir", server.data,
                    "--smtp-url", f"smtp://127.0.0.1:{smtp_port}", check=0)
         (to, subject, body), = inbox.messages
@@ -190,9 +212,6 @@ def test_email_says_what_to_do(tmp_path):
         for needle in ["CN=Acme Root 2027", fp, "gatehouse namespace accepted-client-ca add -n payments -f new-ca.pem",
                        f"gatehouse namespace accepted-client-ca remove -n payments --fp {fp}", "gatehouse gen ca"]:
             assert needle in body, (needle, body)
-    finally:
-        server.stop()
-        smtp.stop()
 
 
 def test_a_pending_notice_is_dropped_when_the_recipient_loses_the_namespace(tmp_path):
@@ -213,8 +232,7 @@ def test_a_pending_notice_is_dropped_when_the_recipient_loses_the_namespace(tmp_
         assert (r["sent"], r["failed"]) == (0, 2), r
         # pay@ loses the namespace before the retry: their notice is cancelled, the owner's goes.
         server.cli("user", "update", "--id", "pay@acme.io", "--role", "read-only", check=0)
-        smtp = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
-        smtp.start()
+        smtp, _ = smtp_sink(inbox, smtp_port)
         r = json.loads(server.cli("expirations", "check", "--once", "--now", later, *args, check=0).stdout)
         assert (r["sent"], r["cancelled"]) == (1, 1), r
         assert [to for to, _, _ in inbox.messages] == ["admin@localhost"]
@@ -233,14 +251,8 @@ class SlowInbox(Inbox):
 
 def test_concurrent_notifiers_with_different_clocks_and_a_slow_smtp_server_never_double_send(tmp_path):
     inbox = SlowInbox()
-    smtp_port = free_port()
-    smtp = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
-    smtp.start()
-    server = Server(tmp_path).start()
-    try:
-        t0 = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=50)
-        (tmp_path / "ca.pem").write_text(ca_pem("Acme Root", t0 + dt.timedelta(days=12)))
-        server.cli("n", "create", "-n", "pay", "-f", "ca.pem", check=0)
+    with server_and_smtp(tmp_path, inbox) as (server, smtp_port):
+        t0 = namespace_expiring(server, tmp_path, "pay", "Acme Root")
         for i in range(3):
             server.cli("user", "create", "--email", f"admin{i}@acme.io", "--role", "global-admin", check=0)
         args = ["--data-dir", server.data, "--smtp-url", f"smtp://127.0.0.1:{smtp_port}"]
@@ -257,9 +269,6 @@ def test_concurrent_notifiers_with_different_clocks_and_a_slow_smtp_server_never
         assert sum(r["sent"] for r in results) == 4, results
         got = [to for to, _, _ in inbox.messages]
         assert sorted(got) == sorted(set(got)) and len(got) == 4, got
-    finally:
-        server.stop()
-        smtp.stop()
 
 
 def test_an_expired_ca_is_first_in_the_report_and_in_the_metric(tmp_path):

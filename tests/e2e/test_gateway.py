@@ -20,12 +20,13 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from temporalio import activity, workflow
+from temporalio import workflow
 from temporalio.client import Client, TLSConfig
 from temporalio.service import RPCError
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 import grpc_raw
+from reloading_worker import Greeting, greet
 from test_cli import GATEHOUSE
 from test_control_plane import Server, free_port
 
@@ -215,18 +216,6 @@ def expired_leaf(dir: Path, ca, name: str):
     (dir / f"{name}.key").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                         serialization.NoEncryption()))
     return dir / f"{name}.pem", dir / f"{name}.key"
-
-
-@activity.defn
-async def greet(name: str) -> str:
-    return f"Hello, {name}!"
-
-
-@workflow.defn
-class Greeting:
-    @workflow.run
-    async def run(self, name: str) -> str:
-        return await workflow.execute_activity(greet, name, start_to_close_timeout=timedelta(seconds=30))
 
 
 @workflow.defn

@@ -225,102 +225,79 @@ def test_security_matrix(setup):
         r"exit 1: .*alert handshake failure", r'rule="tls.handshake" reason=TLS handshake failed: peer is incompatible')
 
     # --- Client chains ---------------------------------------------------------------------------
-    before = len(up.requests)
+    def call_row(attack, ns, client, expect, log=None, **kw):
+        """A row for one call by `client` on namespace `ns`'s endpoint (`kw` as for `attempt`)."""
+        nonlocal before
+        before = len(up.requests)
+        row(attack, attempt(g, f"{ns}.{DOMAIN}", client, **kw), expect, log)
+
     impostor = pki.cert("", subject=root[0].subject, ca=True, eku=False)
     leaf_i = pki.cert("worker-i", issuer=impostor)
-    row("a chain through an impostor CA with the bundle CA's DN (duplicated DN)",
-        attempt(g, f"a.{DOMAIN}", pki.client("dup-dn", [leaf_i[0], impostor[0]], leaf_i[1])),
-        r"^refused", r'namespace=a rule="chain\.signature"')
+    call_row("a chain through an impostor CA with the bundle CA's DN (duplicated DN)",
+             "a", pki.client("dup-dn", [leaf_i[0], impostor[0]], leaf_i[1]),
+             r"^refused", r'namespace=a rule="chain\.signature"')
 
-    before = len(up.requests)
     not_ca = pki.cert("Not A CA", issuer=root, ca=False, key_cert_sign=True, eku=False)
     leaf_n = pki.cert("worker-n", issuer=not_ca)
-    row("an intermediate not marked CA (CA:FALSE with keyCertSign)",
-        attempt(g, f"a.{DOMAIN}", pki.client("not-ca", [leaf_n[0], not_ca[0]], leaf_n[1])),
-        r"^refused", r'namespace=a rule="ca\.is-ca" certificate="[0-9a-f]+" subject="O=acme, CN=Not A CA"')
+    call_row("an intermediate not marked CA (CA:FALSE with keyCertSign)",
+             "a", pki.client("not-ca", [leaf_n[0], not_ca[0]], leaf_n[1]),
+             r"^refused", r'namespace=a rule="ca\.is-ca" certificate="[0-9a-f]+" subject="O=acme, CN=Not A CA"')
 
-    before = len(up.requests)
     leaf_1 = pki.cert("worker-1", issuer=root)
     leaf_2 = pki.cert("worker-2", issuer=leaf_1)
-    row("a leaf signed by a leaf",
-        attempt(g, f"a.{DOMAIN}", pki.client("leaf-leaf", [leaf_2[0], leaf_1[0]], leaf_2[1])),
-        r"^refused", r'namespace=a rule="ca\.is-ca" certificate="[0-9a-f]+" subject="O=acme, CN=worker-1"')
+    call_row("a leaf signed by a leaf", "a", pki.client("leaf-leaf", [leaf_2[0], leaf_1[0]], leaf_2[1]),
+             r"^refused", r'namespace=a rule="ca\.is-ca" certificate="[0-9a-f]+" subject="O=acme, CN=worker-1"')
 
-    before = len(up.requests)
     sub = pki.cert("Acme Sub CA", issuer=root, ca=True)
-    row("a CA:TRUE certificate (with clientAuth) used as the client certificate",
-        attempt(g, f"a.{DOMAIN}", pki.client("ca-as-client", [sub[0]], sub[1])),
-        r"^refused", r'namespace=a rule="leaf\.not-ca"')
+    call_row("a CA:TRUE certificate (with clientAuth) used as the client certificate",
+             "a", pki.client("ca-as-client", [sub[0]], sub[1]), r"^refused", r'namespace=a rule="leaf\.not-ca"')
 
-    before = len(up.requests)
     ok_nc = pki.cert("svc.acme.com", issuer=nc_root, sans=[x509.DNSName("svc.acme.com")])
     assert attempt(g, f"nc.{DOMAIN}", pki.client("nc-ok", [ok_nc[0]], ok_nc[1])).startswith("0:")
-    before = len(up.requests)
     bad_nc = pki.cert("evil.example.net", issuer=nc_root, sans=[x509.DNSName("evil.example.net")])
-    row("a leaf outside its CA's name constraints (permitted DNS acme.com, SAN evil.example.net)",
-        attempt(g, f"nc.{DOMAIN}", pki.client("nc-bad", [bad_nc[0]], bad_nc[1])),
-        r"^refused", r'namespace=nc rule="chain\.invalid" .* reason=path validation failed: NameConstraintViolation')
+    call_row("a leaf outside its CA's name constraints (permitted DNS acme.com, SAN evil.example.net)",
+             "nc", pki.client("nc-bad", [bad_nc[0]], bad_nc[1]),
+             r"^refused", r'namespace=nc rule="chain\.invalid" .* reason=path validation failed: NameConstraintViolation')
 
-    before = len(up.requests)
     sha1 = pki.sha1_intermediate("Acme SHA-1 Intermediate", root)
     leaf_s = pki.cert("worker-s", issuer=sha1)
-    row("an intermediate signed with SHA-1",
-        attempt(g, f"a.{DOMAIN}", pki.client("sha1", [leaf_s[0], sha1[0]], leaf_s[1]), weak_chain_ok=True),
-        r"^refused", r'namespace=a rule="cert\.signature-algorithm" certificate="[0-9a-f]+" subject="CN=Acme SHA-1 Intermediate"')
+    call_row("an intermediate signed with SHA-1", "a", pki.client("sha1", [leaf_s[0], sha1[0]], leaf_s[1]),
+             r"^refused", r'namespace=a rule="cert\.signature-algorithm" certificate="[0-9a-f]+" subject="CN=Acme SHA-1 Intermediate"',
+             weak_chain_ok=True)
 
-    before = len(up.requests)
     leaf_e = pki.cert("worker-e", issuer=exp_root, days=1)
-    row("a CA that expired an hour ago, with a valid leaf",
-        attempt(g, f"exp.{DOMAIN}", pki.client("exp-leaf", [leaf_e[0]], leaf_e[1])),
-        r"^refused", r'namespace=exp rule="cert\.expired" certificate="[0-9a-f]+" subject="CN=Acme Expiring Root"')
+    call_row("a CA that expired an hour ago, with a valid leaf", "exp", pki.client("exp-leaf", [leaf_e[0]], leaf_e[1]),
+             r"^refused", r'namespace=exp rule="cert\.expired" certificate="[0-9a-f]+" subject="CN=Acme Expiring Root"')
 
     # --- Filters (namespace san: SAN payments.acme.com, or CN kube-*) ----------------------------------
-    before = len(up.requests)
     kelvin = pki.cert("\u212aube-evil", issuer=root)
-    row("filter bypass through Unicode case (CN with a Kelvin sign against kube-*)",
-        attempt(g, f"san.{DOMAIN}", pki.client("kelvin", [kelvin[0]], kelvin[1])),
-        r"^refused", r'namespace=san rule="filter\.no-match"')
-    before = len(up.requests)
+    call_row("filter bypass through Unicode case (CN with a Kelvin sign against kube-*)",
+             "san", pki.client("kelvin", [kelvin[0]], kelvin[1]), r"^refused", r'namespace=san rule="filter\.no-match"')
     wrong_kind = pki.cert("other", issuer=root, sans=[x509.UniformResourceIdentifier("payments.acme.com"),
                                                       x509.RFC822Name("payments.acme.com")])
-    row("filter bypass through a SAN of another type (URI and email SANs spelling the DNS filter)",
-        attempt(g, f"san.{DOMAIN}", pki.client("san-kind", [wrong_kind[0]], wrong_kind[1])),
-        r"^refused", r'namespace=san rule="filter\.no-match"')
-    before = len(up.requests)
+    call_row("filter bypass through a SAN of another type (URI and email SANs spelling the DNS filter)",
+             "san", pki.client("san-kind", [wrong_kind[0]], wrong_kind[1]),
+             r"^refused", r'namespace=san rule="filter\.no-match"')
     right = pki.cert("other", issuer=root, sans=[x509.DNSName("payments.acme.com")])
     assert attempt(g, f"san.{DOMAIN}", pki.client("san-ok", [right[0]], right[1])).startswith("0:")
 
     # --- Requests on an admitted connection (namespace a) -----------------------------------------
-    before = len(up.requests)
-    row("a namespace in the body that differs from the SNI",
-        attempt(g, f"a.{DOMAIN}", good, message=list_request("b"), headers=[("temporal-namespace", "a")]),
-        r'^7: .*namespace is "b"')
-    before = len(up.requests)
-    row("a unary call whose second message switches namespace",
-        attempt(g, f"a.{DOMAIN}", good, framed=frame(list_request("a")) + frame(list_request("b"))),
-        r"^(3|7): ")
-    before = len(up.requests)
-    row("a unary call with two messages (the second unchecked by a streaming check)",
-        attempt(g, f"a.{DOMAIN}", good, framed=frame(list_request("a")) + frame(list_request("a"))),
-        r"^3: .*exactly one request message")
-    before = len(up.requests)
-    row("a stream that switches namespace (:authority b on a's connection)",
-        attempt(g, f"a.{DOMAIN}", good, authority=f"b.{DOMAIN}"), r"misdirected")
-    before = len(up.requests)
-    row("header/body namespace mismatch (temporal-namespace b, body a)",
-        attempt(g, f"a.{DOMAIN}", good, headers=[("temporal-namespace", "b")]),
-        r'^7: .*temporal-namespace header says "b"')
-    before = len(up.requests)
-    row("a forged second temporal-namespace header",
-        attempt(g, f"a.{DOMAIN}", good, headers=[("temporal-namespace", "a"), ("temporal-namespace", "b")]),
-        r"^7: more than one temporal-namespace header")
-    before = len(up.requests)
-    row("a method outside the Temporal API (AdminService)",
-        attempt(g, f"a.{DOMAIN}", good, path="/temporal.server.api.adminservice.v1.AdminService/DescribeCluster",
-                message=b""), r"^(7|12): ")
-    before = len(up.requests)
-    row("a 100 MB message", attempt(g, f"a.{DOMAIN}", good, message=b"z" * (100 * 1024 * 1024)),
-        r"^8: .*--max-message-bytes", r'limit="message-size"')
+    call_row("a namespace in the body that differs from the SNI", "a", good, r'^7: .*namespace is "b"',
+             message=list_request("b"), headers=[("temporal-namespace", "a")])
+    call_row("a unary call whose second message switches namespace", "a", good, r"^(3|7): ",
+             framed=frame(list_request("a")) + frame(list_request("b")))
+    call_row("a unary call with two messages (the second unchecked by a streaming check)", "a", good,
+             r"^3: .*exactly one request message", framed=frame(list_request("a")) + frame(list_request("a")))
+    call_row("a stream that switches namespace (:authority b on a's connection)", "a", good, r"misdirected",
+             authority=f"b.{DOMAIN}")
+    call_row("header/body namespace mismatch (temporal-namespace b, body a)", "a", good,
+             r'^7: .*temporal-namespace header says "b"', headers=[("temporal-namespace", "b")])
+    call_row("a forged second temporal-namespace header", "a", good, r"^7: more than one temporal-namespace header",
+             headers=[("temporal-namespace", "a"), ("temporal-namespace", "b")])
+    call_row("a method outside the Temporal API (AdminService)", "a", good, r"^(7|12): ",
+             path="/temporal.server.api.adminservice.v1.AdminService/DescribeCluster", message=b"")
+    call_row("a 100 MB message", "a", good, r"^8: .*--max-message-bytes", r'limit="message-size"',
+             message=b"z" * (100 * 1024 * 1024))
 
     assert not failures, "\n".join(failures) + "\n" + g.log.read_text()[-6000:]
     m = g.metrics()
@@ -344,17 +321,26 @@ def h2_connect(g, sni, client, source="127.0.0.1"):
     return sock, conn
 
 
-def read_events(sock, conn, until, timeout):
-    """Reads until an event of type `until` arrives (returned) or the time is up (None)."""
+def received(sock, timeout, poll, stop_on_error=False):
+    """What `sock` receives, a chunk at a time, until `timeout` seconds are up (each wait lasting
+    at most `poll` seconds). With `stop_on_error`, a failing read ends it instead of raising."""
     deadline = time.monotonic() + timeout
-    sock.settimeout(0.2)
+    sock.settimeout(poll)
     while time.monotonic() < deadline:
         try:
             data = sock.recv(65536)
         except socket.timeout:
             continue
         except (ssl.SSLError, OSError):
-            return None
+            if stop_on_error:
+                return
+            raise
+        yield data
+
+
+def read_events(sock, conn, until, timeout):
+    """Reads until an event of type `until` arrives (returned) or the time is up (None)."""
+    for data in received(sock, timeout, 0.2, stop_on_error=True):
         if not data:
             return None
         try:
@@ -387,13 +373,7 @@ def h2_unary(sock, conn, sni, message):
     conn.send_data(sid, frame(message), end_stream=True)
     sock.sendall(conn.data_to_send())
     status = grpc_status = None
-    deadline = time.monotonic() + 20
-    sock.settimeout(1)
-    while time.monotonic() < deadline:
-        try:
-            data = sock.recv(65536)
-        except socket.timeout:
-            continue
+    for data in received(sock, 20, 1):
         assert data, "connection closed"
         for ev in conn.receive_data(data):
             if isinstance(ev, h2.events.ResponseReceived) and ev.stream_id == sid:

@@ -12,34 +12,82 @@ use gatehouse_policy::CertificateFilter;
 use gatehouse_store::{
     ApiKey, AuditEvent, Namespace, NamespaceSpec, ObservedLeaf, ResourceVersion, Role, Ticket, User,
 };
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::control::{self, CaTraffic, NamespaceUsage, Violation, WriteOptions};
 
-/// `resourceVersion` travels as a string (as Temporal Cloud's does); a number is accepted.
-fn de_version<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ResourceVersion>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum V {
-        S(String),
-        N(i64),
+/// `resourceVersion` as it travels (`#[serde(with = "version")]`): a string, as Temporal Cloud's
+/// does; a number is accepted.
+mod version {
+    use gatehouse_store::ResourceVersion;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<ResourceVersion>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum V {
+            S(String),
+            N(i64),
+        }
+        match Option::<V>::deserialize(d)? {
+            None => Ok(None),
+            Some(V::N(n)) => Ok(Some(n)),
+            Some(V::S(s)) if s.is_empty() => Ok(None),
+            Some(V::S(s)) => s.parse().map(Some).map_err(|_| {
+                serde::de::Error::custom(format!("resourceVersion {s:?} is not a number"))
+            }),
+        }
     }
-    match Option::<V>::deserialize(d)? {
-        None => Ok(None),
-        Some(V::N(n)) => Ok(Some(n)),
-        Some(V::S(s)) if s.is_empty() => Ok(None),
-        Some(V::S(s)) => s.parse().map(Some).map_err(|_| {
-            serde::de::Error::custom(format!("resourceVersion {s:?} is not a number"))
-        }),
+
+    pub(super) fn serialize<S: Serializer>(
+        v: &Option<ResourceVersion>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(v) => s.serialize_str(&v.to_string()),
+            None => s.serialize_none(),
+        }
     }
 }
 
-fn ser_version<S: serde::Serializer>(v: &Option<ResourceVersion>, s: S) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(v) => s.serialize_str(&v.to_string()),
-        None => s.serialize_none(),
-    }
+/// Declares the body (or query string) of a namespace write: its own fields, then the
+/// `resourceVersion`, `requestId` and `dryRun` that every such write takes, and `options()`,
+/// which hands those to the control service.
+macro_rules! write_request {
+    (
+        $(#[$attr:meta])*
+        pub struct $name:ident {
+            $($(#[$field_attr:meta])* pub $field:ident: $ty:ty,)*
+        }
+    ) => {
+        $(#[$attr])*
+        pub struct $name {
+            $($(#[$field_attr])* pub $field: $ty,)*
+            /// Refuse the write unless the namespace is still at this version.
+            #[serde(default, with = "version", skip_serializing_if = "Option::is_none")]
+            pub resource_version: Option<ResourceVersion>,
+            /// Idempotency key.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub request_id: Option<String>,
+            /// Validate the change without storing it.
+            #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+            pub dry_run: bool,
+        }
+
+        impl $name {
+            /// The write's `resourceVersion`, `requestId` and `dryRun`.
+            pub fn options(&self) -> WriteOptions {
+                WriteOptions {
+                    resource_version: self.resource_version,
+                    request_id: self.request_id.clone(),
+                    dry_run: self.dry_run,
+                }
+            }
+        }
+    };
 }
 
 // --- namespaces ---------------------------------------------------------------------------------
@@ -150,84 +198,40 @@ pub struct CreateNamespace {
     pub request_id: Option<String>,
 }
 
-/// `PUT /api/v1/namespaces/{namespace}`: the whole spec.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct UpdateNamespace {
-    pub spec: SpecBody,
-    #[serde(
-        default,
-        deserialize_with = "de_version",
-        serialize_with = "ser_version",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub resource_version: Option<ResourceVersion>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<String>,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub dry_run: bool,
+write_request! {
+    /// `PUT /api/v1/namespaces/{namespace}`: the whole spec.
+    #[derive(Clone, Debug, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct UpdateNamespace {
+        pub spec: SpecBody,
+    }
 }
 
-/// The query string of a write without a body (`DELETE …/namespaces/{ns}`,
-/// `DELETE …/certificate-filters`).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct WriteQuery {
-    #[serde(
-        default,
-        deserialize_with = "de_version",
-        serialize_with = "ser_version",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub resource_version: Option<ResourceVersion>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<String>,
-    /// Validate the change without storing it.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub dry_run: bool,
+write_request! {
+    /// The query string of a write without a body (`DELETE …/namespaces/{ns}`,
+    /// `DELETE …/certificate-filters`).
+    #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct WriteQuery {}
 }
 
 impl From<WriteQuery> for WriteOptions {
     fn from(q: WriteQuery) -> Self {
-        WriteOptions {
-            resource_version: q.resource_version,
-            request_id: q.request_id,
-            dry_run: q.dry_run,
-        }
+        q.options()
     }
 }
 
-/// `POST|PUT …/accepted-client-ca` and `POST …/accepted-client-ca/remove`.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CaBody {
-    /// One or more PEM certificates.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ca_certificate: Option<String>,
-    /// For removal: the SHA-256 (or tcld's SHA-1) fingerprint, hex, colons allowed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fingerprint: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "de_version",
-        serialize_with = "ser_version",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub resource_version: Option<ResourceVersion>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<String>,
-    /// Validate only; store nothing.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub dry_run: bool,
-}
-
-impl CaBody {
-    pub fn options(&self) -> WriteOptions {
-        WriteOptions {
-            resource_version: self.resource_version,
-            request_id: self.request_id.clone(),
-            dry_run: self.dry_run,
-        }
+write_request! {
+    /// `POST|PUT …/accepted-client-ca` and `POST …/accepted-client-ca/remove`.
+    #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct CaBody {
+        /// One or more PEM certificates.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub ca_certificate: Option<String>,
+        /// For removal: the SHA-256 (or tcld's SHA-1) fingerprint, hex, colons allowed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub fingerprint: Option<String>,
     }
 }
 
@@ -239,33 +243,13 @@ pub struct CaList {
     pub resource_version: String,
 }
 
-/// `PUT|POST …/certificate-filters`.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct FiltersBody {
-    #[serde(default)]
-    pub filters: Vec<CertificateFilter>,
-    #[serde(
-        default,
-        deserialize_with = "de_version",
-        serialize_with = "ser_version",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub resource_version: Option<ResourceVersion>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<String>,
-    /// Validate only; store nothing.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub dry_run: bool,
-}
-
-impl FiltersBody {
-    pub fn options(&self) -> WriteOptions {
-        WriteOptions {
-            resource_version: self.resource_version,
-            request_id: self.request_id.clone(),
-            dry_run: self.dry_run,
-        }
+write_request! {
+    /// `PUT|POST …/certificate-filters`.
+    #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct FiltersBody {
+        #[serde(default)]
+        pub filters: Vec<CertificateFilter>,
     }
 }
 
@@ -463,9 +447,7 @@ pub struct CreatedApiKey {
 
 impl std::fmt::Debug for CreatedApiKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CreatedApiKey")
-            .field("api_key", &self.api_key)
-            .finish_non_exhaustive()
+        control::debug_without_token(f, "CreatedApiKey", "api_key", &self.api_key)
     }
 }
 

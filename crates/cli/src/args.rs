@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 
 use crate::cert_args::{GenCommand, LintArgs, SignArgs, VerifyArgs};
+use crate::client::ClientCommand;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -74,12 +75,7 @@ pub(crate) enum Command {
         gatehouse rotate ca -n payments --org acme -d 1y --ca-cert ca-2026.pem --ca-key ca-2026.key\n  \
         gatehouse rotate status -n payments\n  \
         gatehouse rotate resume -n payments")]
-    Rotate {
-        #[command(flatten)]
-        server: crate::client::ServerArgs,
-        #[command(subcommand)]
-        command: crate::rotate::RotateCommand,
-    },
+    Rotate(ClientCommand<crate::rotate::RotateCommand>),
     /// Run the control plane (REST API, expiry watch) and, with --upstream, the mTLS gateway
     Serve(crate::serve::ServeArgs),
     /// Run the mTLS gateway alone against a data dir's store (serve --upstream runs it too)
@@ -101,23 +97,13 @@ pub(crate) enum Command {
         gatehouse n ca remove -n payments --fp <sha1-or-sha256> --auto-confirm\n  \
         gatehouse n cf add -n payments --input '{\"filters\":[{\"commonName\":\"payments.worker\"}]}'"
     )]
-    Namespace {
-        #[command(flatten)]
-        server: crate::client::ServerArgs,
-        #[command(subcommand)]
-        command: crate::client::NamespaceCommand,
-    },
+    Namespace(ClientCommand<crate::client::NamespaceCommand>),
     /// Users and their roles
     #[command(
         alias = "u",
         after_help = "Examples:\n  gatehouse user create --email ops@acme.io --role global-admin\n  gatehouse user list"
     )]
-    User {
-        #[command(flatten)]
-        server: crate::client::ServerArgs,
-        #[command(subcommand)]
-        command: crate::client::UserCommand,
-    },
+    User(ClientCommand<crate::client::UserCommand>),
     /// Certificate expiry: the notifier pass and the report
     #[command(
         after_help = "Examples:\n  gatehouse expirations list --within 30d\n  gatehouse expirations check --once --smtp-url smtp://127.0.0.1:25"
@@ -137,10 +123,5 @@ pub(crate) enum Command {
         alias = "ak",
         after_help = "Examples:\n  gatehouse apikey create --name ci --duration 90d\n  gatehouse apikey list"
     )]
-    Apikey {
-        #[command(flatten)]
-        server: crate::client::ServerArgs,
-        #[command(subcommand)]
-        command: crate::client::ApiKeyCommand,
-    },
+    Apikey(ClientCommand<crate::client::ApiKeyCommand>),
 }

@@ -91,13 +91,7 @@ pub(crate) struct GenLeafArgs {
     #[arg(long = "validity-period", short = 'd', value_name = "DURATION")]
     pub(crate) validity_period: Option<String>,
     #[command(flatten)]
-    pub(crate) issuer: IssuerArgs,
-    /// Where to write the certificate (PEM, mode 0644)
-    #[arg(long = "certificate-file", visible_alias = "cert", value_name = "FILE")]
-    pub(crate) cert: PathBuf,
-    /// Where to write the private key (PKCS#8 PEM, mode 0600)
-    #[arg(long = "key-file", visible_alias = "key", value_name = "FILE")]
-    pub(crate) key: PathBuf,
+    pub(crate) files: SignedFiles,
     /// A subjectAltName, repeatable: DNS name, URI (has "://"), email (has "@") or IP address;
     /// or explicit DNS:…, URI:…, email:…, IP:…
     #[arg(long, value_name = "NAME")]
@@ -109,6 +103,20 @@ pub(crate) struct GenLeafArgs {
     pub(crate) output: OutputArgs,
     #[command(flatten)]
     pub(crate) deploy: DeployOutputs,
+}
+
+// The CA that signs a new key's certificate, and where the certificate and key go (`gen leaf`,
+// `gen server`).
+#[derive(Debug, Args)]
+pub(crate) struct SignedFiles {
+    #[command(flatten)]
+    pub(crate) issuer: IssuerArgs,
+    /// Where to write the certificate (PEM, mode 0644)
+    #[arg(long = "certificate-file", visible_alias = "cert", value_name = "FILE")]
+    pub(crate) cert: PathBuf,
+    /// Where to write the private key (PKCS#8 PEM, mode 0600)
+    #[arg(long = "key-file", visible_alias = "key", value_name = "FILE")]
+    pub(crate) key: PathBuf,
 }
 
 /// Outputs to paste into deployments, beside the certificate and key.
@@ -180,13 +188,7 @@ pub(crate) struct GenServerArgs {
     #[arg(long = "validity-period", short = 'd', value_name = "DURATION")]
     pub(crate) validity_period: Option<String>,
     #[command(flatten)]
-    pub(crate) issuer: IssuerArgs,
-    /// Where to write the certificate (PEM, mode 0644)
-    #[arg(long = "certificate-file", visible_alias = "cert", value_name = "FILE")]
-    pub(crate) cert: PathBuf,
-    /// Where to write the private key (PKCS#8 PEM, mode 0600)
-    #[arg(long = "key-file", visible_alias = "key", value_name = "FILE")]
-    pub(crate) key: PathBuf,
+    pub(crate) files: SignedFiles,
     /// Overwrite existing output files
     #[arg(long)]
     pub(crate) force: bool,

@@ -13,6 +13,16 @@ pub(crate) enum OutputFormat {
     Json,
 }
 
+impl OutputFormat {
+    /// Prints a command's report: `json()` on one line for programs, or `text()` for people.
+    pub(crate) fn print(self, json: impl FnOnce() -> serde_json::Value, text: impl FnOnce()) {
+        match self {
+            Self::Json => println!("{}", json()),
+            Self::Text => text(),
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct OutputArgs {
     /// Output format
@@ -59,4 +69,20 @@ impl StoreArgs {
             url: self.database_url.clone(),
         }
     }
+}
+
+/// For tests: a command's flags parsed from one line of whitespace-separated arguments.
+#[cfg(test)]
+pub(crate) fn parse_flags<A: Args>(argv: &str) -> Result<A, crate::fail::Failure> {
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli<F: Args> {
+        #[command(flatten)]
+        flags: F,
+    }
+
+    Cli::<A>::try_parse_from(std::iter::once("gatehouse").chain(argv.split_whitespace()))
+        .map(|cli| cli.flags)
+        .map_err(|e| crate::fail::Failure::Input(e.to_string()))
 }

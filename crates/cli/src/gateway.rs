@@ -329,40 +329,24 @@ pub(crate) fn run(
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
-
     use super::*;
 
-    #[derive(Debug, Parser)]
-    struct Cli {
-        #[command(flatten)]
-        gateway: GatewayCommandArgs,
-    }
-
-    fn config(argv: &[&str]) -> Result<GatewayCommandConfig, Failure> {
-        let cli = Cli::try_parse_from(std::iter::once("gateway").chain(argv.iter().copied()))
-            .map_err(|e| Failure::Input(e.to_string()))?;
-        GatewayCommandConfig::try_from(cli.gateway)
+    fn config(argv: &str) -> Result<GatewayCommandConfig, Failure> {
+        GatewayCommandConfig::try_from(crate::flags::parse_flags::<GatewayCommandArgs>(argv)?)
     }
 
     #[test]
     fn the_gateway_needs_an_upstream() {
-        let err = config(&[]).expect_err("no upstream");
+        let err = config("").expect_err("no upstream");
         assert!(err.to_string().contains("--upstream host:port"), "{err}");
     }
 
     #[test]
     fn upstream_jwt_needs_a_metrics_listener_for_the_jwks() {
-        let err = config(&["--upstream", "u:7233", "--upstream-jwt"]).expect_err("no jwks");
+        let err = config("--upstream u:7233 --upstream-jwt").expect_err("no jwks");
         assert!(err.to_string().contains("--metrics-listen"), "{err}");
-        let c = config(&[
-            "--upstream",
-            "u:7233",
-            "--upstream-jwt",
-            "--metrics-listen",
-            "127.0.0.1:9464",
-        ])
-        .expect("config");
+        let c = config("--upstream u:7233 --upstream-jwt --metrics-listen 127.0.0.1:9464")
+            .expect("config");
         assert!(c.gateway.gateway.upstream_jwt);
         assert_eq!(
             c.metrics_listen,
@@ -372,24 +356,11 @@ mod tests {
 
     #[test]
     fn limits_and_the_store_come_from_their_flags() {
-        let c = config(&[
-            "--upstream",
-            "u:7233",
-            "--data-dir",
-            "/d",
-            "--database-url",
-            "postgres://gh@db/gh",
-            "--gateway-listen",
-            "127.0.0.1:7443",
-            "--gateway-domain",
-            "gw.acme.io.",
-            "--max-connections",
-            "7",
-            "--idle-timeout",
-            "90s",
-            "--handshake-timeout",
-            "1.5s",
-        ])
+        let c = config(
+            "--upstream u:7233 --data-dir /d --database-url postgres://gh@db/gh \
+             --gateway-listen 127.0.0.1:7443 --gateway-domain gw.acme.io. --max-connections 7 \
+             --idle-timeout 90s --handshake-timeout 1.5s",
+        )
         .expect("config");
         assert_eq!(c.store.url.as_deref(), Some("postgres://gh@db/gh"));
         assert_eq!(c.gateway.listen, "127.0.0.1:7443".parse().expect("addr"));
@@ -401,7 +372,7 @@ mod tests {
         assert_eq!(limits.max_connections, 7);
         assert_eq!(limits.idle_timeout, Duration::from_secs(90));
         assert_eq!(limits.handshake_timeout, Duration::from_millis(1500));
-        let err = config(&["--upstream", "u:1", "--idle-timeout", "0s"]).expect_err("zero");
+        let err = config("--upstream u:1 --idle-timeout 0s").expect_err("zero");
         assert!(err.to_string().contains("positive duration"), "{err}");
     }
 }

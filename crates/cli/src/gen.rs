@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 
 use crate::cert_args::{
     GenCaArgs, GenCommand, GenCsrArgs, GenLeafArgs, GenServerArgs, ProfileArg, SignArgs,
+    SignedFiles,
 };
 use crate::deploy::{check_deploy, deploy_outputs};
 use crate::fail::Failure;
@@ -219,24 +220,41 @@ fn write_issued(
         inputs,
         force,
     )?;
-    match format {
-        OutputFormat::Json => println!(
-            "{}",
+    format.print(
+        || {
             json!({
                 "certificate": cert_json(cert_path, &issued.certificate),
                 "key": { "path": key_path.display().to_string(), "algorithm": key.describe(), "mode": "0600" },
             })
-        ),
-        OutputFormat::Text => {
+        },
+        || {
             print_cert(kind, cert_path, &issued.certificate);
             println!(
                 "Wrote {kind} private key {} ({}, PKCS#8, mode 0600): keep it secret, never upload it",
                 key_path.display(),
                 key.describe()
             );
-        }
-    }
+        },
+    );
     Ok(ExitCode::SUCCESS)
+}
+
+/// [`write_issued`] for a certificate the CA of `files` signed: its files are inputs.
+fn write_signed(
+    kind: &str,
+    issued: &Issued,
+    files: &SignedFiles,
+    force: bool,
+    format: OutputFormat,
+) -> Result<ExitCode, Failure> {
+    write_issued(
+        kind,
+        issued,
+        (&files.cert, &files.key),
+        &[&files.issuer.ca_cert, &files.issuer.ca_key],
+        force,
+        format,
+    )
 }
 
 fn ca(a: GenCaArgs) -> Result<ExitCode, Failure> {
@@ -270,7 +288,7 @@ fn leaf(a: GenLeafArgs) -> Result<ExitCode, Failure> {
         .collect::<Result<Vec<_>, _>>()?;
     // Refuse unusable deployment outputs before anything is written.
     check_deploy(&a.deploy, a.force)?;
-    let authority = load_ca(&a.issuer, now)?;
+    let authority = load_ca(&a.files.issuer, now)?;
     let issued = LeafParams {
         organization: a.organization,
         organizational_unit: a.organization_unit,
@@ -280,17 +298,10 @@ fn leaf(a: GenLeafArgs) -> Result<ExitCode, Failure> {
         now,
     }
     .signed_by(&authority)?;
-    let code = write_issued(
-        "client",
-        &issued,
-        (&a.cert, &a.key),
-        &[&a.issuer.ca_cert, &a.issuer.ca_key],
-        a.force,
-        a.output.output,
-    )?;
+    let code = write_signed("client", &issued, &a.files, a.force, a.output.output)?;
     deploy_outputs(
         &a.deploy,
-        (&a.cert, &a.key),
+        (&a.files.cert, &a.files.key),
         &issued,
         authority.certificate(),
         a.force,
@@ -306,7 +317,7 @@ fn server(a: GenServerArgs) -> Result<ExitCode, Failure> {
             return Err(Failure::Input(format!("--dns {d:?}: {why}")));
         }
     }
-    let authority = load_ca(&a.issuer, now)?;
+    let authority = load_ca(&a.files.issuer, now)?;
     let issued = ServerParams {
         common_name: a.common_name,
         organization: a.organization,
@@ -325,14 +336,7 @@ fn server(a: GenServerArgs) -> Result<ExitCode, Failure> {
     if let Some(f) = &a.frontend_client_ca {
         parse_certificates(&read_input_file(f)?, &f.display().to_string())?;
     }
-    let code = write_issued(
-        "server",
-        &issued,
-        (&a.cert, &a.key),
-        &[&a.issuer.ca_cert, &a.issuer.ca_key],
-        a.force,
-        a.output.output,
-    )?;
+    let code = write_signed("server", &issued, &a.files, a.force, a.output.output)?;
     if a.temporal_config {
         let server_name = issued
             .certificate
@@ -347,9 +351,11 @@ fn server(a: GenServerArgs) -> Result<ExitCode, Failure> {
         println!(
             "{}",
             temporal_tls_yaml(
-                (&a.cert, &a.key),
-                &a.issuer.ca_cert,
-                a.frontend_client_ca.as_deref().unwrap_or(&a.issuer.ca_cert),
+                (&a.files.cert, &a.files.key),
+                &a.files.issuer.ca_cert,
+                a.frontend_client_ca
+                    .as_deref()
+                    .unwrap_or(&a.files.issuer.ca_cert),
                 &server_name,
             )
         );
@@ -446,23 +452,22 @@ fn csr(a: GenCsrArgs) -> Result<ExitCode, Failure> {
         &[],
         a.force,
     )?;
-    match a.output.output {
-        OutputFormat::Json => println!(
-            "{}",
+    a.output.output.print(
+        || {
             json!({
                 "csr": { "path": a.csr.display().to_string() },
                 "key": { "path": a.key.display().to_string(), "algorithm": new.key.describe(), "mode": "0600" },
             })
-        ),
-        OutputFormat::Text => {
+        },
+        || {
             println!("Wrote certificate signing request {}", a.csr.display());
             println!(
                 "Wrote private key {} ({}, PKCS#8, mode 0600): it stays here; send only the CSR to the CA",
                 a.key.display(),
                 new.key.describe()
             );
-        }
-    }
+        },
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -487,21 +492,20 @@ pub(crate) fn sign(a: SignArgs) -> Result<ExitCode, Failure> {
         &[&a.csr, &a.issuer.ca_cert, &a.issuer.ca_key],
         a.force,
     )?;
-    match a.output.output {
-        OutputFormat::Json => println!(
-            "{}",
+    a.output.output.print(
+        || {
             json!({
                 "certificate": cert_json(&a.cert, &issued.certificate),
                 "requestedCa": request.asked_for_ca,
             })
-        ),
-        OutputFormat::Text => {
+        },
+        || {
             if request.asked_for_ca {
                 println!("Note: the request asked for CA:TRUE; issued as CA:FALSE (the CA decides extensions)");
             }
             print_cert("signed", &a.cert, &issued.certificate);
-        }
-    }
+        },
+    );
     Ok(ExitCode::SUCCESS)
 }
 

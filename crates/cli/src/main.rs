@@ -30,24 +30,23 @@ fn main() -> ExitCode {
     // The one shutdown signal: Ctrl-C and SIGTERM cancel it (see `runtime`), and every
     // long-running command winds down from it.
     let shutdown = CancellationToken::new();
+    let auto_confirm = cli.auto_confirm;
     let result = match cli.command {
         Command::Gen { command } => gen::run(command),
         Command::Sign(args) => gen::sign(args),
         Command::Lint(args) => check::lint(args),
         Command::Verify(args) => check::verify(args),
         Command::Renew(args) => renew::run(args, shutdown),
-        Command::Rotate { server, command } => rotate::run(&server, cli.auto_confirm, command),
+        Command::Rotate(c) => c.run(auto_confirm, rotate::run),
         Command::Serve(args) => serve::run(args, shutdown),
         Command::Gateway(args) => gateway::run(args, shutdown),
         Command::Migrate(args) => database::migrate(args),
         Command::Export(args) => database::export(args),
         Command::Import(args) => database::import(args),
         Command::Dev(args) => dev::run(args, shutdown),
-        Command::Namespace { server, command } => {
-            client::namespace(&server, cli.auto_confirm, command)
-        }
-        Command::User { server, command } => client::user(&server, cli.auto_confirm, command),
-        Command::Apikey { server, command } => client::apikey(&server, cli.auto_confirm, command),
+        Command::Namespace(c) => c.run(auto_confirm, client::namespace),
+        Command::User(c) => c.run(auto_confirm, client::user),
+        Command::Apikey(c) => c.run(auto_confirm, client::apikey),
         Command::Expirations { command } => watch::expirations(command),
         Command::Tickets { command } => watch::tickets(command),
     };

@@ -155,16 +155,19 @@ impl Margin {
     }
 }
 
+/// `d` in the largest unit (d, h, m) it holds at least two of, else in seconds.
 fn human(d: Duration) -> String {
-    if d.whole_days() >= 2 {
-        format!("{}d", d.whole_days())
-    } else if d.whole_hours() >= 2 {
-        format!("{}h", d.whole_hours())
-    } else if d.whole_minutes() >= 2 {
-        format!("{}m", d.whole_minutes())
-    } else {
-        format!("{}s", d.whole_seconds())
-    }
+    [
+        (d.whole_days(), "d"),
+        (d.whole_hours(), "h"),
+        (d.whole_minutes(), "m"),
+    ]
+    .into_iter()
+    .find(|(n, _)| *n >= 2)
+    .map_or_else(
+        || format!("{}s", d.whole_seconds()),
+        |(n, unit)| format!("{n}{unit}"),
+    )
 }
 
 /// The certificate file as it is now: the leaf, and any chain after it.

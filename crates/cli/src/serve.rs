@@ -75,25 +75,15 @@ pub(crate) fn run(args: ServeArgs, shutdown: CancellationToken) -> Result<ExitCo
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
-
     use super::*;
 
-    #[derive(Debug, Parser)]
-    struct Cli {
-        #[command(flatten)]
-        serve: ServeArgs,
-    }
-
-    fn config(argv: &[&str]) -> Result<ServerConfig, Failure> {
-        let cli = Cli::try_parse_from(std::iter::once("serve").chain(argv.iter().copied()))
-            .map_err(|e| Failure::Input(e.to_string()))?;
-        ServerConfig::try_from(cli.serve)
+    fn config(argv: &str) -> Result<ServerConfig, Failure> {
+        ServerConfig::try_from(crate::flags::parse_flags::<ServeArgs>(argv)?)
     }
 
     #[test]
     fn the_defaults_are_an_embedded_store_and_no_gateway() {
-        let c = config(&["--data-dir", "/d"]).expect("config");
+        let c = config("--data-dir /d").expect("config");
         assert_eq!(
             c.store.data_dir.database(),
             std::path::Path::new("/d/gatehouse.db")
@@ -107,7 +97,7 @@ mod tests {
 
     #[test]
     fn an_upstream_brings_a_gateway_with_the_gateway_crates_default_limits() {
-        let c = config(&["--data-dir", "/d", "--upstream", "127.0.0.1:7233"]).expect("config");
+        let c = config("--data-dir /d --upstream 127.0.0.1:7233").expect("config");
         let g = c.gateway.expect("a gateway");
         assert_eq!(g.listen, "0.0.0.0:7233".parse().expect("addr"));
         assert_eq!(g.gateway.upstream, "127.0.0.1:7233");
@@ -129,19 +119,13 @@ mod tests {
 
     #[test]
     fn bad_values_are_input_errors_that_name_the_flag() {
-        let err = config(&["--notify-interval", "0s"]).expect_err("too short");
+        let err = config("--notify-interval 0s").expect_err("too short");
         assert!(err.to_string().contains("--notify-interval"), "{err}");
-        let err = config(&["--upstream", "u:1", "--max-message-bytes", "10"]).expect_err("small");
+        let err = config("--upstream u:1 --max-message-bytes 10").expect_err("small");
         assert!(err.to_string().contains("--max-message-bytes"), "{err}");
-        let err = config(&[
-            "--upstream",
-            "u:1",
-            "--gateway-cert",
-            "/nonexistent.pem",
-            "--gateway-key",
-            "/nonexistent.key",
-        ])
-        .expect_err("no such file");
+        let err =
+            config("--upstream u:1 --gateway-cert /nonexistent.pem --gateway-key /nonexistent.key")
+                .expect_err("no such file");
         assert!(matches!(err, Failure::Input(_)), "{err}");
     }
 }

@@ -267,6 +267,9 @@ fn gunzip(data: &[u8], max: usize) -> Result<Bytes, Status> {
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// What the gateway's bodies answer from `poll_frame`.
+pub(crate) type PolledFrame = std::task::Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>>;
+
 /// An uncompressed message frame (for tests).
 #[cfg(test)]
 pub(crate) fn frame(payload: &[u8]) -> Bytes {

@@ -314,12 +314,7 @@ mod tests {
         let old = Key::generate(0).unwrap();
         std::fs::write(&path, file(&[(&old, now() - ROTATE_EVERY)])).unwrap();
         let m = Minter::new("gatehouse", Some(path.clone())).unwrap();
-        let kids: Vec<_> = m.jwks()["keys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|k| k["kid"].as_str().unwrap().to_owned())
-            .collect();
+        let kids = published_kids(&m);
         assert_eq!(kids.len(), 2);
         assert_eq!(kids[0], old.kid);
         let token = m.mint("CN=x", &["a:read".into()]).unwrap();
@@ -341,14 +336,17 @@ mod tests {
         )
         .unwrap();
         let m = Minter::new("gatehouse", Some(path.clone())).unwrap();
-        let kids: Vec<_> = m.jwks()["keys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|k| k["kid"].as_str().unwrap().to_owned())
-            .collect();
+        let kids = published_kids(&m);
         assert_eq!(kids, vec![b.kid.clone(), c.kid.clone()]);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The key ids the JWKS publishes, in order.
+    fn published_kids(m: &Minter) -> Vec<String> {
+        let keys = m.jwks()["keys"].as_array().unwrap().clone();
+        keys.iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect()
     }
 
     #[test]

@@ -163,88 +163,65 @@ impl Metrics {
     /// before a namespace was known are shown to everyone who sees all namespaces, i.e. when
     /// `visible("")` is true).
     pub fn render(&self, out: &mut String, visible: &dyn Fn(&str) -> bool) {
-        out.push_str("# HELP gatehouse_gateway_handshakes_total TLS handshakes by namespace, result and refusing rule.\n");
-        out.push_str("# TYPE gatehouse_gateway_handshakes_total counter\n");
-        let mut rows: Vec<_> = lock(&self.handshakes)
-            .iter()
-            .filter(|((ns, _, _), _)| visible(ns))
-            .map(|((ns, r, rule), n)| (ns.clone(), *r, rule.clone(), *n))
-            .collect();
-        rows.sort();
-        for (ns, result, rule, n) in rows {
-            let _ = writeln!(
-                out,
-                "gatehouse_gateway_handshakes_total{{namespace=\"{}\",result=\"{result}\",rule=\"{}\"}} {n}",
-                label(&ns),
-                label(&rule)
-            );
-        }
-        out.push_str(
-            "# HELP gatehouse_gateway_open_connections Admitted client connections now open.\n",
+        labelled(
+            out,
+            "gatehouse_gateway_handshakes_total",
+            "counter",
+            "TLS handshakes by namespace, result and refusing rule.",
+            entries(&self.handshakes, |(ns, _, _)| visible(ns)),
+            |(ns, result, rule)| {
+                format!(
+                    "namespace=\"{}\",result=\"{result}\",rule=\"{}\"",
+                    label(ns),
+                    label(rule)
+                )
+            },
         );
-        out.push_str("# TYPE gatehouse_gateway_open_connections gauge\n");
-        let mut rows: Vec<_> = lock(&self.open)
-            .iter()
-            .filter(|(ns, _)| visible(ns))
-            .map(|(ns, n)| (ns.clone(), *n))
-            .collect();
-        rows.sort();
-        for (ns, n) in rows {
-            let _ = writeln!(
-                out,
-                "gatehouse_gateway_open_connections{{namespace=\"{}\"}} {n}",
-                label(&ns)
-            );
-        }
-        out.push_str("# HELP gatehouse_gateway_requests_total gRPC calls by namespace, method and grpc-status.\n");
-        out.push_str("# TYPE gatehouse_gateway_requests_total counter\n");
-        let mut rows: Vec<_> = lock(&self.requests)
-            .iter()
-            .filter(|((ns, _, _), _)| visible(ns))
-            .map(|((ns, m, s), n)| (ns.clone(), *m, *s, *n))
-            .collect();
-        rows.sort();
-        for (ns, method, status, n) in rows {
-            let _ = writeln!(
-                out,
-                "gatehouse_gateway_requests_total{{namespace=\"{}\",method=\"{}\",grpc_status=\"{status}\"}} {n}",
-                label(&ns),
-                label(method)
-            );
-        }
-        out.push_str("# HELP gatehouse_gateway_role_denied_total Calls refused because the certificate's filter role does not allow the method.\n");
-        out.push_str("# TYPE gatehouse_gateway_role_denied_total counter\n");
-        let mut rows: Vec<_> = lock(&self.role_denied)
-            .iter()
-            .filter(|((ns, _, _), _)| visible(ns))
-            .map(|((ns, r, m), n)| (ns.clone(), r.clone(), *m, *n))
-            .collect();
-        rows.sort();
-        for (ns, role, method, n) in rows {
-            let _ = writeln!(
-                out,
-                "gatehouse_gateway_role_denied_total{{namespace=\"{}\",role=\"{}\",method=\"{}\"}} {n}",
-                label(&ns),
-                label(&role),
-                label(method)
-            );
-        }
-        out.push_str("# HELP gatehouse_gateway_renewals_total Certificate renewals through the gateway, by result (renewed or the refusing rule).\n");
-        out.push_str("# TYPE gatehouse_gateway_renewals_total counter\n");
-        let mut rows: Vec<_> = lock(&self.renewals)
-            .iter()
-            .filter(|((ns, _), _)| visible(ns))
-            .map(|((ns, r), n)| (ns.clone(), r.clone(), *n))
-            .collect();
-        rows.sort();
-        for (ns, result, n) in rows {
-            let _ = writeln!(
-                out,
-                "gatehouse_gateway_renewals_total{{namespace=\"{}\",result=\"{}\"}} {n}",
-                label(&ns),
-                label(&result)
-            );
-        }
+        labelled(
+            out,
+            "gatehouse_gateway_open_connections",
+            "gauge",
+            "Admitted client connections now open.",
+            entries(&self.open, |ns| visible(ns)),
+            |ns| format!("namespace=\"{}\"", label(ns)),
+        );
+        labelled(
+            out,
+            "gatehouse_gateway_requests_total",
+            "counter",
+            "gRPC calls by namespace, method and grpc-status.",
+            entries(&self.requests, |(ns, _, _)| visible(ns)),
+            |(ns, method, status)| {
+                format!(
+                    "namespace=\"{}\",method=\"{}\",grpc_status=\"{status}\"",
+                    label(ns),
+                    label(method)
+                )
+            },
+        );
+        labelled(
+            out,
+            "gatehouse_gateway_role_denied_total",
+            "counter",
+            "Calls refused because the certificate's filter role does not allow the method.",
+            entries(&self.role_denied, |(ns, _, _)| visible(ns)),
+            |(ns, role, method)| {
+                format!(
+                    "namespace=\"{}\",role=\"{}\",method=\"{}\"",
+                    label(ns),
+                    label(role),
+                    label(method)
+                )
+            },
+        );
+        labelled(
+            out,
+            "gatehouse_gateway_renewals_total",
+            "counter",
+            "Certificate renewals through the gateway, by result (renewed or the refusing rule).",
+            entries(&self.renewals, |(ns, _)| visible(ns)),
+            |(ns, result)| format!("namespace=\"{}\",result=\"{}\"", label(ns), label(result)),
+        );
         if !visible("") {
             return;
         }
@@ -285,16 +262,14 @@ impl Metrics {
             "Connections sent GOAWAY because a bundle or filter change no longer admits them.",
             self.closed_on_reload.load(Ordering::Relaxed),
         );
-        out.push_str("# HELP gatehouse_gateway_limit_trips_total Connections or calls stopped by a resource limit (see docs/security.md).\n");
-        out.push_str("# TYPE gatehouse_gateway_limit_trips_total counter\n");
-        let mut rows: Vec<_> = lock(&self.limits).iter().map(|(l, n)| (*l, *n)).collect();
-        rows.sort();
-        for (limit, n) in rows {
-            let _ = writeln!(
-                out,
-                "gatehouse_gateway_limit_trips_total{{limit=\"{limit}\"}} {n}"
-            );
-        }
+        labelled(
+            out,
+            "gatehouse_gateway_limit_trips_total",
+            "counter",
+            "Connections or calls stopped by a resource limit (see docs/security.md).",
+            entries(&self.limits, |_| true),
+            |limit| format!("limit=\"{limit}\""),
+        );
         scalar(out, "gatehouse_gateway_store_up", "gauge", "1 if the gateway's last look at the store for changes succeeded; 0 while it serves the last configuration it loaded.", u8::from(!self.store_down.load(Ordering::SeqCst)));
         scalar(
             out,
@@ -326,6 +301,35 @@ fn scalar(out: &mut String, name: &str, kind: &str, help: &str, value: impl std:
         out,
         "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
     );
+}
+
+/// A metric with labels: its HELP and TYPE lines, then one line a row, sorted: the labels
+/// `labels` writes for the row's key, and its value.
+fn labelled<K: Ord, V: Ord + std::fmt::Display>(
+    out: &mut String,
+    name: &str,
+    kind: &str,
+    help: &str,
+    mut rows: Vec<(K, V)>,
+    labels: impl Fn(&K) -> String,
+) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    rows.sort();
+    for (key, value) in rows {
+        let _ = writeln!(out, "{name}{{{}}} {value}", labels(&key));
+    }
+}
+
+/// The entries of `map` whose key `keep` allows.
+fn entries<K: Clone, V: Copy>(
+    map: &Mutex<HashMap<K, V>>,
+    keep: impl Fn(&K) -> bool,
+) -> Vec<(K, V)> {
+    lock(map)
+        .iter()
+        .filter(|&(key, _)| keep(key))
+        .map(|(key, value)| (key.clone(), *value))
+        .collect()
 }
 
 /// Escapes a Prometheus label value.

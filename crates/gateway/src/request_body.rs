@@ -11,7 +11,7 @@ use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::grpc::{reserve, BoxError, Code, Framer, Status};
+use crate::grpc::{reserve, BoxError, Code, Framer, PolledFrame, Status};
 use crate::metrics::Metrics;
 use crate::namespace_check::check_message;
 
@@ -137,10 +137,7 @@ impl Body for CheckedBody {
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> PolledFrame {
         let this = self.get_mut();
         if let Some(first) = this.first.take() {
             this.held = None;

@@ -166,6 +166,21 @@ fn bundle(pems: &[&str]) -> CaBundle {
     CaBundle::from_pem(pem.as_bytes(), "bundle").unwrap()
 }
 
+/// Namespace a alone, trusting `pems`, without filters.
+fn only_a(pems: &[&str]) -> Vec<(&'static str, CaBundle, CertificateFilters)> {
+    vec![("a", bundle(pems), CertificateFilters::none())]
+}
+
+/// Asserts `client` (cert, key) is admitted on `sni`, into `namespace`.
+async fn assert_admits(g: &Gateway, sni: &str, client: (&str, &str), namespace: &str) {
+    assert_eq!(connect(g, sni, Some(client)).await.unwrap(), namespace);
+}
+
+/// Whether the gateway refuses `client` (cert, key) on `sni`.
+async fn refuses(g: &Gateway, sni: &str, client: Option<(&str, &str)>) -> bool {
+    connect(g, sni, client).await.is_err()
+}
+
 #[tokio::test]
 async fn the_namespace_bundle_and_filters_decide_at_the_handshake() {
     let now = OffsetDateTime::now_utc();
@@ -180,50 +195,23 @@ async fn the_namespace_bundle_and_filters_decide_at_the_handshake() {
     ])
     .await;
     let (a_cert, a_key) = leaf(&a, "worker", None, now);
+    let a_client = (a_cert.as_str(), a_key.as_str());
     let (b_ok, b_ok_key) = leaf(&b, "billing.payments", None, now);
     let (b_bad, b_bad_key) = leaf(&b, "billing.other", None, now);
     // Admitted, and the SNI chose the namespace (names may contain dots).
-    assert_eq!(
-        connect(&g, "a.gw.test", Some((&a_cert, &a_key)))
-            .await
-            .unwrap(),
-        "a"
-    );
-    assert_eq!(
-        connect(&g, "team.prod.gw.test", Some((&a_cert, &a_key)))
-            .await
-            .unwrap(),
-        "team.prod"
-    );
-    assert_eq!(
-        connect(&g, "A.GW.TEST", Some((&a_cert, &a_key)))
-            .await
-            .unwrap(),
-        "a"
-    );
+    assert_admits(&g, "a.gw.test", a_client, "a").await;
+    assert_admits(&g, "team.prod.gw.test", a_client, "team.prod").await;
+    assert_admits(&g, "A.GW.TEST", a_client, "a").await;
     // Namespace a's certificate on b's SNI: unknown issuer.
-    let e = connect(&g, "b.gw.test", Some((&a_cert, &a_key)))
-        .await
-        .unwrap_err();
+    let e = connect(&g, "b.gw.test", Some(a_client)).await.unwrap_err();
     assert!(e.contains("UnknownCA") || e.contains("unknown"), "{e}");
     // b's filters: a matching wildcard admits, a mismatch is refused.
-    assert_eq!(
-        connect(&g, "b.gw.test", Some((&b_ok, &b_ok_key)))
-            .await
-            .unwrap(),
-        "b"
-    );
-    assert!(connect(&g, "b.gw.test", Some((&b_bad, &b_bad_key)))
-        .await
-        .is_err());
+    assert_admits(&g, "b.gw.test", (&b_ok, &b_ok_key), "b").await;
+    assert!(refuses(&g, "b.gw.test", Some((&b_bad, &b_bad_key))).await);
     // No client certificate, unknown namespace.
-    assert!(connect(&g, "a.gw.test", None).await.is_err());
-    assert!(connect(&g, "nope.gw.test", Some((&a_cert, &a_key)))
-        .await
-        .is_err());
-    assert!(connect(&g, "a.other.test", Some((&a_cert, &a_key)))
-        .await
-        .is_err());
+    assert!(refuses(&g, "a.gw.test", None).await);
+    assert!(refuses(&g, "nope.gw.test", Some(a_client)).await);
+    assert!(refuses(&g, "a.other.test", Some(a_client)).await);
     assert_eq!(g.registry.select(None).unwrap_err(), Refusal::NoSni);
     // Each endpoint got its own server certificate from the gateway CA, so the dotted name
     // verified above without a wildcard.
@@ -245,58 +233,26 @@ async fn a_bundle_change_reaches_the_next_handshake() {
     let fresh = ca("New Root", "30d", now);
     let (old_leaf, old_key) = leaf(&old, "worker", None, now);
     let (new_leaf, new_key) = leaf(&fresh, "worker", None, now);
-    let g = gateway(vec![("a", bundle(&[&old.pem]), CertificateFilters::none())]).await;
-    assert_eq!(
-        connect(&g, "a.gw.test", Some((&old_leaf, &old_key)))
-            .await
-            .unwrap(),
-        "a"
-    );
+    let old_client = (old_leaf.as_str(), old_key.as_str());
+    let new_client = (new_leaf.as_str(), new_key.as_str());
+    let g = gateway(only_a(&[&old.pem])).await;
+    assert_admits(&g, "a.gw.test", old_client, "a").await;
     assert!(
-        connect(&g, "a.gw.test", Some((&new_leaf, &new_key)))
-            .await
-            .is_err(),
+        refuses(&g, "a.gw.test", Some(new_client)).await,
         "new CA not yet in the bundle"
     );
     // Rollover: both CAs, then only the new one; each change reaches the next handshake.
-    g.registry
-        .replace_all(policies(vec![(
-            "a",
-            bundle(&[&old.pem, &fresh.pem]),
-            CertificateFilters::none(),
-        )]))
-        .unwrap();
-    assert_eq!(
-        connect(&g, "a.gw.test", Some((&new_leaf, &new_key)))
-            .await
-            .unwrap(),
-        "a"
-    );
-    assert_eq!(
-        connect(&g, "a.gw.test", Some((&old_leaf, &old_key)))
-            .await
-            .unwrap(),
-        "a"
-    );
-    g.registry
-        .replace_all(policies(vec![(
-            "a",
-            bundle(&[&fresh.pem]),
-            CertificateFilters::none(),
-        )]))
-        .unwrap();
+    let both = policies(only_a(&[&old.pem, &fresh.pem]));
+    g.registry.replace_all(both).unwrap();
+    assert_admits(&g, "a.gw.test", new_client, "a").await;
+    assert_admits(&g, "a.gw.test", old_client, "a").await;
+    let only_new = policies(only_a(&[&fresh.pem]));
+    g.registry.replace_all(only_new).unwrap();
     assert!(
-        connect(&g, "a.gw.test", Some((&old_leaf, &old_key)))
-            .await
-            .is_err(),
+        refuses(&g, "a.gw.test", Some(old_client)).await,
         "old CA removed"
     );
-    assert_eq!(
-        connect(&g, "a.gw.test", Some((&new_leaf, &new_key)))
-            .await
-            .unwrap(),
-        "a"
-    );
+    assert_admits(&g, "a.gw.test", new_client, "a").await;
     let _ = (&old.info, &old.key_pem);
 }
 
@@ -305,7 +261,7 @@ async fn tls_1_2_clients_are_verified_the_same_way() {
     let now = OffsetDateTime::now_utc();
     let a = ca("Acme A", "30d", now);
     let other = ca("Other", "30d", now);
-    let g = gateway(vec![("a", bundle(&[&a.pem]), CertificateFilters::none())]).await;
+    let g = gateway(only_a(&[&a.pem])).await;
     let (cert, key) = leaf(&a, "worker", None, now);
     let (stranger, stranger_key) = leaf(&other, "worker", None, now);
     let tls12 = &[&rustls::version::TLS12];

@@ -57,14 +57,7 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
             .field("smtp_from", &self.smtp_from)
-            .field(
-                "webhook_urls",
-                &self
-                    .webhook_urls
-                    .iter()
-                    .map(|u| redact_url(u))
-                    .collect::<Vec<_>>(),
-            )
+            .field("webhook_urls", &redact_urls(&self.webhook_urls))
             .field("webhook_secret", &"[elided]")
             .finish()
     }
@@ -72,6 +65,11 @@ impl std::fmt::Debug for Config {
 
 /// A URL without credentials, query or fragment (webhook URLs carry tokens).
 pub use gatehouse_store::redact_url;
+
+/// Each URL as [`redact_url`] shows it, for `Debug` output of settings.
+pub fn redact_urls(urls: &[String]) -> Vec<String> {
+    urls.iter().map(|u| redact_url(u)).collect()
+}
 
 /// What a pass did.
 #[derive(Clone, Debug, Default, serde::Serialize)]

@@ -31,6 +31,15 @@ pub fn days_left(not_after: OffsetDateTime, now: OffsetDateTime) -> i64 {
     secs.div_euclid(86_400)
 }
 
+/// "expires in N day(s)", or "expired N day(s) ago" once `not_after` has passed.
+fn expiry_phrase(not_after: OffsetDateTime, now: OffsetDateTime) -> String {
+    if not_after < now {
+        format!("expired {} day(s) ago", (now - not_after).whole_days())
+    } else {
+        format!("expires in {} day(s)", days_left(not_after, now))
+    }
+}
+
 /// Who hears about a namespace: account owners, global admins, and its namespace admins.
 /// Read-only users and admins of other namespaces never do.
 pub fn recipients<'a>(users: &'a [User], namespace: &str) -> Vec<&'a str> {
@@ -106,13 +115,11 @@ pub fn plan(
                 .first()
                 .cloned()
                 .unwrap_or_else(|| "your-org".into());
-            let when = if cert.not_after < now {
-                match (now - cert.not_after).whole_days() {
-                    0 => "has expired".to_owned(),
-                    d => format!("expired {d} day(s) ago"),
-                }
+            // Less than a day past its expiry, a CA "has expired" (not "expired 0 day(s) ago").
+            let when = if cert.not_after < now && (now - cert.not_after).whole_days() == 0 {
+                "has expired".to_owned()
             } else {
-                format!("expires in {days} day(s)")
+                expiry_phrase(cert.not_after, now)
             };
             let email_subject = format!(
                 "[Gatehouse] Action required: CA certificate for namespace {} {when}",
@@ -184,15 +191,7 @@ pub fn plan(
         if !namespaces.iter().any(|n| n.name == leaf.namespace) {
             continue;
         }
-        let days = days_left(leaf.leaf_not_after, now);
-        let when = if leaf.leaf_not_after < now {
-            format!(
-                "expired {} day(s) ago",
-                (now - leaf.leaf_not_after).whole_days()
-            )
-        } else {
-            format!("expires in {days} day(s)")
-        };
+        let when = expiry_phrase(leaf.leaf_not_after, now);
         let subject = format!(
             "[Gatehouse] A client certificate used in namespace {} {when}",
             leaf.namespace

@@ -224,6 +224,11 @@ mod tests {
         ValidityPeriod::parse(s).expect(s).as_nanos()
     }
 
+    /// Why `s` is not a validity period.
+    fn refused(s: &str) -> DurationError {
+        ValidityPeriod::parse(s).unwrap_err()
+    }
+
     #[test]
     fn tcld_accepted_forms() {
         // The cases of tcld's own utils/duration_test.go, plus the forms in Temporal's docs.
@@ -266,38 +271,26 @@ mod tests {
         ] {
             assert!(ValidityPeriod::parse(bad).is_err(), "{bad:?} should fail");
         }
+        assert!(matches!(refused("12"), DurationError::MissingUnit { .. }));
         assert!(matches!(
-            ValidityPeriod::parse("12"),
-            Err(DurationError::MissingUnit { .. })
+            refused("99y45"),
+            DurationError::MissingUnit { .. }
         ));
         assert!(matches!(
-            ValidityPeriod::parse("99y45"),
-            Err(DurationError::MissingUnit { .. })
+            refused("99yy"),
+            DurationError::UnknownUnit { ref unit, .. } if unit == "yy"
         ));
         assert!(matches!(
-            ValidityPeriod::parse("99yy"),
-            Err(DurationError::UnknownUnit { ref unit, .. }) if unit == "yy"
+            refused("3w"),
+            DurationError::UnknownUnit { ref unit, .. } if unit == "w"
         ));
-        assert!(matches!(
-            ValidityPeriod::parse("3w"),
-            Err(DurationError::UnknownUnit { ref unit, .. }) if unit == "w"
-        ));
-        assert!(matches!(
-            ValidityPeriod::parse("10ms"),
-            Err(DurationError::UnknownUnit { .. })
-        ));
-        assert!(matches!(
-            ValidityPeriod::parse("1D"),
-            Err(DurationError::UnknownUnit { .. })
-        ));
+        assert!(matches!(refused("10ms"), DurationError::UnknownUnit { .. }));
+        assert!(matches!(refused("1D"), DurationError::UnknownUnit { .. }));
     }
 
     #[test]
     fn overflow_is_an_error_not_a_panic() {
-        assert!(matches!(
-            ValidityPeriod::parse("300y"),
-            Err(DurationError::TooLong { .. })
-        ));
+        assert!(matches!(refused("300y"), DurationError::TooLong { .. }));
         assert!(ValidityPeriod::parse("99999999999999999999999s").is_err());
         assert!(ValidityPeriod::parse("292y").is_ok());
         assert!(ValidityPeriod::parse("1.99999999999999999999999999999y").is_ok());
@@ -305,7 +298,7 @@ mod tests {
 
     #[test]
     fn error_messages_name_the_input_and_the_units() {
-        let e = ValidityPeriod::parse("3w").unwrap_err().to_string();
+        let e = refused("3w").to_string();
         assert!(
             e.contains("\"w\"") && e.contains("\"3w\"") && e.contains("y (365d)"),
             "{e}"

@@ -186,42 +186,45 @@ mod tests {
         std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777
     }
 
+    fn file<'a>(path: &'a Path, contents: &'a [u8], kind: FileKind) -> OutputFile<'a> {
+        OutputFile {
+            path,
+            contents,
+            kind,
+        }
+    }
+
+    /// A certificate (public) and a key (private) to write together.
+    fn pair<'a>(
+        cert: &'a Path,
+        cert_contents: &'a [u8],
+        key: &'a Path,
+        key_contents: &'a [u8],
+    ) -> [OutputFile<'a>; 2] {
+        [
+            file(cert, cert_contents, FileKind::Public),
+            file(key, key_contents, FileKind::PrivateKey),
+        ]
+    }
+
+    /// The error `write_files` must return.
+    fn refused(files: &[OutputFile<'_>], inputs: &[&Path], force: bool) -> WriteError {
+        write_files(files, inputs, force).expect_err("write_files should refuse")
+    }
+
     #[test]
     fn modes_no_clobber_and_force() {
         let dir = tempfile::tempdir().unwrap();
         let cert = dir.path().join("c.pem");
         let key = dir.path().join("c.key");
-        let files = [
-            OutputFile {
-                path: &cert,
-                contents: b"cert",
-                kind: FileKind::Public,
-            },
-            OutputFile {
-                path: &key,
-                contents: b"key",
-                kind: FileKind::PrivateKey,
-            },
-        ];
-        write_files(&files, &[], false).unwrap();
+        write_files(&pair(&cert, b"cert", &key, b"key"), &[], false).unwrap();
         assert_eq!(mode(&cert), 0o644);
         assert_eq!(mode(&key), 0o600);
 
-        let again = [
-            OutputFile {
-                path: &cert,
-                contents: b"new",
-                kind: FileKind::Public,
-            },
-            OutputFile {
-                path: &key,
-                contents: b"new",
-                kind: FileKind::PrivateKey,
-            },
-        ];
+        let again = pair(&cert, b"new", &key, b"new");
         assert!(matches!(
-            write_files(&again, &[], false),
-            Err(WriteError::Exists { .. })
+            refused(&again, &[], false),
+            WriteError::Exists { .. }
         ));
         assert_eq!(
             std::fs::read(&key).unwrap(),
@@ -241,77 +244,36 @@ mod tests {
         let cert = dir.path().join("c.pem");
         let sub = dir.path().join("sub");
         std::fs::create_dir(&sub).unwrap();
-        let files = [
-            OutputFile {
-                path: &cert,
-                contents: b"cert",
-                kind: FileKind::Public,
-            },
-            OutputFile {
-                path: &sub,
-                contents: b"key",
-                kind: FileKind::PrivateKey,
-            },
-        ];
+        let files = pair(&cert, b"cert", &sub, b"key");
         assert!(matches!(
-            write_files(&files, &[], true),
-            Err(WriteError::IsDirectory { .. })
+            refused(&files, &[], true),
+            WriteError::IsDirectory { .. }
         ));
         assert!(!cert.exists());
-        let same = [
-            OutputFile {
-                path: &cert,
-                contents: b"a",
-                kind: FileKind::Public,
-            },
-            OutputFile {
-                path: &cert,
-                contents: b"b",
-                kind: FileKind::PrivateKey,
-            },
-        ];
+        let same = pair(&cert, b"a", &cert, b"b");
         assert!(matches!(
-            write_files(&same, &[], false),
-            Err(WriteError::SamePath { .. })
+            refused(&same, &[], false),
+            WriteError::SamePath { .. }
         ));
         // The same file spelled two ways, and an output that is an input.
         let other = dir.path().join("sub/../c.pem");
-        let two = [
-            OutputFile {
-                path: &cert,
-                contents: b"a",
-                kind: FileKind::Public,
-            },
-            OutputFile {
-                path: &other,
-                contents: b"b",
-                kind: FileKind::PrivateKey,
-            },
-        ];
+        let two = pair(&cert, b"a", &other, b"b");
         assert!(matches!(
-            write_files(&two, &[], true),
-            Err(WriteError::SamePath { .. })
+            refused(&two, &[], true),
+            WriteError::SamePath { .. }
         ));
         std::fs::write(&cert, b"ca key").unwrap();
-        let over = [OutputFile {
-            path: &other,
-            contents: b"b",
-            kind: FileKind::PrivateKey,
-        }];
+        let over = [file(&other, b"b", FileKind::PrivateKey)];
         assert!(matches!(
-            write_files(&over, &[cert.as_path()], true),
-            Err(WriteError::OverwritesInput { .. })
+            refused(&over, &[cert.as_path()], true),
+            WriteError::OverwritesInput { .. }
         ));
         assert_eq!(std::fs::read(&cert).unwrap(), b"ca key");
         let missing = dir.path().join("nope/c.pem");
-        let files = [OutputFile {
-            path: &missing,
-            contents: b"a",
-            kind: FileKind::Public,
-        }];
+        let files = [file(&missing, b"a", FileKind::Public)];
         assert!(matches!(
-            write_files(&files, &[], false),
-            Err(WriteError::NoParent { .. })
+            refused(&files, &[], false),
+            WriteError::NoParent { .. }
         ));
     }
 }

@@ -147,30 +147,25 @@ fn describe_other_blocks(input: &[u8]) -> String {
 mod tests {
     use super::*;
 
+    /// Why `input`, read as x.pem, yields no certificates.
+    fn refusal(input: &[u8]) -> InputError {
+        parse_certificates(input, "x.pem").unwrap_err()
+    }
+
     #[test]
     fn garbage_inputs_get_named_errors() {
+        assert!(matches!(refusal(b"  \n"), InputError::Empty { .. }));
         assert!(matches!(
-            parse_certificates(b"  \n", "x.pem"),
-            Err(InputError::Empty { .. })
-        ));
-        assert!(matches!(
-            parse_certificates(b"hello world", "x.pem"),
-            Err(InputError::NoCertificates { .. })
+            refusal(b"hello world"),
+            InputError::NoCertificates { .. }
         ));
         let key_only = b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
-        let err = parse_certificates(key_only, "x.pem")
-            .unwrap_err()
-            .to_string();
+        let err = refusal(key_only).to_string();
         assert!(err.contains("found: PRIVATE KEY"), "{err}");
         let bad_b64 = b"-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n";
-        assert!(matches!(
-            parse_certificates(bad_b64, "x.pem"),
-            Err(InputError::MalformedPem { .. })
-        ));
+        assert!(matches!(refusal(bad_b64), InputError::MalformedPem { .. }));
         let not_a_cert = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
-        let err = parse_certificates(not_a_cert, "x.pem")
-            .unwrap_err()
-            .to_string();
+        let err = refusal(not_a_cert).to_string();
         assert!(err.contains("certificate #1"), "{err}");
         let unterminated = b"-----BEGIN CERTIFICATE-----\nAAAA\n";
         assert!(parse_certificates(unterminated, "x.pem").is_err());

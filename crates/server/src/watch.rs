@@ -31,11 +31,7 @@ impl std::fmt::Debug for WatchConfig {
             .field("smtp_from", &self.smtp_from)
             .field(
                 "webhook_urls",
-                &self
-                    .webhook_urls
-                    .iter()
-                    .map(|u| gatehouse_notify::redact_url(u))
-                    .collect::<Vec<_>>(),
+                &gatehouse_notify::redact_urls(&self.webhook_urls),
             )
             .field(
                 "webhook_secret",

@@ -5,7 +5,7 @@ use sqlx::Transaction;
 use time::OffsetDateTime;
 
 use crate::backend::Backend;
-use crate::codec::{audit_event_from_row, col, ts, AUDIT_COLUMNS};
+use crate::codec::{col, ts, Decoded, AUDIT_COLUMNS};
 use crate::connect::{commit, SqlStore, CHANGES_CHANNEL};
 use crate::error::{Context, StoreError};
 use crate::model::{AuditEvent, AuditQuery, Change};
@@ -99,12 +99,24 @@ impl SqlStore {
                     continue;
                 }
             }
-            out.push(audit_event_from_row(&row)?);
+            out.push(AuditEvent::from_row(&row)?);
             if out.len() as i64 >= limit {
                 break;
             }
         }
         Ok(out)
+    }
+
+    /// Ends the write `tx`: appends its audit event (see [`SqlStore::audit`]) and commits.
+    pub(crate) async fn audit_and_commit(
+        &self,
+        mut tx: Transaction<'_, sqlx::Any>,
+        now: OffsetDateTime,
+        namespace: Option<&str>,
+        change: &Change,
+    ) -> Result<(), StoreError> {
+        self.audit(&mut tx, now, namespace, change).await?;
+        commit(tx).await
     }
 
     /// Appends an audit event on its own (for events that change no other table).
@@ -113,9 +125,7 @@ impl SqlStore {
         now: OffsetDateTime,
         change: Change,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        self.audit(&mut tx, now, None, &change).await?;
-        commit(tx).await?;
-        Ok(())
+        let tx = self.begin_write().await?;
+        self.audit_and_commit(tx, now, None, &change).await
     }
 }

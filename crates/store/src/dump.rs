@@ -204,6 +204,7 @@ pub struct ImportReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{new_key, new_user, newest_events};
     use crate::*;
     use time::OffsetDateTime;
 
@@ -246,26 +247,9 @@ mod tests {
         )
         .await
         .unwrap();
-        let admin = s
-            .create_user(
-                "a@example.com",
-                Role::NamespaceAdmin,
-                vec!["payments".into()],
-                now,
-                change("user.create"),
-            )
-            .await
-            .unwrap();
-        s.create_api_key(
-            &admin.id,
-            "laptop",
-            "hash1",
-            Some(now + time::Duration::days(1)),
-            now,
-            change("apikey.create"),
-        )
-        .await
-        .unwrap();
+        let admin = new_user(s, "a@example.com", Role::NamespaceAdmin, &["payments"], now).await;
+        let tomorrow = Some(now + time::Duration::days(1));
+        new_key(s, &admin.id, "laptop", "hash1", tomorrow, now).await;
         let _ = owner;
         s.enqueue(
             &[NewNotification {
@@ -309,6 +293,11 @@ mod tests {
         .unwrap();
     }
 
+    /// Why `s` refuses to import `dump`.
+    async fn refusal(s: &SqlStore, dump: &Value) -> String {
+        s.import(dump).await.unwrap_err().to_string()
+    }
+
     #[tokio::test]
     async fn sqlite_to_postgres_and_back_round_trips() {
         let from = SqlStore::in_memory().await.unwrap();
@@ -349,8 +338,8 @@ mod tests {
                 Err(StoreError::Conflict { actual: 2, .. })
             ));
             // Importing twice is refused, and changes nothing.
-            let e = target.import(&current).await.unwrap_err();
-            assert!(e.to_string().contains("not empty"), "{e}");
+            let e = refusal(&target, &current).await;
+            assert!(e.contains("not empty"), "{e}");
             target
                 .append_audit(
                     now,
@@ -362,13 +351,7 @@ mod tests {
                 )
                 .await
                 .unwrap();
-            let events = target
-                .list_audit(AuditQuery {
-                    limit: 1,
-                    ..Default::default()
-                })
-                .await
-                .unwrap();
+            let events = newest_events(&target, 1).await;
             assert_eq!(events[0].id, 6, "ids continue after the imported ones");
             current = again;
         }
@@ -384,25 +367,15 @@ mod tests {
             };
             let mut bad = good.clone();
             bad["tables"]["api_keys"][0]["user_id"] = serde_json::json!("u_nobody");
-            let e = s.import(&bad).await.unwrap_err().to_string();
+            let e = refusal(&s, &bad).await;
             assert!(e.contains("table api_keys, row 0"), "{e}");
             assert_eq!(s.count_users().await.unwrap(), 0, "nothing imported");
             let mut wrong = good.clone();
             wrong["schemaVersion"] = serde_json::json!(99);
-            assert!(s
-                .import(&wrong)
-                .await
-                .unwrap_err()
-                .to_string()
-                .contains("schema version 99"));
+            assert!(refusal(&s, &wrong).await.contains("schema version 99"));
             let mut injected = good.clone();
             injected["tables"]["users"][0]["id) VALUES ('x'); --"] = serde_json::json!("x");
-            assert!(s
-                .import(&injected)
-                .await
-                .unwrap_err()
-                .to_string()
-                .contains("bad column name"));
+            assert!(refusal(&s, &injected).await.contains("bad column name"));
             assert!(s.import(&serde_json::json!({"format": "x"})).await.is_err());
             s.import(&good).await.unwrap();
         }

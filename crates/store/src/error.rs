@@ -126,6 +126,18 @@ impl StoreError {
     }
 }
 
+/// What a write that touched `rows` rows of the thing says: [`StoreError::NotFound`] when it
+/// touched none.
+pub(crate) fn found(rows: u64, kind: &'static str, name: &str) -> Result<(), StoreError> {
+    if rows == 0 {
+        return Err(StoreError::NotFound {
+            kind,
+            name: name.to_owned(),
+        });
+    }
+    Ok(())
+}
+
 /// Whether a statement failed on a unique key.
 pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())

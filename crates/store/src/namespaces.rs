@@ -5,32 +5,22 @@
 use sqlx::Transaction;
 use time::OffsetDateTime;
 
-use crate::codec::{json, namespace_from_row, to_json, ts, NAMESPACE_COLUMNS};
-use crate::connect::{commit, SqlStore};
+use crate::codec::{json, read_one, to_json, ts, AnyQuery, NAMESPACE_COLUMNS};
+use crate::connect::SqlStore;
 use crate::error::{is_unique_violation, Context, StoreError};
 use crate::model::{Change, Namespace, NamespaceSpec, RecordedRequest, ResourceVersion};
 
 impl SqlStore {
     /// Every namespace, by name.
     pub async fn list_namespaces(&self) -> Result<Vec<Namespace>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {NAMESPACE_COLUMNS} FROM namespaces ORDER BY name"
-        ))
-        .fetch_all(&self.pool)
-        .await
-        .context("listing namespaces")?;
-        rows.iter().map(namespace_from_row).collect()
+        let sql = format!("SELECT {NAMESPACE_COLUMNS} FROM namespaces ORDER BY name");
+        self.read_all(sqlx::query(&sql), "listing namespaces").await
     }
 
     pub async fn get_namespace(&self, name: &str) -> Result<Option<Namespace>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {NAMESPACE_COLUMNS} FROM namespaces WHERE name = $1"
-        ))
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await
-        .context("reading a namespace")?;
-        row.as_ref().map(namespace_from_row).transpose()
+        let sql = format!("SELECT {NAMESPACE_COLUMNS} FROM namespaces WHERE name = $1");
+        let query = sqlx::query(&sql).bind(name);
+        self.read_optional(query, "reading a namespace").await
     }
 
     /// Creates a namespace at resource version 1.
@@ -62,10 +52,7 @@ impl SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(|e| StoreError::or_exists(e, CONTEXT, "namespace", name))?;
-        record_request(&mut tx, &change, &ns.name, Some(&ns), now).await?;
-        self.audit(&mut tx, now, Some(name), &change).await?;
-        commit(tx).await?;
-        Ok(ns)
+        self.commit_namespace(tx, &change, ns, now).await
     }
 
     /// Replaces a namespace's spec if it is still at `expected` (compare-and-swap), bumping the
@@ -82,33 +69,17 @@ impl SqlStore {
         let mut tx = self.begin_write().await?;
         // The write comes first, so the transaction holds SQLite's write lock from its first
         // statement and the compare-and-swap cannot race.
-        let updated = sqlx::query(
+        let update = sqlx::query(
             "UPDATE namespaces SET accepted_client_ca = $1, certificate_filters = $2, resource_version = resource_version + 1, updated_at = $3 WHERE name = $4 AND resource_version = $5",
         )
         .bind(&spec.accepted_client_ca)
         .bind(to_json(&spec.certificate_filters))
-        .bind(ts(now))
-        .bind(name)
-        .bind(expected)
-        .execute(&mut *tx)
-        .await
-        .context(CONTEXT)?
-        .rows_affected();
-        if updated == 0 {
-            return Err(why_not_swapped(&mut tx, name, expected).await?);
-        }
-        let row = sqlx::query(&format!(
-            "SELECT {NAMESPACE_COLUMNS} FROM namespaces WHERE name = $1"
-        ))
-        .bind(name)
-        .fetch_one(&mut *tx)
-        .await
-        .context(CONTEXT)?;
-        let ns = namespace_from_row(&row)?;
-        record_request(&mut tx, &change, &ns.name, Some(&ns), now).await?;
-        self.audit(&mut tx, now, Some(name), &change).await?;
-        commit(tx).await?;
-        Ok(ns)
+        .bind(ts(now));
+        swap(&mut tx, update, name, expected, CONTEXT).await?;
+        let sql = format!("SELECT {NAMESPACE_COLUMNS} FROM namespaces WHERE name = $1");
+        let query = sqlx::query(&sql).bind(name);
+        let ns: Namespace = read_one(&mut tx, query, CONTEXT).await?;
+        self.commit_namespace(tx, &change, ns, now).await
     }
 
     /// Deletes a namespace if it is still at `expected`, and its namespace admins' grants.
@@ -121,17 +92,9 @@ impl SqlStore {
     ) -> Result<(), StoreError> {
         const CONTEXT: &str = "deleting a namespace";
         let mut tx = self.begin_write().await?;
-        let deleted =
-            sqlx::query("DELETE FROM namespaces WHERE name = $1 AND resource_version = $2")
-                .bind(name)
-                .bind(expected)
-                .execute(&mut *tx)
-                .await
-                .context(CONTEXT)?
-                .rows_affected();
-        if deleted == 0 {
-            return Err(why_not_swapped(&mut tx, name, expected).await?);
-        }
+        let delete =
+            sqlx::query("DELETE FROM namespaces WHERE name = $1 AND resource_version = $2");
+        swap(&mut tx, delete, name, expected, CONTEXT).await?;
         // Namespace admins lose their grant with the namespace: a namespace created later
         // under the same name must not inherit them.
         let admins: Vec<(String, String)> =
@@ -152,10 +115,7 @@ impl SqlStore {
                     .context(CONTEXT)?;
             }
         }
-        record_request(&mut tx, &change, name, None, now).await?;
-        self.audit(&mut tx, now, Some(name), &change).await?;
-        commit(tx).await?;
-        Ok(())
+        self.record_and_commit(tx, &change, name, None, now).await
     }
 
     /// What a request id was used for, for idempotent retries. A namespace write whose
@@ -179,6 +139,33 @@ impl SqlStore {
             })
         })
         .transpose()
+    }
+
+    /// Ends a namespace write: records its request id (see [`record_request`]), appends its
+    /// audit event and commits.
+    async fn record_and_commit(
+        &self,
+        mut tx: Transaction<'_, sqlx::Any>,
+        change: &Change,
+        name: &str,
+        response: Option<&Namespace>,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        record_request(&mut tx, change, name, response, now).await?;
+        self.audit_and_commit(tx, now, Some(name), change).await
+    }
+
+    /// Ends a namespace write that leaves `ns` (see [`SqlStore::record_and_commit`]).
+    async fn commit_namespace(
+        &self,
+        tx: Transaction<'_, sqlx::Any>,
+        change: &Change,
+        ns: Namespace,
+        now: OffsetDateTime,
+    ) -> Result<Namespace, StoreError> {
+        self.record_and_commit(tx, change, &ns.name, Some(&ns), now)
+            .await?;
+        Ok(ns)
     }
 }
 
@@ -216,6 +203,28 @@ async fn record_request(
     Ok(())
 }
 
+/// The compare-and-swap write `query`, its `name` and `expected` version bound last (`$4` and
+/// `$5`…): refused as [`why_not_swapped`] says when it touched no row.
+async fn swap<'q>(
+    tx: &mut Transaction<'_, sqlx::Any>,
+    query: AnyQuery<'q>,
+    name: &'q str,
+    expected: ResourceVersion,
+    context: &'static str,
+) -> Result<(), StoreError> {
+    let swapped = query
+        .bind(name)
+        .bind(expected)
+        .execute(&mut **tx)
+        .await
+        .context(context)?
+        .rows_affected();
+    if swapped == 0 {
+        return Err(why_not_swapped(tx, name, expected).await?);
+    }
+    Ok(())
+}
+
 /// After a compare-and-swap touched no row: the namespace is gone, or at another version.
 async fn why_not_swapped(
     tx: &mut Transaction<'_, sqlx::Any>,
@@ -245,7 +254,7 @@ async fn why_not_swapped(
 mod tests {
     use super::*;
     use crate::model::{AuditQuery, Role};
-    use crate::testing::{change, spec};
+    use crate::testing::{change, new_user, newest_events, spec};
     use serde_json::json;
 
     #[tokio::test]
@@ -299,13 +308,7 @@ mod tests {
                     .await,
                 Err(StoreError::NotFound { .. })
             ));
-            let events = s
-                .list_audit(AuditQuery {
-                    limit: 10,
-                    ..Default::default()
-                })
-                .await
-                .unwrap();
+            let events = newest_events(&s, 10).await;
             assert_eq!(
                 events.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
                 ["namespace.update", "namespace.create"]
@@ -337,16 +340,14 @@ mod tests {
                     .await,
                 Err(StoreError::Conflict { .. })
             ));
-            let admin = s
-                .create_user(
-                    "p@example.com",
-                    Role::NamespaceAdmin,
-                    vec!["payments".into(), "b".into()],
-                    now,
-                    change("user.create"),
-                )
-                .await
-                .unwrap();
+            let admin = new_user(
+                &s,
+                "p@example.com",
+                Role::NamespaceAdmin,
+                &["payments", "b"],
+                now,
+            )
+            .await;
             s.delete_namespace("payments", 2, now, change("namespace.delete"))
                 .await
                 .unwrap();
@@ -400,13 +401,7 @@ mod tests {
             let mut c = change("namespace.delete");
             c.request_id = Some("req-delete".into());
             s.delete_namespace("a", 1, deleted, c).await.unwrap();
-            let events = s
-                .list_audit(AuditQuery {
-                    limit: 1,
-                    ..Default::default()
-                })
-                .await
-                .unwrap();
+            let events = newest_events(&s, 1).await;
             assert_eq!(
                 (events[0].action.as_str(), events[0].at),
                 ("namespace.delete", deleted),

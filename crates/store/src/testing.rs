@@ -3,7 +3,9 @@
 //! `GATEHOUSE_REQUIRE_POSTGRES` set, its absence fails the test instead of skipping it). Each
 //! PostgreSQL store is a fresh database.
 
-use crate::{Change, NamespaceSpec, SqlStore};
+use time::OffsetDateTime;
+
+use crate::{ApiKey, AuditEvent, AuditQuery, Change, NamespaceSpec, Role, SqlStore, User};
 
 /// A change by the test's account owner.
 pub(crate) fn change(action: &str) -> Change {
@@ -20,6 +22,44 @@ pub(crate) fn spec(pem: &str) -> NamespaceSpec {
         accepted_client_ca: pem.into(),
         certificate_filters: vec![],
     }
+}
+
+/// A new user with these namespaces, created at `now`.
+pub(crate) async fn new_user(
+    s: &SqlStore,
+    email: &str,
+    role: Role,
+    namespaces: &[&str],
+    now: OffsetDateTime,
+) -> User {
+    let namespaces = namespaces.iter().map(|n| (*n).to_owned()).collect();
+    s.create_user(email, role, namespaces, now, change("user.create"))
+        .await
+        .unwrap()
+}
+
+/// A new API key of `user_id` whose secret hashes to `secret_hash`, created at `now`.
+pub(crate) async fn new_key(
+    s: &SqlStore,
+    user_id: &str,
+    name: &str,
+    secret_hash: &str,
+    expires_at: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+) -> ApiKey {
+    let c = change("apikey.create");
+    s.create_api_key(user_id, name, secret_hash, expires_at, now, c)
+        .await
+        .unwrap()
+}
+
+/// The `limit` newest audit events.
+pub(crate) async fn newest_events(s: &SqlStore, limit: i64) -> Vec<AuditEvent> {
+    let q = AuditQuery {
+        limit,
+        ..AuditQuery::default()
+    };
+    s.list_audit(q).await.unwrap()
 }
 
 /// A fresh, empty PostgreSQL database on the test server: its URL.

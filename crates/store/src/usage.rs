@@ -4,7 +4,7 @@
 
 use time::OffsetDateTime;
 
-use crate::codec::{col, observed_leaf_from_row, text, ts, LEAF_COLUMNS};
+use crate::codec::{col, text, ts, LEAF_COLUMNS};
 use crate::connect::{commit, SqlStore};
 use crate::error::{Context, StoreError};
 use crate::model::{LeafDelta, ObservedLeaf, UsageBatch};
@@ -93,16 +93,12 @@ impl SqlStore {
         since: OffsetDateTime,
         namespace: Option<&str>,
     ) -> Result<Vec<ObservedLeaf>, StoreError> {
-        let rows = sqlx::query(&format!(
+        let sql = format!(
             "SELECT {LEAF_COLUMNS} \
              FROM ca_usage WHERE last_seen >= $1 AND ($2 IS NULL OR namespace = $2) ORDER BY leaf_not_after"
-        ))
-        .bind(ts(since))
-        .bind(namespace)
-        .fetch_all(&self.pool)
-        .await
-        .context("listing observed leaves")?;
-        rows.iter().map(observed_leaf_from_row).collect()
+        );
+        let query = sqlx::query(&sql).bind(ts(since)).bind(namespace);
+        self.read_all(query, "listing observed leaves").await
     }
 
     /// Open connections per CA of a namespace, summed over gateway instances that flushed

@@ -4,34 +4,23 @@
 use sqlx::Transaction;
 use time::OffsetDateTime;
 
-use crate::codec::{
-    key_from_row, new_id, principal_from_row, to_json, ts, user_from_row, KEY_COLUMNS,
-    PRINCIPAL_COLUMNS, USER_COLUMNS,
-};
-use crate::connect::{commit, SqlStore};
-use crate::error::{Context, StoreError};
+use crate::codec::{new_id, read_one, to_json, ts, KEY_COLUMNS, PRINCIPAL_COLUMNS, USER_COLUMNS};
+use crate::connect::SqlStore;
+use crate::error::{found, Context, StoreError};
 use crate::model::{ApiKey, Change, Principal, Role, User};
 
 impl SqlStore {
     /// Every user, by email.
     pub async fn list_users(&self) -> Result<Vec<User>, StoreError> {
-        let rows = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY email"))
-            .fetch_all(&self.pool)
-            .await
-            .context("listing users")?;
-        rows.iter().map(user_from_row).collect()
+        let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY email");
+        self.read_all(sqlx::query(&sql), "listing users").await
     }
 
     /// The user with this id or email.
     pub async fn get_user(&self, id: &str) -> Result<Option<User>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE id = $1 OR email = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await
-        .context("reading a user")?;
-        row.as_ref().map(user_from_row).transpose()
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1 OR email = $1");
+        let query = sqlx::query(&sql).bind(id);
+        self.read_optional(query, "reading a user").await
     }
 
     pub async fn create_user(
@@ -61,8 +50,7 @@ impl SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(|e| StoreError::or_exists(e, "creating a user", "user", email))?;
-        self.audit(&mut tx, now, None, &change).await?;
-        commit(tx).await?;
+        self.audit_and_commit(tx, now, None, &change).await?;
         Ok(user)
     }
 
@@ -86,21 +74,11 @@ impl SqlStore {
             .await
             .context(CONTEXT)?
             .rows_affected();
-        if n == 0 {
-            return Err(StoreError::NotFound {
-                kind: "user",
-                name: id.to_owned(),
-            });
-        }
+        found(n, "user", id)?;
         keep_an_owner(&mut tx, was_owner).await?;
-        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await
-            .context(CONTEXT)?;
-        let user = user_from_row(&row)?;
-        self.audit(&mut tx, now, None, &change).await?;
-        commit(tx).await?;
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+        let user: User = read_one(&mut tx, sqlx::query(&sql).bind(id), CONTEXT).await?;
+        self.audit_and_commit(tx, now, None, &change).await?;
         Ok(user)
     }
 
@@ -119,16 +97,9 @@ impl SqlStore {
             .await
             .context("deleting a user")?
             .rows_affected();
-        if n == 0 {
-            return Err(StoreError::NotFound {
-                kind: "user",
-                name: id.to_owned(),
-            });
-        }
+        found(n, "user", id)?;
         keep_an_owner(&mut tx, was_owner).await?;
-        self.audit(&mut tx, now, None, &change).await?;
-        commit(tx).await?;
-        Ok(())
+        self.audit_and_commit(tx, now, None, &change).await
     }
 
     pub async fn count_users(&self) -> Result<i64, StoreError> {
@@ -193,8 +164,7 @@ impl SqlStore {
             after: serde_json::json!({ "email": email, "role": "account-owner" }),
             ..Change::default()
         };
-        self.audit(&mut tx, now, None, &change).await?;
-        commit(tx).await?;
+        self.audit_and_commit(tx, now, None, &change).await?;
         Ok(Some(user))
     }
 
@@ -235,41 +205,29 @@ impl SqlStore {
             },
             _ => StoreError::sql("creating an API key", e),
         })?;
-        self.audit(&mut tx, now, None, &change).await?;
-        commit(tx).await?;
+        self.audit_and_commit(tx, now, None, &change).await?;
         Ok(key)
     }
 
     /// Keys, oldest first: one user's, or everyone's.
     pub async fn list_api_keys(&self, user_id: Option<&str>) -> Result<Vec<ApiKey>, StoreError> {
-        let rows = match user_id {
-            Some(u) => {
-                sqlx::query(&format!(
-                    "SELECT {KEY_COLUMNS} FROM api_keys WHERE user_id = $1 ORDER BY created_at, id"
-                ))
-                .bind(u)
-                .fetch_all(&self.pool)
-                .await
-            }
-            None => {
-                sqlx::query(&format!(
-                    "SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at, id"
-                ))
-                .fetch_all(&self.pool)
-                .await
-            }
+        let sql = match user_id {
+            Some(_) => format!(
+                "SELECT {KEY_COLUMNS} FROM api_keys WHERE user_id = $1 ORDER BY created_at, id"
+            ),
+            None => format!("SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at, id"),
+        };
+        let mut query = sqlx::query(&sql);
+        if let Some(u) = user_id {
+            query = query.bind(u);
         }
-        .context("listing API keys")?;
-        rows.iter().map(key_from_row).collect()
+        self.read_all(query, "listing API keys").await
     }
 
     pub async fn get_api_key(&self, id: &str) -> Result<Option<ApiKey>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .context("reading an API key")?;
-        row.as_ref().map(key_from_row).transpose()
+        let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1");
+        let query = sqlx::query(&sql).bind(id);
+        self.read_optional(query, "reading an API key").await
     }
 
     pub async fn revoke_api_key(
@@ -287,15 +245,8 @@ impl SqlStore {
                 .await
                 .context("revoking an API key")?
                 .rows_affected();
-        if n == 0 {
-            return Err(StoreError::NotFound {
-                kind: "API key",
-                name: id.to_owned(),
-            });
-        }
-        self.audit(&mut tx, now, None, &change).await?;
-        commit(tx).await?;
-        Ok(())
+        found(n, "API key", id)?;
+        self.audit_and_commit(tx, now, None, &change).await
     }
 
     /// The user and key whose secret hashes to `secret_hash`, if the key is neither revoked nor
@@ -305,16 +256,17 @@ impl SqlStore {
         secret_hash: &str,
         now: OffsetDateTime,
     ) -> Result<Option<Principal>, StoreError> {
-        let row = sqlx::query(&format!(
+        let sql = format!(
             "SELECT {PRINCIPAL_COLUMNS} \
              FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.secret_hash = $1"
-        ))
-        .bind(secret_hash)
-        .fetch_optional(&self.pool)
-        .await
-        .context("looking up an API key")?;
-        let Some(row) = row else { return Ok(None) };
-        let principal = principal_from_row(&row)?;
+        );
+        let query = sqlx::query(&sql).bind(secret_hash);
+        let Some(principal) = self
+            .read_optional::<Principal>(query, "looking up an API key")
+            .await?
+        else {
+            return Ok(None);
+        };
         let key = &principal.key;
         if key.revoked_at.is_some() || key.expires_at.is_some_and(|e| e <= now) {
             return Ok(None);
@@ -365,23 +317,14 @@ async fn is_owner(tx: &mut Transaction<'_, sqlx::Any>, id: &str) -> Result<bool,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::change;
+    use crate::testing::{change, new_key, new_user, newest_events};
 
     #[tokio::test]
     async fn users_keys_and_authentication() {
         for s in crate::testing::stores().await {
             eprintln!("backend: {:?}", s.backend());
             let now = OffsetDateTime::now_utc();
-            let u = s
-                .create_user(
-                    "admin@example.com",
-                    Role::NamespaceAdmin,
-                    vec!["a".into()],
-                    now,
-                    change("user.create"),
-                )
-                .await
-                .unwrap();
+            let u = new_user(&s, "admin@example.com", Role::NamespaceAdmin, &["a"], now).await;
             assert!(u.administers("a") && !u.administers("b"));
             assert!(matches!(
                 s.create_user(
@@ -394,24 +337,12 @@ mod tests {
                 .await,
                 Err(StoreError::AlreadyExists { .. })
             ));
-            let k = s
-                .create_api_key(&u.id, "laptop", "hash1", None, now, change("apikey.create"))
-                .await
-                .unwrap();
+            let k = new_key(&s, &u.id, "laptop", "hash1", None, now).await;
             let p = s.authenticate("hash1", now).await.unwrap().unwrap();
             assert_eq!(p.user.email, "admin@example.com");
             assert!(s.authenticate("other", now).await.unwrap().is_none());
-            let expiring = s
-                .create_api_key(
-                    &u.id,
-                    "ci",
-                    "hash2",
-                    Some(now + time::Duration::hours(1)),
-                    now,
-                    change("apikey.create"),
-                )
-                .await
-                .unwrap();
+            let in_an_hour = Some(now + time::Duration::hours(1));
+            let expiring = new_key(&s, &u.id, "ci", "hash2", in_an_hour, now).await;
             assert!(s.authenticate("hash2", now).await.unwrap().is_some());
             assert!(s
                 .authenticate("hash2", now + time::Duration::hours(2))
@@ -486,16 +417,7 @@ mod tests {
             let created = time::macros::datetime!(2031-01-01 00:00 UTC);
             let updated = time::macros::datetime!(2031-02-01 00:00 UTC);
             let deleted = time::macros::datetime!(2031-03-01 00:00 UTC);
-            let u = s
-                .create_user(
-                    "a@example.com",
-                    Role::ReadOnly,
-                    vec![],
-                    created,
-                    change("user.create"),
-                )
-                .await
-                .unwrap();
+            let u = new_user(&s, "a@example.com", Role::ReadOnly, &[], created).await;
             s.update_user(
                 &u.id,
                 Role::GlobalAdmin,
@@ -508,13 +430,7 @@ mod tests {
             s.delete_user(&u.id, deleted, change("user.delete"))
                 .await
                 .unwrap();
-            let events = s
-                .list_audit(crate::model::AuditQuery {
-                    limit: 10,
-                    ..Default::default()
-                })
-                .await
-                .unwrap();
+            let events = newest_events(&s, 10).await;
             let at: Vec<_> = events.iter().map(|e| (e.action.as_str(), e.at)).collect();
             assert_eq!(
                 at,

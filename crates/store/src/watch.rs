@@ -4,9 +4,7 @@
 
 use time::OffsetDateTime;
 
-use crate::codec::{
-    notification_from_row, text, ticket_from_row, to_json, ts, NOTIFICATION_COLUMNS, TICKET_COLUMNS,
-};
+use crate::codec::{read_one, text, to_json, ts, NOTIFICATION_COLUMNS, TICKET_COLUMNS};
 use crate::connect::{commit, SqlStore};
 use crate::error::{Context, StoreError};
 use crate::model::{NewNotification, NewTicket, Notification, NotificationStat, Ticket};
@@ -37,15 +35,12 @@ impl SqlStore {
             .await
             .context("opening a ticket")?;
             if inserted.rows_affected() == 1 {
-                let row = sqlx::query(&format!(
+                let sql = format!(
                     "SELECT {TICKET_COLUMNS} FROM tickets WHERE namespace = $1 AND fingerprint = $2"
-                ))
-                .bind(&t.namespace)
-                .bind(&t.fingerprint)
-                .fetch_one(&mut *tx)
-                .await
-                .context("opening a ticket")?;
-                opened.push(ticket_from_row(&row)?);
+                );
+                let query = sqlx::query(&sql).bind(&t.namespace).bind(&t.fingerprint);
+                let ticket: Ticket = read_one(&mut tx, query, "opening a ticket").await?;
+                opened.push(ticket);
             }
         }
         for n in notifications {
@@ -133,14 +128,9 @@ impl SqlStore {
             .context(CONTEXT)?
             .rows_affected();
             if won == 1 {
-                let row = sqlx::query(&format!(
-                    "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE id = $1"
-                ))
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await
-                .context(CONTEXT)?;
-                let n = notification_from_row(&row)?;
+                let sql = format!("SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE id = $1");
+                let query = sqlx::query(&sql).bind(id);
+                let n: Notification = read_one(&mut tx, query, CONTEXT).await?;
                 commit(tx).await?;
                 return Ok(Some(n));
             }
@@ -194,13 +184,9 @@ impl SqlStore {
 
     /// Every queued notification, oldest first.
     pub async fn list_notifications(&self) -> Result<Vec<Notification>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {NOTIFICATION_COLUMNS} FROM notifications ORDER BY id"
-        ))
-        .fetch_all(&self.pool)
-        .await
-        .context("listing notifications")?;
-        rows.iter().map(notification_from_row).collect()
+        let sql = format!("SELECT {NOTIFICATION_COLUMNS} FROM notifications ORDER BY id");
+        let query = sqlx::query(&sql);
+        self.read_all(query, "listing notifications").await
     }
 
     /// Counts per threshold and channel, for the notifications metric.
@@ -231,11 +217,8 @@ impl SqlStore {
 
     /// Every ticket, oldest first.
     pub async fn list_tickets(&self) -> Result<Vec<Ticket>, StoreError> {
-        let rows = sqlx::query(&format!("SELECT {TICKET_COLUMNS} FROM tickets ORDER BY id"))
-            .fetch_all(&self.pool)
-            .await
-            .context("listing tickets")?;
-        rows.iter().map(ticket_from_row).collect()
+        let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets ORDER BY id");
+        self.read_all(sqlx::query(&sql), "listing tickets").await
     }
 }
 
@@ -254,6 +237,22 @@ mod tests {
             recipient: recipient.into(),
             payload: json!({"subject": "s"}),
         }
+    }
+
+    /// What the notifier `token` claims with a five-minute lease, due at `due_at`, by the wall
+    /// clock `clock_now`; `serves` says whether it takes the channel.
+    async fn claim(
+        s: &SqlStore,
+        due_at: OffsetDateTime,
+        clock_now: OffsetDateTime,
+        token: &str,
+        serves: bool,
+    ) -> Option<Notification> {
+        let serves = move |_: &str, _: &str| serves;
+        let lease = time::Duration::minutes(5);
+        s.claim_next(due_at, clock_now, lease, token, &serves)
+            .await
+            .unwrap()
     }
 
     #[tokio::test]
@@ -283,25 +282,11 @@ mod tests {
                 .unwrap()
                 .is_empty());
             assert_eq!(s.list_notifications().await.unwrap().len(), 2);
-            let lease = time::Duration::minutes(5);
-            let all = |_: &str, _: &str| true;
-            let a = s
-                .claim_next(now, now, lease, "t1", &all)
-                .await
-                .unwrap()
-                .unwrap();
-            let b = s
-                .claim_next(now, now, lease, "t1", &all)
-                .await
-                .unwrap()
-                .unwrap();
+            let a = claim(&s, now, now, "t1", true).await.unwrap();
+            let b = claim(&s, now, now, "t1", true).await.unwrap();
             assert_ne!(a.id, b.id);
             // A second notifier finds nothing to claim while the leases hold.
-            assert!(s
-                .claim_next(now, now, lease, "t2", &all)
-                .await
-                .unwrap()
-                .is_none());
+            assert!(claim(&s, now, now, "t2", true).await.is_none());
             // Only the claim holder can complete it.
             assert!(!s.mark_sent(a.id, "t2", now).await.unwrap());
             assert!(s.mark_sent(a.id, "t1", now).await.unwrap());
@@ -309,36 +294,22 @@ mod tests {
                 .await
                 .unwrap();
             assert!(
-                s.claim_next(now, now, lease, "t2", &all)
-                    .await
-                    .unwrap()
-                    .is_none(),
+                claim(&s, now, now, "t2", true).await.is_none(),
                 "not due yet"
             );
             let later = now + time::Duration::minutes(2);
-            let retry = s
-                .claim_next(later, later, lease, "t2", &all)
-                .await
-                .unwrap()
-                .unwrap();
+            let retry = claim(&s, later, later, "t2", true).await.unwrap();
             assert_eq!(retry.attempts, 2);
             // A lapsed lease (by the wall clock) is claimable again; the old holder can no longer
             // complete it.
             let much_later = now + time::Duration::minutes(10);
-            let again = s
-                .claim_next(later, much_later, lease, "t3", &all)
-                .await
-                .unwrap()
-                .unwrap();
+            let again = claim(&s, later, much_later, "t3", true).await.unwrap();
             assert_eq!(again.id, retry.id);
             assert!(!s.mark_sent(retry.id, "t2", much_later).await.unwrap());
             // Notifiers only take channels they serve.
-            let none = |_: &str, _: &str| false;
             s.enqueue(&[item("w@a.io", "5d")], &[], now).await.unwrap();
-            assert!(s
-                .claim_next(much_later, much_later, lease, "t4", &none)
+            assert!(claim(&s, much_later, much_later, "t4", false)
                 .await
-                .unwrap()
                 .is_none());
             let stats = s.notification_stats().await.unwrap();
             let fifteen = stats.iter().find(|x| x.threshold == "15d").unwrap();

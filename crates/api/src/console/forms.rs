@@ -1,66 +1,52 @@
 //! The forms that change a namespace: CA add and remove, a certificate filter, filter import.
 
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Form;
 use gatehouse_policy::{AccessRole, CertificateFilter};
 use serde::Deserialize;
 
-use crate::control::{CaRemoval, ControlError, ErrorKind, FilterEdit};
-use crate::AppState;
+use crate::control::{CaRemoval, ControlError, ErrorKind, FilterEdit, SpecEdit};
 
-use super::namespace::{answer, at, load, rerender, saved, Card, Draft, Outcome};
-use super::{error_page, html, pages, refuse_cross_site, Session};
+use super::namespace::{at, saved, Card, Draft, NsRequest, Outcome};
+use super::{error_page, html, pages};
 
+/// A form that checks or saves what was typed into its one text area: a CA bundle to add
+/// (`pem`) or a filters file to import (`json`).
 #[derive(Debug, Deserialize)]
-pub(super) struct CaForm {
+pub(super) struct TextForm {
     #[serde(default)]
     csrf: String,
     resource_version: i64,
     #[serde(default)]
     pem: String,
+    #[serde(default)]
+    json: String,
     /// "check" or "save".
     #[serde(default)]
     op: String,
 }
 
-pub(super) async fn ca_add(
-    State(state): State<AppState>,
-    s: Session,
-    headers: HeaderMap,
-    Path(name): Path<String>,
-    Form(form): Form<CaForm>,
-) -> Response {
-    if let Some(r) = refuse_cross_site(&headers, Some(&s), &form.csrf) {
-        return r;
+impl TextForm {
+    /// A check runs the write as a dry run; only "save" stores it.
+    fn dry_run(&self) -> bool {
+        self.op != "save"
     }
-    let dry_run = form.op != "save";
-    let result = state
-        .control
-        .add_cas(
-            &s.caller,
-            &name,
-            Some(&form.pem),
-            at(form.resource_version, dry_run),
-        )
-        .await;
+}
+
+pub(super) async fn ca_add(r: NsRequest, Form(form): Form<TextForm>) -> Response {
+    if let Some(refused) = r.forged(&form.csrf) {
+        return refused;
+    }
+    let dry_run = form.dry_run();
+    let add = SpecEdit::AddCas(Some(form.pem.clone()));
+    let result = r.edit(add, at(form.resource_version, dry_run)).await;
     let draft = Draft {
         ca_pem: form.pem,
         ..Draft::default()
     };
-    answer(
-        &state,
-        &s,
-        &name,
-        Card::Cas,
-        draft,
-        dry_run,
-        result,
-        |v| format!("Check passed: the bundle would hold {} CA(s) and meets every rule. Nothing was saved yet.", v.accepted_client_cas.len()),
-        "ca-added",
-    )
-    .await
+    r.answer(Card::Cas, draft, dry_run, result, "ca-added")
+        .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -74,22 +60,16 @@ pub(super) struct RemoveForm {
     confirm: String,
 }
 
-pub(super) async fn ca_remove(
-    State(state): State<AppState>,
-    s: Session,
-    headers: HeaderMap,
-    Path(name): Path<String>,
-    Form(form): Form<RemoveForm>,
-) -> Response {
-    if let Some(r) = refuse_cross_site(&headers, Some(&s), &form.csrf) {
-        return r;
+pub(super) async fn ca_remove(r: NsRequest, Form(form): Form<RemoveForm>) -> Response {
+    if let Some(refused) = r.forged(&form.csrf) {
+        return refused;
     }
     if form.confirm != "yes" {
-        let d = match load(&state, &s, &name).await {
+        let d = match r.load().await {
             Ok(d) => d,
-            Err(e) => return error_page(Some(&s), &e),
+            Err(e) => return error_page(Some(&r.s), &e),
         };
-        let now = state.control.now();
+        let now = r.state.control.now();
         let used = d
             .certs
             .iter()
@@ -100,7 +80,7 @@ pub(super) async fn ca_remove(
             return html(
                 StatusCode::OK,
                 pages::namespace(
-                    &s,
+                    &r.s,
                     &d,
                     now,
                     &Draft::default(),
@@ -114,21 +94,12 @@ pub(super) async fn ca_remove(
         pem: None,
         fingerprint: Some(form.fingerprint),
     };
-    let result = state
-        .control
-        .remove_cas(&s.caller, &name, which, at(form.resource_version, false))
-        .await;
-    match result {
-        Ok(_) => saved(&name, "ca-removed"),
+    let opts = at(form.resource_version, false);
+    match r.edit(SpecEdit::RemoveCas(which), opts).await {
+        Ok(_) => saved(&r.name, "ca-removed"),
         Err(e) => {
-            rerender(
-                &state,
-                &s,
-                &name,
-                Draft::default(),
-                Outcome::Refused(Card::Cas, e.into()),
-            )
-            .await
+            let refused = Outcome::Refused(Card::Cas, e.into());
+            r.rerender(Draft::default(), refused).await
         }
     }
 }
@@ -215,15 +186,9 @@ pub(crate) fn role_name(r: AccessRole) -> &'static str {
     }
 }
 
-pub(super) async fn filter_save(
-    State(state): State<AppState>,
-    s: Session,
-    headers: HeaderMap,
-    Path(name): Path<String>,
-    Form(form): Form<FilterForm>,
-) -> Response {
-    if let Some(r) = refuse_cross_site(&headers, Some(&s), &form.csrf) {
-        return r;
+pub(super) async fn filter_save(r: NsRequest, Form(form): Form<FilterForm>) -> Response {
+    if let Some(refused) = r.forged(&form.csrf) {
+        return refused;
     }
     let remove = form.op == "remove";
     let dry_run = !remove && form.op != "save";
@@ -236,64 +201,32 @@ pub(super) async fn filter_save(
             (false, Some(i)) => FilterEdit::Replace(i, form.filter()?),
             (false, None) => FilterEdit::Add(form.filter()?),
         };
-        state
-            .control
-            .edit_filter(&s.caller, &name, edit, at(form.resource_version, dry_run))
-            .await
+        let opts = at(form.resource_version, dry_run);
+        r.edit(SpecEdit::Filter(edit), opts).await
     }
     .await;
     let draft = Draft {
         filter: if remove { FilterForm::default() } else { form },
         ..Draft::default()
     };
-    answer(
-        &state,
-        &s,
-        &name,
-        Card::Filters,
-        draft,
-        dry_run,
-        result,
-        |v| format!("Check passed: the namespace would have {} certificate filter(s), all valid. Nothing was saved yet.", v.spec.mtls_auth.certificate_filters.len()),
-        if remove { "filter-removed" } else { "filter-saved" },
-    )
-    .await
+    let done = if remove {
+        "filter-removed"
+    } else {
+        "filter-saved"
+    };
+    r.answer(Card::Filters, draft, dry_run, result, done).await
 }
 
-#[derive(Debug, Deserialize)]
-pub(super) struct ImportForm {
-    #[serde(default)]
-    csrf: String,
-    resource_version: i64,
-    #[serde(default)]
-    json: String,
-    #[serde(default)]
-    op: String,
-}
-
-pub(super) async fn filters_import(
-    State(state): State<AppState>,
-    s: Session,
-    headers: HeaderMap,
-    Path(name): Path<String>,
-    Form(form): Form<ImportForm>,
-) -> Response {
-    if let Some(r) = refuse_cross_site(&headers, Some(&s), &form.csrf) {
-        return r;
+pub(super) async fn filters_import(r: NsRequest, Form(form): Form<TextForm>) -> Response {
+    if let Some(refused) = r.forged(&form.csrf) {
+        return refused;
     }
-    let dry_run = form.op != "save";
+    let dry_run = form.dry_run();
     // tcld's filters file, read by the one parser every importer uses.
     let result = match gatehouse_policy::CertificateFilters::from_json(&form.json) {
         Ok(parsed) => {
-            state
-                .control
-                .import_filters(
-                    &s.caller,
-                    &name,
-                    parsed.filters().to_vec(),
-                    at(form.resource_version, dry_run),
-                )
-                .await
+            let import = SpecEdit::ImportFilters(parsed.filters().to_vec());
+            r.edit(import, at(form.resource_version, dry_run)).await
         }
         Err(e) => Err(ControlError::rule(
             ErrorKind::InvalidArgument,
@@ -305,16 +238,6 @@ pub(super) async fn filters_import(
         import_json: form.json,
         ..Draft::default()
     };
-    answer(
-        &state,
-        &s,
-        &name,
-        Card::Import,
-        draft,
-        dry_run,
-        result,
-        |v| format!("Check passed: importing would replace the filters with these {}, all valid. Nothing was saved yet.", v.spec.mtls_auth.certificate_filters.len()),
-        "filters-imported",
-    )
-    .await
+    r.answer(Card::Import, draft, dry_run, result, "filters-imported")
+        .await
 }

@@ -40,20 +40,26 @@ impl Caller {
     }
 
     pub(crate) fn require_admin(&self) -> Result<(), ControlError> {
-        if self.is_admin() {
-            Ok(())
-        } else {
-            Err(ControlError::forbidden(format!(
+        allowed(self.is_admin(), || {
+            format!(
                 "{} is {}; this needs account-owner or global-admin",
                 self.0.user.email,
                 self.role()
-            )))
-        }
+            )
+        })
     }
 
     /// May read this namespace: admins, read-only users, and its namespace admins.
     pub fn can_read(&self, namespace: &str) -> bool {
         self.role() == Role::ReadOnly || self.0.user.administers(namespace)
+    }
+
+    /// The `items` of namespaces this caller may read (`namespace` says whose each is).
+    pub(crate) fn readable<T>(&self, items: Vec<T>, namespace: impl Fn(&T) -> &str) -> Vec<T> {
+        items
+            .into_iter()
+            .filter(|item| self.can_read(namespace(item)))
+            .collect()
     }
 
     /// May change this namespace's certificates and filters.
@@ -62,26 +68,19 @@ impl Caller {
     }
 
     pub(crate) fn require_read(&self, namespace: &str) -> Result<(), ControlError> {
-        if self.can_read(namespace) {
-            Ok(())
-        } else {
-            Err(ControlError::forbidden(format!(
-                "{} may not read namespace {namespace:?}",
-                self.0.user.email
-            )))
-        }
+        allowed(self.can_read(namespace), || {
+            format!("{} may not read namespace {namespace:?}", self.0.user.email)
+        })
     }
 
     pub(crate) fn require_write(&self, namespace: &str) -> Result<(), ControlError> {
-        if self.can_write(namespace) {
-            Ok(())
-        } else {
-            Err(ControlError::forbidden(format!(
+        allowed(self.can_write(namespace), || {
+            format!(
                 "{} is {} and may not change namespace {namespace:?} (needs account-owner, global-admin, or namespace-admin of {namespace:?})",
                 self.0.user.email,
                 self.role()
-            )))
-        }
+            )
+        })
     }
 
     /// Global admins manage everyone but account owners; only an owner touches an owner.
@@ -93,5 +92,14 @@ impl Caller {
             ));
         }
         Ok(())
+    }
+}
+
+/// `Ok` when the caller may; otherwise forbidden, saying why.
+fn allowed(may: bool, why: impl FnOnce() -> String) -> Result<(), ControlError> {
+    if may {
+        Ok(())
+    } else {
+        Err(ControlError::forbidden(why()))
     }
 }

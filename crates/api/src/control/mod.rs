@@ -30,8 +30,9 @@ pub use audit::{AuditPage, AuditParams};
 pub use caller::{Caller, TOKEN_PREFIX};
 pub use error::{ControlError, ErrorKind, Violation};
 pub use limits::{AuthLimiter, MAX_FAILURES, WINDOW};
-pub use namespaces::{validate_name, CaRemoval, FilterEdit, WriteOptions, Written};
+pub use namespaces::{validate_name, CaRemoval, FilterEdit, SpecEdit, WriteOptions, Written};
 pub use usage::{CaTraffic, NamespaceUsage, USAGE_FRESH};
+pub(crate) use users::debug_without_token;
 pub use users::{NewApiKey, NewKey, UserFields};
 
 /// The time source; tests pin it.

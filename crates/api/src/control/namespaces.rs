@@ -62,6 +62,94 @@ impl FilterEdit {
     }
 }
 
+/// A change to a namespace's spec, as a write of the REST API or a console form asks for it
+/// (see [`Control::edit_namespace`]).
+#[derive(Clone, Debug)]
+pub enum SpecEdit {
+    /// Replaces the whole spec (bundle and filters).
+    Replace(NamespaceSpec),
+    /// Adds CA certificates (PEM, one or more) to the bundle; one already there is refused.
+    AddCas(Option<String>),
+    /// Replaces the whole bundle (PEM).
+    SetCas(Option<String>),
+    /// Removes the CAs that match; matching none is an error.
+    RemoveCas(CaRemoval),
+    /// Replaces the filters (tcld's `import`).
+    ImportFilters(Vec<CertificateFilter>),
+    /// Appends filters (tcld's `add`).
+    AddFilters(Vec<CertificateFilter>),
+    /// Removes every filter (tcld's `clear`); refused when a well-known CA needs them.
+    ClearFilters,
+    /// Adds, replaces or removes one filter (by its index in the list).
+    Filter(FilterEdit),
+}
+
+/// What an edit does to a spec, with the certificates it carries parsed once.
+type SpecChange = Box<dyn Fn(&NamespaceSpec) -> Result<NamespaceSpec, ControlError> + Send + Sync>;
+
+impl SpecEdit {
+    /// The audit log's action.
+    fn action(&self) -> &'static str {
+        match self {
+            SpecEdit::Replace(_) => "namespace.update",
+            SpecEdit::AddCas(_) => "namespace.accepted-client-ca.add",
+            SpecEdit::SetCas(_) => "namespace.accepted-client-ca.set",
+            SpecEdit::RemoveCas(_) => "namespace.accepted-client-ca.remove",
+            SpecEdit::ImportFilters(_) => "namespace.certificate-filters.import",
+            SpecEdit::AddFilters(_) => "namespace.certificate-filters.add",
+            SpecEdit::ClearFilters => "namespace.certificate-filters.clear",
+            SpecEdit::Filter(edit) => edit.action(),
+        }
+    }
+
+    /// What the edit does to a spec. What is wrong with the edit itself (certificates that do
+    /// not parse, no CA to set or remove) is refused here, before the namespace is read.
+    fn into_change(self) -> Result<SpecChange, ControlError> {
+        let change: SpecChange = match self {
+            SpecEdit::Replace(new) => Box::new(move |_: &NamespaceSpec| Ok(new.clone())),
+            SpecEdit::AddCas(pem) => {
+                let added = submitted_certs(pem.as_deref())?;
+                Box::new(move |spec: &NamespaceSpec| add_certs(spec, &added))
+            }
+            SpecEdit::SetCas(pem) => {
+                let pem =
+                    pem.ok_or_else(|| ControlError::invalid("caCertificate (PEM) is required"))?;
+                Box::new(move |spec: &NamespaceSpec| Ok(with_cas(spec, pem.clone())))
+            }
+            SpecEdit::RemoveCas(which) => {
+                let by_pem = match &which.pem {
+                    Some(pem) => Some(submitted_certs(Some(pem))?),
+                    None => None,
+                };
+                let by_fp = which.fingerprint;
+                if by_pem.is_none() && by_fp.is_none() {
+                    return Err(ControlError::invalid(
+                        "give caCertificate (PEM) or fingerprint (SHA-256 or SHA-1 hex) of the CA to remove",
+                    ));
+                }
+                Box::new(move |spec: &NamespaceSpec| {
+                    remove_certs(spec, by_pem.as_deref(), by_fp.as_deref())
+                })
+            }
+            SpecEdit::ImportFilters(filters) => {
+                Box::new(move |spec: &NamespaceSpec| Ok(with_filters(spec, filters.clone())))
+            }
+            SpecEdit::AddFilters(filters) => Box::new(move |spec: &NamespaceSpec| {
+                let mut all = spec.certificate_filters.clone();
+                all.extend(filters.iter().cloned());
+                Ok(with_filters(spec, all))
+            }),
+            SpecEdit::ClearFilters => {
+                Box::new(|spec: &NamespaceSpec| Ok(with_filters(spec, Vec::new())))
+            }
+            SpecEdit::Filter(edit) => {
+                Box::new(move |spec: &NamespaceSpec| edit_one_filter(spec, &edit))
+            }
+        };
+        Ok(change)
+    }
+}
+
 /// Namespace names must be usable as DNS labels under the gateway's domain
 /// (SNI `<namespace>.<domain>`): lowercase letters, digits, `-`, dot-separated.
 pub fn validate_name(name: &str) -> Result<(), ControlError> {
@@ -125,6 +213,85 @@ fn join_pem(certs: &[CertificateInfo]) -> String {
     certs.iter().map(|c| certificate_pem(&c.der)).collect()
 }
 
+/// `spec` with another CA bundle.
+fn with_cas(spec: &NamespaceSpec, accepted_client_ca: String) -> NamespaceSpec {
+    NamespaceSpec {
+        accepted_client_ca,
+        certificate_filters: spec.certificate_filters.clone(),
+    }
+}
+
+/// `spec` with other certificate filters.
+fn with_filters(
+    spec: &NamespaceSpec,
+    certificate_filters: Vec<CertificateFilter>,
+) -> NamespaceSpec {
+    NamespaceSpec {
+        accepted_client_ca: spec.accepted_client_ca.clone(),
+        certificate_filters,
+    }
+}
+
+/// `spec` with `added` appended to its bundle; a certificate already there is refused.
+fn add_certs(
+    spec: &NamespaceSpec,
+    added: &[CertificateInfo],
+) -> Result<NamespaceSpec, ControlError> {
+    let mut certs = current_certs(spec);
+    for c in added {
+        if certs.iter().any(|e| e.fingerprint == c.fingerprint) {
+            return Err(ControlError::findings(&[Finding::new(
+                Rule::BundleDuplicate,
+                Some(CertRef::new("caCertificate", c)),
+                "is already in the namespace's bundle",
+            )
+            .with_severity(Severity::Error)]));
+        }
+        certs.push(c.clone());
+    }
+    Ok(with_cas(spec, join_pem(&certs)))
+}
+
+/// `spec` without the CAs that match `by_pem` or `by_fp`; matching none is an error.
+fn remove_certs(
+    spec: &NamespaceSpec,
+    by_pem: Option<&[CertificateInfo]>,
+    by_fp: Option<&str>,
+) -> Result<NamespaceSpec, ControlError> {
+    let certs = current_certs(spec);
+    let doomed = |c: &CertificateInfo| {
+        by_fp.is_some_and(|fp| matches_fingerprint(c, fp))
+            || by_pem.is_some_and(|list| list.iter().any(|p| p.fingerprint == c.fingerprint))
+    };
+    let kept: Vec<_> = certs.iter().filter(|c| !doomed(c)).cloned().collect();
+    if kept.len() == certs.len() {
+        return Err(ControlError::not_found(
+            "no certificate in the namespace's bundle matches; list them with GET .../accepted-client-ca",
+        ));
+    }
+    Ok(with_cas(spec, join_pem(&kept)))
+}
+
+/// `spec` with one filter added, replaced or removed.
+fn edit_one_filter(spec: &NamespaceSpec, edit: &FilterEdit) -> Result<NamespaceSpec, ControlError> {
+    let mut all = spec.certificate_filters.clone();
+    let missing = |i: usize| {
+        ControlError::not_found(format!(
+            "there is no filter number {} any more; reload the page",
+            i + 1
+        ))
+    };
+    match edit {
+        FilterEdit::Add(f) => all.push(f.clone()),
+        FilterEdit::Replace(i, f) => *all.get_mut(*i).ok_or_else(|| missing(*i))? = f.clone(),
+        FilterEdit::Remove(i) if *i < all.len() => {
+            all.remove(*i);
+        }
+        FilterEdit::Remove(i) => return Err(missing(*i)),
+    }
+    Ok(with_filters(spec, all))
+}
+
 /// Parses submitted CA certificates (`caCertificate`).
 fn submitted_certs(pem: Option<&str>) -> Result<Vec<CertificateInfo>, ControlError> {
     let pem = pem.ok_or_else(|| ControlError::invalid("caCertificate (PEM) is required"))?;
@@ -150,13 +317,8 @@ fn not_found(name: &str) -> ControlError {
 impl Control {
     /// The namespaces the caller may read.
     pub async fn list_namespaces(&self, caller: &Caller) -> Result<Vec<Namespace>, ControlError> {
-        Ok(self
-            .store
-            .list_namespaces()
-            .await?
-            .into_iter()
-            .filter(|n| caller.can_read(&n.name))
-            .collect())
+        let namespaces = self.store.list_namespaces().await?;
+        Ok(caller.readable(namespaces, |n| n.name.as_str()))
     }
 
     pub async fn namespace(&self, caller: &Caller, name: &str) -> Result<Namespace, ControlError> {
@@ -203,16 +365,18 @@ impl Control {
         })
     }
 
-    /// Replaces the whole spec (bundle and filters).
-    pub async fn update_namespace(
+    /// Changes a namespace's spec as `edit` says (namespace writers).
+    pub async fn edit_namespace(
         &self,
         caller: &Caller,
         name: &str,
-        spec: NamespaceSpec,
+        edit: SpecEdit,
         opts: WriteOptions,
     ) -> Result<Namespace, ControlError> {
-        self.mutate(caller, name, "namespace.update", opts, |_| Ok(spec.clone()))
-            .await
+        caller.require_write(name)?;
+        let action = edit.action();
+        let change = edit.into_change()?;
+        self.mutate(caller, name, action, opts, change).await
     }
 
     /// Deletes a namespace (owners and global admins).
@@ -258,213 +422,6 @@ impl Control {
             .await?;
         self.namespace_changed().await;
         Ok(())
-    }
-
-    /// Adds CA certificates (PEM, one or more) to the bundle; one already there is refused.
-    pub async fn add_cas(
-        &self,
-        caller: &Caller,
-        name: &str,
-        pem: Option<&str>,
-        opts: WriteOptions,
-    ) -> Result<Namespace, ControlError> {
-        caller.require_write(name)?;
-        let added = submitted_certs(pem)?;
-        self.mutate(
-            caller,
-            name,
-            "namespace.accepted-client-ca.add",
-            opts,
-            |spec| {
-                let mut certs = current_certs(spec);
-                for c in &added {
-                    if certs.iter().any(|e| e.fingerprint == c.fingerprint) {
-                        return Err(ControlError::findings(&[Finding::new(
-                            Rule::BundleDuplicate,
-                            Some(CertRef::new("caCertificate", c)),
-                            "is already in the namespace's bundle",
-                        )
-                        .with_severity(Severity::Error)]));
-                    }
-                    certs.push(c.clone());
-                }
-                Ok(NamespaceSpec {
-                    accepted_client_ca: join_pem(&certs),
-                    certificate_filters: spec.certificate_filters.clone(),
-                })
-            },
-        )
-        .await
-    }
-
-    /// Replaces the whole bundle.
-    pub async fn set_cas(
-        &self,
-        caller: &Caller,
-        name: &str,
-        pem: Option<String>,
-        opts: WriteOptions,
-    ) -> Result<Namespace, ControlError> {
-        caller.require_write(name)?;
-        let pem = pem.ok_or_else(|| ControlError::invalid("caCertificate (PEM) is required"))?;
-        self.mutate(
-            caller,
-            name,
-            "namespace.accepted-client-ca.set",
-            opts,
-            |spec| {
-                Ok(NamespaceSpec {
-                    accepted_client_ca: pem.clone(),
-                    certificate_filters: spec.certificate_filters.clone(),
-                })
-            },
-        )
-        .await
-    }
-
-    /// Removes the CAs that match `which`; matching none is an error.
-    pub async fn remove_cas(
-        &self,
-        caller: &Caller,
-        name: &str,
-        which: CaRemoval,
-        opts: WriteOptions,
-    ) -> Result<Namespace, ControlError> {
-        caller.require_write(name)?;
-        let by_pem = match &which.pem {
-            Some(pem) => Some(submitted_certs(Some(pem))?),
-            None => None,
-        };
-        let by_fp = which.fingerprint;
-        if by_pem.is_none() && by_fp.is_none() {
-            return Err(ControlError::invalid(
-                "give caCertificate (PEM) or fingerprint (SHA-256 or SHA-1 hex) of the CA to remove",
-            ));
-        }
-        self.mutate(caller, name, "namespace.accepted-client-ca.remove", opts, |spec| {
-            let certs = current_certs(spec);
-            let doomed = |c: &CertificateInfo| {
-                by_fp.as_deref().is_some_and(|fp| matches_fingerprint(c, fp))
-                    || by_pem
-                        .as_ref()
-                        .is_some_and(|list| list.iter().any(|p| p.fingerprint == c.fingerprint))
-            };
-            let kept: Vec<_> = certs.iter().filter(|c| !doomed(c)).cloned().collect();
-            if kept.len() == certs.len() {
-                return Err(ControlError::not_found(
-                    "no certificate in the namespace's bundle matches; list them with GET .../accepted-client-ca",
-                ));
-            }
-            Ok(NamespaceSpec {
-                accepted_client_ca: join_pem(&kept),
-                certificate_filters: spec.certificate_filters.clone(),
-            })
-        })
-        .await
-    }
-
-    /// Replaces the filters (tcld's `import`).
-    pub async fn import_filters(
-        &self,
-        caller: &Caller,
-        name: &str,
-        filters: Vec<CertificateFilter>,
-        opts: WriteOptions,
-    ) -> Result<Namespace, ControlError> {
-        self.mutate(
-            caller,
-            name,
-            "namespace.certificate-filters.import",
-            opts,
-            |spec| {
-                Ok(NamespaceSpec {
-                    accepted_client_ca: spec.accepted_client_ca.clone(),
-                    certificate_filters: filters.clone(),
-                })
-            },
-        )
-        .await
-    }
-
-    /// Appends filters (tcld's `add`).
-    pub async fn add_filters(
-        &self,
-        caller: &Caller,
-        name: &str,
-        filters: Vec<CertificateFilter>,
-        opts: WriteOptions,
-    ) -> Result<Namespace, ControlError> {
-        self.mutate(
-            caller,
-            name,
-            "namespace.certificate-filters.add",
-            opts,
-            |spec| {
-                let mut all = spec.certificate_filters.clone();
-                all.extend(filters.iter().cloned());
-                Ok(NamespaceSpec {
-                    accepted_client_ca: spec.accepted_client_ca.clone(),
-                    certificate_filters: all,
-                })
-            },
-        )
-        .await
-    }
-
-    /// Removes every filter (tcld's `clear`); refused when a well-known CA needs them.
-    pub async fn clear_filters(
-        &self,
-        caller: &Caller,
-        name: &str,
-        opts: WriteOptions,
-    ) -> Result<Namespace, ControlError> {
-        self.mutate(
-            caller,
-            name,
-            "namespace.certificate-filters.clear",
-            opts,
-            |spec| {
-                Ok(NamespaceSpec {
-                    accepted_client_ca: spec.accepted_client_ca.clone(),
-                    certificate_filters: Vec::new(),
-                })
-            },
-        )
-        .await
-    }
-
-    /// Adds, replaces or removes one filter (by its index in the list).
-    pub async fn edit_filter(
-        &self,
-        caller: &Caller,
-        name: &str,
-        edit: FilterEdit,
-        opts: WriteOptions,
-    ) -> Result<Namespace, ControlError> {
-        self.mutate(caller, name, edit.action(), opts, |spec| {
-            let mut all = spec.certificate_filters.clone();
-            let missing = |i: usize| {
-                ControlError::not_found(format!(
-                    "there is no filter number {} any more; reload the page",
-                    i + 1
-                ))
-            };
-            match &edit {
-                FilterEdit::Add(f) => all.push(f.clone()),
-                FilterEdit::Replace(i, f) => {
-                    *all.get_mut(*i).ok_or_else(|| missing(*i))? = f.clone()
-                }
-                FilterEdit::Remove(i) if *i < all.len() => {
-                    all.remove(*i);
-                }
-                FilterEdit::Remove(i) => return Err(missing(*i)),
-            }
-            Ok(NamespaceSpec {
-                accepted_client_ca: spec.accepted_client_ca.clone(),
-                certificate_filters: all,
-            })
-        })
-        .await
     }
 
     /// Reads the namespace, applies `edit`, validates the result, and stores it

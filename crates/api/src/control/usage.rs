@@ -101,24 +101,14 @@ impl Control {
         caller: &Caller,
         since: OffsetDateTime,
     ) -> Result<Vec<ObservedLeaf>, ControlError> {
-        Ok(self
-            .store
-            .observed_leaves(since, None)
-            .await?
-            .into_iter()
-            .filter(|l| caller.can_read(&l.namespace))
-            .collect())
+        let leaves = self.store.observed_leaves(since, None).await?;
+        Ok(caller.readable(leaves, |l| l.namespace.as_str()))
     }
 
     /// Expiry tickets of the namespaces the caller may read.
     pub async fn tickets(&self, caller: &Caller) -> Result<Vec<Ticket>, ControlError> {
-        Ok(self
-            .store
-            .list_tickets()
-            .await?
-            .into_iter()
-            .filter(|t| caller.can_read(&t.namespace))
-            .collect())
+        let tickets = self.store.list_tickets().await?;
+        Ok(caller.readable(tickets, |t| t.namespace.as_str()))
     }
 
     /// Every CA and recently seen client certificate expiring within `within` (tcld's duration

@@ -36,10 +36,20 @@ pub struct NewApiKey {
 
 impl std::fmt::Debug for NewApiKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NewApiKey")
-            .field("key", &self.key)
-            .finish_non_exhaustive()
+        debug_without_token(f, "NewApiKey", "key", &self.key)
     }
+}
+
+/// `Debug` of what carries a new key's token (`name`): its key (`field`), never the token.
+pub(crate) fn debug_without_token(
+    f: &mut std::fmt::Formatter<'_>,
+    name: &str,
+    field: &str,
+    key: &ApiKey,
+) -> std::fmt::Result {
+    f.debug_struct(name)
+        .field(field, key)
+        .finish_non_exhaustive()
 }
 
 fn check_user_fields(email: &str, role: Role, namespaces: &[String]) -> Result<(), ControlError> {

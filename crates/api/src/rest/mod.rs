@@ -9,16 +9,17 @@ mod watch;
 use std::net::IpAddr;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
 pub use error::ApiError;
 
 use crate::control::Caller;
-use crate::{AppState, MAX_BODY_BYTES};
+use crate::{AppState, Control, MAX_BODY_BYTES};
 
 /// The client address of a request, when the server recorded it.
 pub(crate) fn peer(extensions: &axum::http::Extensions) -> Option<IpAddr> {
@@ -54,6 +55,56 @@ impl FromRequestParts<AppState> for Caller {
             .await?)
     }
 }
+
+/// What an authenticated `/api/v1` handler works with: the shared state and the caller
+/// (extracted in that order).
+#[derive(Debug)]
+pub(crate) struct Call {
+    pub(crate) state: AppState,
+    pub(crate) caller: Caller,
+}
+
+impl Call {
+    pub(crate) fn control(&self) -> &Control {
+        &self.state.control
+    }
+}
+
+impl FromRequestParts<AppState> for Call {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        Ok(Self {
+            state: state.clone(),
+            caller,
+        })
+    }
+}
+
+/// Extracts `T` and then the path's one parameter (a namespace's name), in that order, for
+/// an extractor that combines them; a rejection becomes the response it makes.
+pub(crate) async fn with_path_name<T>(
+    parts: &mut Parts,
+    state: &AppState,
+) -> Result<(T, String), Response>
+where
+    T: FromRequestParts<AppState> + Send,
+{
+    let t = T::from_request_parts(parts, state)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let Path(name) = Path::<String>::from_request_parts(parts, state)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    Ok((t, name))
+}
+
+/// A handler's JSON answer, or the API error.
+pub(crate) type Answer<T> = Result<axum::Json<T>, ApiError>;
+
+/// A handler's JSON answer with its status (`201 Created`…), or the API error.
+pub(crate) type WithStatus<T> = Result<(StatusCode, axum::Json<T>), ApiError>;
 
 /// JSON body extractor whose rejections are API errors (400, or 413 for an oversize body).
 #[derive(Debug)]

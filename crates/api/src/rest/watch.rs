@@ -10,28 +10,22 @@ use axum::Json;
 use gatehouse_notify::LEAF_SEEN_WINDOW;
 use gatehouse_pki::{parse_certificates, rfc3339};
 
-use super::{ApiError, ApiQuery};
+use super::{Answer, ApiError, ApiQuery, Call};
 use crate::control::Caller;
 use crate::wire::{ExpiryQuery, ExpiryReport, TicketList, UsageView};
 use crate::AppState;
 
-pub(crate) async fn tickets(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<Json<TicketList>, ApiError> {
-    let tickets = state.control.tickets(&caller).await?;
+pub(crate) async fn tickets(c: Call) -> Answer<TicketList> {
+    let tickets = c.control().tickets(&c.caller).await?;
     Ok(Json(TicketList { tickets }))
 }
 
 pub(crate) async fn expiry_report(
-    State(state): State<AppState>,
-    caller: Caller,
+    c: Call,
     ApiQuery(q): ApiQuery<ExpiryQuery>,
-) -> Result<Json<ExpiryReport>, ApiError> {
-    let (now, certificates) = state
-        .control
-        .expirations(&caller, q.within.as_deref())
-        .await?;
+) -> Answer<ExpiryReport> {
+    let within = q.within.as_deref();
+    let (now, certificates) = c.control().expirations(&c.caller, within).await?;
     Ok(Json(ExpiryReport {
         at: rfc3339(now),
         certificates,
@@ -40,12 +34,8 @@ pub(crate) async fn expiry_report(
 
 /// `GET /api/v1/namespaces/{namespace}/usage`: what the gateway saw, per accepted CA and per
 /// client leaf. What answers "has traffic on the old CA stopped?" during a rotation.
-pub(crate) async fn usage(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(name): Path<String>,
-) -> Result<Json<UsageView>, ApiError> {
-    let usage = state.control.usage(&caller, &name).await?;
+pub(crate) async fn usage(c: Call, Path(name): Path<String>) -> Answer<UsageView> {
+    let usage = c.control().usage(&c.caller, &name).await?;
     Ok(Json(UsageView::from(&usage)))
 }
 

@@ -7,195 +7,118 @@ async fn authorisation_matrix() {
     let w = world().await;
     let roles = ["owner", "global", "admin-a", "admin-b", "reader"];
     let new_ca = ca("Acme A Root v2");
+    // Who may: everyone, namespace a's readers and writers, b's readers, the admins, the owner,
+    // and whoever holds the reader's key.
+    const ALL: &[&str] = &["owner", "global", "admin-a", "admin-b", "reader"];
+    const READ_A: &[&str] = &["owner", "global", "admin-a", "reader"];
+    const WRITE_A: &[&str] = &["owner", "global", "admin-a"];
+    const READ_B: &[&str] = &["owner", "global", "admin-b", "reader"];
+    const ADMINS: &[&str] = &["owner", "global"];
+    const OWNER: &[&str] = &["owner"];
+    const KEY_HOLDERS: &[&str] = &["owner", "global", "reader"];
+    // The bodies that stand more than once: a user, a role, namespace a's spec.
+    let user_body = |email: &str, role: &str| Some(json!({"email": email, "role": role}));
+    let role_body = |role: &str| Some(json!({"role": role}));
+    let spec_a = Some(json!({"spec": spec(&w.ca_a.pem, json!([]))}));
     // (method, path, body, roles allowed)
-    let cases: Vec<(&str, String, Option<Value>, &[&str])> = vec![
-        (
-            "GET",
-            "/api/v1/namespaces/a".into(),
-            None,
-            &["owner", "global", "admin-a", "reader"],
-        ),
-        (
-            "GET",
-            "/api/v1/namespaces/a/accepted-client-ca".into(),
-            None,
-            &["owner", "global", "admin-a", "reader"],
-        ),
-        (
-            "GET",
-            "/api/v1/namespaces/a/certificate-filters".into(),
-            None,
-            &["owner", "global", "admin-a", "reader"],
-        ),
+    let cases: Vec<(&str, &str, Option<Value>, &[&str])> = vec![
+        ("GET", "/api/v1/namespaces/a", None, READ_A),
+        ("GET", CAS_A, None, READ_A),
+        ("GET", FILTERS_A, None, READ_A),
         (
             "POST",
-            "/api/v1/namespaces/a/certificate-filters".into(),
+            FILTERS_A,
             Some(json!({"filters": [{"commonName": "x"}]})),
-            &["owner", "global", "admin-a"],
+            WRITE_A,
         ),
-        (
-            "DELETE",
-            "/api/v1/namespaces/a/certificate-filters".into(),
-            None,
-            &["owner", "global", "admin-a"],
-        ),
+        ("DELETE", FILTERS_A, None, WRITE_A),
         (
             "POST",
-            "/api/v1/namespaces/a/accepted-client-ca".into(),
+            CAS_A,
             Some(json!({"caCertificate": new_ca.pem})),
-            &["owner", "global", "admin-a"],
+            WRITE_A,
         ),
-        (
-            "PUT",
-            "/api/v1/namespaces/a".into(),
-            Some(json!({"spec": spec(&w.ca_a.pem, json!([]))})),
-            &["owner", "global", "admin-a"],
-        ),
+        ("PUT", "/api/v1/namespaces/a", spec_a.clone(), WRITE_A),
         (
             "POST",
-            "/api/v1/namespaces".into(),
+            "/api/v1/namespaces",
             Some(json!({"name": "c", "spec": spec(&w.ca_a.pem, json!([]))})),
-            &["owner", "global"],
+            ADMINS,
         ),
-        ("GET", "/api/v1/users".into(), None, &["owner", "global"]),
+        ("GET", "/api/v1/users", None, ADMINS),
         (
             "POST",
-            "/api/v1/users".into(),
-            Some(json!({"email": "new@acme.io", "role": "read-only"})),
-            &["owner", "global"],
+            "/api/v1/users",
+            user_body("new@acme.io", "read-only"),
+            ADMINS,
         ),
         (
             "POST",
-            "/api/v1/users".into(),
-            Some(json!({"email": "boss@acme.io", "role": "account-owner"})),
-            &["owner"],
+            "/api/v1/users",
+            user_body("boss@acme.io", "account-owner"),
+            OWNER,
         ),
-        (
-            "GET",
-            "/api/v1/audit".into(),
-            None,
-            &["owner", "global", "admin-a", "admin-b", "reader"],
-        ),
-        (
-            "GET",
-            "/api/v1/audit?namespace=b".into(),
-            None,
-            &["owner", "global", "admin-b", "reader"],
-        ),
-        (
-            "GET",
-            "/api/v1/whoami".into(),
-            None,
-            &["owner", "global", "admin-a", "admin-b", "reader"],
-        ),
-        (
-            "DELETE",
-            "/api/v1/namespaces/b".into(),
-            None,
-            &["owner", "global"],
-        ),
-        (
-            "DELETE",
-            "/api/v1/namespaces/a".into(),
-            None,
-            &["owner", "global"],
-        ),
-        (
-            "GET",
-            "/api/v1/namespaces/b".into(),
-            None,
-            &["owner", "global", "admin-b", "reader"],
-        ),
+        ("GET", "/api/v1/audit", None, ALL),
+        ("GET", "/api/v1/audit?namespace=b", None, READ_B),
+        ("GET", "/api/v1/whoami", None, ALL),
+        ("DELETE", "/api/v1/namespaces/b", None, ADMINS),
+        ("DELETE", "/api/v1/namespaces/a", None, ADMINS),
+        ("GET", "/api/v1/namespaces/b", None, READ_B),
         (
             "PUT",
-            "/api/v1/namespaces/b".into(),
-            Some(json!({"spec": spec(&w.ca_a.pem, json!([]))})),
+            "/api/v1/namespaces/b",
+            spec_a.clone(),
             &["owner", "global", "admin-b"],
         ),
         (
             "PUT",
-            "/api/v1/namespaces/a/accepted-client-ca".into(),
+            CAS_A,
             Some(json!({"caCertificate": format!("{}{}", w.ca_a.pem, new_ca.pem)})),
-            &["owner", "global", "admin-a"],
+            WRITE_A,
         ),
         (
             "POST",
-            "/api/v1/namespaces/a/accepted-client-ca/remove".into(),
+            REMOVE_CA_A,
             Some(json!({"fingerprint": "00ff"})),
             &[],
         ),
         (
             "PUT",
-            "/api/v1/namespaces/a/certificate-filters".into(),
+            FILTERS_A,
             Some(json!({"filters": [{"organization": "Acme"}]})),
-            &["owner", "global", "admin-a"],
+            WRITE_A,
         ),
+        ("GET", "/api/v1/namespaces", None, ALL),
+        ("GET", "/api/v1/users/owner@acme.io", None, ADMINS),
         (
-            "GET",
-            "/api/v1/namespaces".into(),
-            None,
-            &["owner", "global", "admin-a", "admin-b", "reader"],
-        ),
-        (
-            "GET",
-            "/api/v1/users/owner@acme.io".into(),
-            None,
-            &["owner", "global"],
+            "PUT",
+            "/api/v1/users/reader@acme.io",
+            role_body("global-admin"),
+            ADMINS,
         ),
         (
             "PUT",
-            "/api/v1/users/reader@acme.io".into(),
-            Some(json!({"role": "global-admin"})),
-            &["owner", "global"],
+            "/api/v1/users/owner@acme.io",
+            role_body("account-owner"),
+            OWNER,
         ),
-        (
-            "PUT",
-            "/api/v1/users/owner@acme.io".into(),
-            Some(json!({"role": "account-owner"})),
-            &["owner"],
-        ),
-        (
-            "DELETE",
-            "/api/v1/users/reader@acme.io".into(),
-            None,
-            &["owner", "global"],
-        ),
-        (
-            "GET",
-            "/api/v1/apikeys".into(),
-            None,
-            &["owner", "global", "admin-a", "admin-b", "reader"],
-        ),
-        (
-            "GET",
-            "/api/v1/apikeys?userId=owner@acme.io".into(),
-            None,
-            &["owner", "global"],
-        ),
+        ("DELETE", "/api/v1/users/reader@acme.io", None, ADMINS),
+        ("GET", "/api/v1/apikeys", None, ALL),
+        ("GET", "/api/v1/apikeys?userId=owner@acme.io", None, ADMINS),
         (
             "POST",
-            "/api/v1/apikeys".into(),
+            "/api/v1/apikeys",
             Some(json!({"name": "mine"})),
-            &["owner", "global", "admin-a", "admin-b", "reader"],
+            ALL,
         ),
         (
             "POST",
-            "/api/v1/apikeys".into(),
+            "/api/v1/apikeys",
             Some(json!({"name": "theirs", "userId": "reader@acme.io"})),
-            &["owner", "global", "reader"],
+            KEY_HOLDERS,
         ),
-        (
-            "GET",
-            "/api/v1/openapi.json".into(),
-            None,
-            &["owner", "global", "admin-a", "admin-b", "reader"],
-        ),
-        (
-            "DELETE",
-            "/api/v1/apikeys/READER_KEY".into(),
-            None,
-            &["owner", "global", "reader"],
-        ),
+        ("GET", "/api/v1/openapi.json", None, ALL),
+        ("DELETE", "/api/v1/apikeys/READER_KEY", None, KEY_HOLDERS),
     ];
     for (method, path, body, allowed) in cases {
         for role in &roles {
@@ -213,7 +136,7 @@ async fn authorisation_matrix() {
             let ok = !matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN);
             let expected = if allowed.is_empty() {
                 // Allowed to try, but nothing matches the fingerprint: writers get 404.
-                ["owner", "global", "admin-a"].contains(role)
+                WRITE_A.contains(role)
             } else {
                 allowed.contains(role)
             };
@@ -228,14 +151,8 @@ async fn authorisation_matrix() {
         }
     }
     // Namespace admins only see their own namespaces in lists.
-    let (_, v) = call(&w.app, "GET", "/api/v1/namespaces", Some(&w.admin_a), None).await;
-    let names: Vec<&str> = v["namespaces"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["a"]);
-    let (_, v) = call(&w.app, "GET", "/api/v1/namespaces", Some(&w.reader), None).await;
+    let (_, v) = w.get("/api/v1/namespaces", &w.admin_a).await;
+    assert_eq!(field_of_each(&v["namespaces"], "name"), ["a"]);
+    let (_, v) = w.get("/api/v1/namespaces", &w.reader).await;
     assert_eq!(v["namespaces"].as_array().unwrap().len(), 2);
 }

@@ -56,94 +56,97 @@ async fn bad_input_matrix_changes_nothing() {
             .map(|i| json!({"commonName": format!("cn{i}")}))
             .collect::<Vec<_>>())
     };
+    // A spec with this bundle and no filters; one with a's good bundle and these filters.
+    let bundle = |pem: &str| json!({"spec": spec(pem, json!([]))});
+    let filtered = |list: Value| json!({"spec": spec(&root.pem, list)});
     let cases: Vec<(&str, Value, StatusCode, &str)> = vec![
         (
             "malformed PEM",
-            json!({"spec": spec("-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n", json!([]))}),
+            bundle("-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n"),
             StatusCode::BAD_REQUEST,
             "bundle.malformed",
         ),
         (
             "not PEM at all",
-            json!({"spec": spec("hello", json!([]))}),
+            bundle("hello"),
             StatusCode::BAD_REQUEST,
             "bundle.malformed",
         ),
         (
             "empty bundle",
-            json!({"spec": spec("", json!([]))}),
+            bundle(""),
             StatusCode::BAD_REQUEST,
             "bundle.empty",
         ),
         (
             "17 certificates",
-            json!({"spec": spec(&seventeen, json!([]))}),
+            bundle(&seventeen),
             StatusCode::BAD_REQUEST,
             "bundle.max-certs",
         ),
         (
             "33 KB",
-            json!({"spec": spec(&big, json!([]))}),
+            bundle(&big),
             StatusCode::PAYLOAD_TOO_LARGE,
             "bundle.max-size",
         ),
         (
             "a leaf in the bundle",
-            json!({"spec": spec(&format!("{}{leaf}", root.pem), json!([]))}),
+            bundle(&format!("{}{leaf}", root.pem)),
             StatusCode::BAD_REQUEST,
             "ca.is-ca",
         ),
         (
             "weak signature",
-            json!({"spec": spec(&weak, json!([]))}),
+            bundle(&weak),
             StatusCode::BAD_REQUEST,
             "cert.signature-algorithm",
         ),
         (
             "SHA-1 CA",
-            json!({"spec": spec(&sha1_rsa, json!([]))}),
+            bundle(&sha1_rsa),
             StatusCode::BAD_REQUEST,
             "cert.signature-algorithm",
         ),
         (
             "CA not rooted in the bundle",
-            json!({"spec": spec(&inter, json!([]))}),
+            bundle(&inter),
             StatusCode::BAD_REQUEST,
             "ca.chains-in-bundle",
         ),
         (
             "filter *",
-            json!({"spec": spec(&root.pem, json!([{"commonName": "*"}]))}),
+            filtered(json!([{"commonName": "*"}])),
             StatusCode::BAD_REQUEST,
             "filter.wildcard",
         ),
         (
             "filter a*b",
-            json!({"spec": spec(&root.pem, json!([{"commonName": "a*b"}]))}),
+            filtered(json!([{"commonName": "a*b"}])),
             StatusCode::BAD_REQUEST,
             "filter.wildcard",
         ),
         (
             "filter *a*",
-            json!({"spec": spec(&root.pem, json!([{"commonName": "*a*"}]))}),
+            filtered(json!([{"commonName": "*a*"}])),
             StatusCode::BAD_REQUEST,
             "filter.wildcard",
         ),
         (
             "empty filter",
-            json!({"spec": spec(&root.pem, json!([{}]))}),
+            filtered(json!([{}])),
             StatusCode::BAD_REQUEST,
             "filter.empty",
         ),
         (
             "26 filters",
-            json!({"spec": spec(&root.pem, filters(26))}),
+            filtered(filters(26)),
             StatusCode::BAD_REQUEST,
             "filter.max-count",
         ),
         (
             "duplicate filters",
-            json!({"spec": spec(&root.pem, json!([{"commonName": "x"}, {"commonName": "X"}]))}),
+            filtered(json!([{"commonName": "x"}, {"commonName": "X"}])),
             StatusCode::BAD_REQUEST,
             "filter.duplicate",
         ),
@@ -161,7 +164,7 @@ async fn bad_input_matrix_changes_nothing() {
         ),
         (
             "unknown filter field",
-            json!({"spec": spec(&root.pem, json!([{"cn": "x"}]))}),
+            filtered(json!([{"cn": "x"}])),
             StatusCode::BAD_REQUEST,
             "request.schema",
         ),
@@ -172,88 +175,53 @@ async fn bad_input_matrix_changes_nothing() {
             "request.schema",
         ),
     ];
-    let (_, before) = call(&w.app, "GET", "/api/v1/namespaces/a", Some(&w.owner), None).await;
-    let audit_before = w
-        .store
-        .list_audit(gatehouse_store::AuditQuery {
-            limit: 1000,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .len();
+    let (_, before) = w.get("/api/v1/namespaces/a", &w.owner).await;
+    let audit_before = w.audit_count().await;
     for (name, body, status, rule) in cases {
-        let (got, v) = call(
-            &w.app,
-            "PUT",
-            "/api/v1/namespaces/a",
-            Some(&w.owner),
-            Some(body),
-        )
-        .await;
+        let (got, v) = w.put_json("/api/v1/namespaces/a", &w.owner, body).await;
         assert_eq!(got, status, "{name}: {v}");
-        let rules: Vec<&str> = v["violations"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x["rule"].as_str().unwrap())
-            .collect();
+        let rules = field_of_each(&v["violations"], "rule");
         assert!(
             rules.contains(&rule),
             "{name}: expected {rule}, got {rules:?}: {v}"
         );
-        let (_, after) = call(&w.app, "GET", "/api/v1/namespaces/a", Some(&w.owner), None).await;
+        let (_, after) = w.get("/api/v1/namespaces/a", &w.owner).await;
         assert_eq!(after, before, "{name} changed the namespace");
     }
     // Violations name the certificate.
-    let (_, v) = call(
-        &w.app,
-        "PUT",
-        "/api/v1/namespaces/a",
-        Some(&w.owner),
-        Some(json!({"spec": spec(&format!("{}{leaf}", root.pem), json!([]))})),
-    )
-    .await;
+    let (_, v) = w
+        .put_json(
+            "/api/v1/namespaces/a",
+            &w.owner,
+            bundle(&format!("{}{leaf}", root.pem)),
+        )
+        .await;
     let viol = &v["violations"][0];
     assert!(
         viol["subject"].as_str().unwrap().contains("worker")
             && viol["fingerprint"].as_str().unwrap().len() == 64,
         "{v}"
     );
-    let audit_after = w
-        .store
-        .list_audit(gatehouse_store::AuditQuery {
-            limit: 1000,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .len();
+    let audit_after = w.audit_count().await;
     assert_eq!(
         audit_before, audit_after,
         "refused writes leave no audit events"
     );
     // Body over the request limit.
     let huge = "x".repeat(MAX_BODY_BYTES + 10);
-    let (status, v) = call(
-        &w.app,
-        "PUT",
-        "/api/v1/namespaces/a",
-        Some(&w.owner),
-        Some(json!({"spec": spec(&huge, json!([]))})),
-    )
-    .await;
+    let (status, v) = w
+        .put_json("/api/v1/namespaces/a", &w.owner, bundle(&huge))
+        .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
     // Namespace names become DNS labels.
     for bad in ["UPPER", "under_score", "-dash", "a..b", ""] {
-        let (status, v) = call(
-            &w.app,
-            "POST",
-            "/api/v1/namespaces",
-            Some(&w.owner),
-            Some(json!({"name": bad, "spec": spec(&root.pem, json!([]))})),
-        )
-        .await;
+        let (status, v) = w
+            .post_json(
+                "/api/v1/namespaces",
+                &w.owner,
+                json!({"name": bad, "spec": spec(&root.pem, json!([]))}),
+            )
+            .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {v}");
         assert_eq!(v["violations"][0]["rule"], "namespace.name");
     }

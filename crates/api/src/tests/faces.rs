@@ -150,121 +150,85 @@ fn same_refusal(rest: (StatusCode, String), console: (StatusCode, String), rule:
     }
 }
 
-#[tokio::test]
-async fn adding_a_ca() {
+/// The world, with namespace a's admin signed in to the console.
+async fn admin_a_signed_in() -> (World, Browser) {
     let w = world().await;
     let b = sign_in(&w.app, &w.admin_a).await;
-    // Already in the bundle (a check, as the console's "Check" button).
-    let r = rest(
-        &w.app,
-        "POST",
-        "/api/v1/namespaces/a/accepted-client-ca",
-        &w.admin_a,
-        Some(json!({ "caCertificate": w.ca_a.pem, "resourceVersion": "1", "dryRun": true })),
-    )
-    .await;
-    let c = console_post(
-        &w.app,
-        &b,
-        "/namespaces/a/ca",
-        &[
-            ("resource_version", "1"),
-            ("pem", &w.ca_a.pem),
-            ("op", "check"),
-        ],
-    )
-    .await;
-    same_refusal(r, c, "bundle.duplicate");
-    // Not PEM at all (a save).
-    let r = rest(
-        &w.app,
-        "POST",
-        "/api/v1/namespaces/a/accepted-client-ca",
-        &w.admin_a,
-        Some(json!({ "caCertificate": "not a certificate", "resourceVersion": "1" })),
-    )
-    .await;
-    let c = console_post(
-        &w.app,
-        &b,
-        "/namespaces/a/ca",
-        &[
-            ("resource_version", "1"),
-            ("pem", "not a certificate"),
-            ("op", "save"),
-        ],
-    )
-    .await;
-    same_refusal(r, c, "bundle.malformed");
-    // A stale resource version: the console's conflict box shows the same answer.
-    let fresh = ca("Acme A Root v2").pem;
-    let r = rest(
-        &w.app,
-        "POST",
-        "/api/v1/namespaces/a/accepted-client-ca",
-        &w.admin_a,
-        Some(json!({ "caCertificate": fresh, "resourceVersion": "7" })),
-    )
-    .await;
-    let c = console_post(
-        &w.app,
-        &b,
-        "/namespaces/a/ca",
-        &[("resource_version", "7"), ("pem", &fresh), ("op", "save")],
-    )
-    .await;
-    same_refusal(r, c, "namespace.resource-version");
+    (w, b)
+}
+
+/// The holder of `token` adds `pem` to namespace a's bundle at resource version `version`,
+/// through REST and then through the console's form with `op` ("check" is a dry run, as the
+/// console's "Check" button).
+async fn add_ca_through_both(
+    w: &World,
+    b: &Browser,
+    token: &str,
+    pem: &str,
+    version: &str,
+    op: &str,
+) -> ((StatusCode, String), (StatusCode, String)) {
+    let mut body = json!({ "caCertificate": pem, "resourceVersion": version });
+    if op == "check" {
+        body["dryRun"] = json!(true);
+    }
+    let r = rest(&w.app, "POST", CAS_A, token, Some(body)).await;
+    let form = [("resource_version", version), ("pem", pem), ("op", op)];
+    let c = console_post(&w.app, b, "/namespaces/a/ca", &form).await;
+    (r, c)
 }
 
 #[tokio::test]
-async fn removing_a_ca() {
-    let w = world().await;
-    let b = sign_in(&w.app, &w.admin_a).await;
-    let fp = "00".repeat(32);
+async fn adding_a_ca() {
+    let (w, b) = admin_a_signed_in().await;
+    // Already in the bundle (a check, as the console's "Check" button).
+    let (r, c) = add_ca_through_both(&w, &b, &w.admin_a, &w.ca_a.pem, "1", "check").await;
+    same_refusal(r, c, "bundle.duplicate");
+    // Not PEM at all (a save).
+    let (r, c) = add_ca_through_both(&w, &b, &w.admin_a, "not a certificate", "1", "save").await;
+    same_refusal(r, c, "bundle.malformed");
+    // A stale resource version: the console's conflict box shows the same answer.
+    let fresh = ca("Acme A Root v2").pem;
+    let (r, c) = add_ca_through_both(&w, &b, &w.admin_a, &fresh, "7", "save").await;
+    same_refusal(r, c, "namespace.resource-version");
+}
+
+/// Namespace a's admin removes the CA with fingerprint `fp` at version 1, through REST and then
+/// through the console.
+async fn remove_through_both(
+    w: &World,
+    b: &Browser,
+    fp: &str,
+) -> ((StatusCode, String), (StatusCode, String)) {
     let r = rest(
         &w.app,
         "POST",
-        "/api/v1/namespaces/a/accepted-client-ca/remove",
+        REMOVE_CA_A,
         &w.admin_a,
         Some(json!({ "fingerprint": fp, "resourceVersion": "1" })),
     )
     .await;
-    let c = console_post(
-        &w.app,
-        &b,
-        "/namespaces/a/ca/remove",
-        &[
-            ("resource_version", "1"),
-            ("fingerprint", &fp),
-            ("confirm", "yes"),
-        ],
-    )
-    .await;
+    let form = [
+        ("resource_version", "1"),
+        ("fingerprint", fp),
+        ("confirm", "yes"),
+    ];
+    let c = console_post(&w.app, b, "/namespaces/a/ca/remove", &form).await;
+    (r, c)
+}
+
+#[tokio::test]
+async fn removing_a_ca() {
+    let (w, b) = admin_a_signed_in().await;
+    let fp = "00".repeat(32);
+    let (r, c) = remove_through_both(&w, &b, &fp).await;
     same_refusal(r, c, "");
     // The only CA: an empty bundle breaks a rule.
     let only = w.store.get_namespace("a").await.unwrap().unwrap();
     let cert =
         gatehouse_pki::parse_certificates(only.spec.accepted_client_ca.as_bytes(), "b").unwrap();
     let fp = cert[0].fingerprint.to_string();
-    let r = rest(
-        &w.app,
-        "POST",
-        "/api/v1/namespaces/a/accepted-client-ca/remove",
-        &w.admin_a,
-        Some(json!({ "fingerprint": fp, "resourceVersion": "1" })),
-    )
-    .await;
-    let c = console_post(
-        &w.app,
-        &b,
-        "/namespaces/a/ca/remove",
-        &[
-            ("resource_version", "1"),
-            ("fingerprint", &fp),
-            ("confirm", "yes"),
-        ],
-    )
-    .await;
+    let (r, c) = remove_through_both(&w, &b, &fp).await;
     let rule = serde_json::from_str::<Value>(&r.1).unwrap()["violations"][0]["rule"]
         .as_str()
         .unwrap()
@@ -272,68 +236,53 @@ async fn removing_a_ca() {
     same_refusal(r, c, &rule);
 }
 
+/// Namespace a's admin changes a's filters through REST (`method` on the filters with `body`)
+/// and then through the console (posting `fields` to `page`).
+async fn filters_through_both(
+    w: &World,
+    b: &Browser,
+    (method, body): (&str, Value),
+    page: &str,
+    fields: &[(&str, &str)],
+) -> ((StatusCode, String), (StatusCode, String)) {
+    let r = rest(&w.app, method, FILTERS_A, &w.admin_a, Some(body)).await;
+    let c = console_post(&w.app, b, page, fields).await;
+    (r, c)
+}
+
 #[tokio::test]
 async fn saving_a_filter() {
-    let w = world().await;
-    let b = sign_in(&w.app, &w.admin_a).await;
-    let r = rest(&w.app, "POST", "/api/v1/namespaces/a/certificate-filters", &w.admin_a,
-        Some(json!({ "filters": [{ "commonName": "a*b*" }], "resourceVersion": "1", "dryRun": true }))).await;
-    let c = console_post(
-        &w.app,
-        &b,
-        "/namespaces/a/filters",
-        &[
-            ("resource_version", "1"),
-            ("op", "check"),
-            ("common_name", "a*b*"),
-        ],
-    )
-    .await;
+    let (w, b) = admin_a_signed_in().await;
+    let page = "/namespaces/a/filters";
+    let check =
+        json!({ "filters": [{ "commonName": "a*b*" }], "resourceVersion": "1", "dryRun": true });
+    let fields = [
+        ("resource_version", "1"),
+        ("op", "check"),
+        ("common_name", "a*b*"),
+    ];
+    let (r, c) = filters_through_both(&w, &b, ("POST", check), page, &fields).await;
     same_refusal(r, c, "filter.wildcard");
-    let r = rest(
-        &w.app,
-        "POST",
-        "/api/v1/namespaces/a/certificate-filters",
-        &w.admin_a,
-        Some(json!({ "filters": [{}], "resourceVersion": "1" })),
-    )
-    .await;
-    let c = console_post(
-        &w.app,
-        &b,
-        "/namespaces/a/filters",
-        &[("resource_version", "1"), ("op", "save")],
-    )
-    .await;
+    let empty = json!({ "filters": [{}], "resourceVersion": "1" });
+    let fields = [("resource_version", "1"), ("op", "save")];
+    let (r, c) = filters_through_both(&w, &b, ("POST", empty), page, &fields).await;
     same_refusal(r, c, "filter.empty");
 }
 
 #[tokio::test]
 async fn importing_filters() {
-    let w = world().await;
-    let b = sign_in(&w.app, &w.admin_a).await;
+    let (w, b) = admin_a_signed_in().await;
     let filters = json!({ "filters": [{ "commonName": "x" }, { "commonName": "X" }] });
     let mut body = filters.clone();
     body["resourceVersion"] = json!("1");
-    let r = rest(
-        &w.app,
-        "PUT",
-        "/api/v1/namespaces/a/certificate-filters",
-        &w.admin_a,
-        Some(body),
-    )
-    .await;
-    let c = console_post(
-        &w.app,
-        &b,
-        "/namespaces/a/filters/import",
-        &[
-            ("resource_version", "1"),
-            ("op", "save"),
-            ("json", &filters.to_string()),
-        ],
-    )
-    .await;
+    let text = filters.to_string();
+    let fields = [
+        ("resource_version", "1"),
+        ("op", "save"),
+        ("json", text.as_str()),
+    ];
+    let page = "/namespaces/a/filters/import";
+    let (r, c) = filters_through_both(&w, &b, ("PUT", body), page, &fields).await;
     same_refusal(r, c, "filter.duplicate");
 }
 
@@ -348,21 +297,7 @@ async fn reading_and_writing_another_namespace() {
     // A reader may read a but not change it.
     let b = sign_in(&w.app, &w.reader).await;
     let fresh = ca("Acme A Root v2").pem;
-    let r = rest(
-        &w.app,
-        "POST",
-        "/api/v1/namespaces/a/accepted-client-ca",
-        &w.reader,
-        Some(json!({ "caCertificate": fresh, "resourceVersion": "1" })),
-    )
-    .await;
-    let c = console_post(
-        &w.app,
-        &b,
-        "/namespaces/a/ca",
-        &[("resource_version", "1"), ("pem", &fresh), ("op", "save")],
-    )
-    .await;
+    let (r, c) = add_ca_through_both(&w, &b, &w.reader, &fresh, "1", "save").await;
     same_refusal(r, c, "");
     assert_eq!(c_status_of(&w, "a").await, 1, "nothing changed");
 }

@@ -7,7 +7,7 @@ use super::*;
 
 #[tokio::test]
 async fn the_namespace_hook_fires_once_per_change() {
-    let w = world().await;
+    let mut w = world().await;
     let fired = Arc::new(AtomicUsize::new(0));
     let counter = fired.clone();
     let control = Control::new(w.store.clone())
@@ -16,67 +16,30 @@ async fn the_namespace_hook_fires_once_per_change() {
             counter.fetch_add(1, Ordering::SeqCst);
             Box::pin(async {})
         }));
-    let app = router(AppState::new(control));
+    w.app = router(AppState::new(control));
     let count = || fired.load(Ordering::SeqCst);
     let fresh = ca("Acme A Root v2").pem;
     // A dry run and a refusal change nothing and tell nobody.
-    let (s, _) = call(
-        &app,
-        "POST",
-        "/api/v1/namespaces/a/accepted-client-ca",
-        Some(&w.admin_a),
-        Some(json!({ "caCertificate": fresh, "dryRun": true })),
-    )
-    .await;
+    let dry_run = json!({ "caCertificate": fresh, "dryRun": true });
+    let (s, _) = w.post_json(CAS_A, &w.admin_a, dry_run).await;
     assert_eq!((s, count()), (StatusCode::OK, 0));
-    let (s, _) = call(
-        &app,
-        "POST",
-        "/api/v1/namespaces/a/accepted-client-ca",
-        Some(&w.admin_a),
-        Some(json!({ "caCertificate": w.ca_a.pem })),
-    )
-    .await;
+    let duplicate = json!({ "caCertificate": w.ca_a.pem });
+    let (s, _) = w.post_json(CAS_A, &w.admin_a, duplicate).await;
     assert_eq!((s, count()), (StatusCode::BAD_REQUEST, 0));
-    // Each write, through either route family, once.
-    let (s, _) = call(
-        &app,
-        "POST",
-        "/api/v1/namespaces/a/accepted-client-ca",
-        Some(&w.admin_a),
-        Some(json!({ "caCertificate": fresh, "requestId": "r1" })),
-    )
-    .await;
-    assert_eq!((s, count()), (StatusCode::OK, 1));
-    // A replayed request id answers from the record without writing again.
-    let (s, _) = call(
-        &app,
-        "POST",
-        "/api/v1/namespaces/a/accepted-client-ca",
-        Some(&w.admin_a),
-        Some(json!({ "caCertificate": fresh, "requestId": "r1" })),
-    )
-    .await;
-    assert_eq!((s, count()), (StatusCode::OK, 1));
-    let (s, _) = call(
-        &app,
-        "POST",
-        "/api/v1/namespaces",
-        Some(&w.owner),
-        Some(json!({ "name": "c", "spec": spec(&ca("Acme C Root").pem, json!([])) })),
-    )
-    .await;
+    // Each write, through either route family, once. The second time round, the replayed
+    // request id answers from the record without writing again.
+    for _ in 0..2 {
+        let write = json!({ "caCertificate": fresh, "requestId": "r1" });
+        let (s, _) = w.post_json(CAS_A, &w.admin_a, write).await;
+        assert_eq!((s, count()), (StatusCode::OK, 1));
+    }
+    let namespace = json!({ "name": "c", "spec": spec(&ca("Acme C Root").pem, json!([])) });
+    let (s, _) = w.post_json("/api/v1/namespaces", &w.owner, namespace).await;
     assert_eq!((s, count()), (StatusCode::CREATED, 2));
-    let (s, _) = call(&app, "DELETE", "/api/v1/namespaces/c", Some(&w.owner), None).await;
+    let (s, _) = w.delete("/api/v1/namespaces/c", &w.owner).await;
     assert_eq!((s, count()), (StatusCode::NO_CONTENT, 3));
     // Users and keys are not namespace changes.
-    let (s, _) = call(
-        &app,
-        "POST",
-        "/api/v1/users",
-        Some(&w.owner),
-        Some(json!({ "email": "new@acme.io", "role": "read-only" })),
-    )
-    .await;
+    let user = json!({ "email": "new@acme.io", "role": "read-only" });
+    let (s, _) = w.post_json("/api/v1/users", &w.owner, user).await;
     assert_eq!((s, count()), (StatusCode::CREATED, 3));
 }

@@ -178,6 +178,68 @@ async fn call(
     (status, value)
 }
 
+/// The same requests as [`call`], on the world's router with a bearer token.
+impl World {
+    async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        call(&self.app, "GET", path, Some(token), None).await
+    }
+
+    async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        call(&self.app, "DELETE", path, Some(token), None).await
+    }
+
+    async fn post_json(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        call(&self.app, "POST", path, Some(token), Some(body)).await
+    }
+
+    async fn put_json(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        call(&self.app, "PUT", path, Some(token), Some(body)).await
+    }
+
+    async fn patch_json(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        call(&self.app, "PATCH", path, Some(token), Some(body)).await
+    }
+}
+
+impl World {
+    /// How many audit events the store holds (counting up to 1000).
+    async fn audit_count(&self) -> usize {
+        self.store
+            .list_audit(gatehouse_store::AuditQuery {
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .len()
+    }
+}
+
+/// Namespace a's bundle, the removal of one of its CAs, and its filters.
+const CAS_A: &str = "/api/v1/namespaces/a/accepted-client-ca";
+const REMOVE_CA_A: &str = "/api/v1/namespaces/a/accepted-client-ca/remove";
+const FILTERS_A: &str = "/api/v1/namespaces/a/certificate-filters";
+
+/// An answer's status and its first violation's rule id ("" when there is none).
+fn rule_of(status: StatusCode, v: &Value) -> (StatusCode, &str) {
+    (status, v["violations"][0]["rule"].as_str().unwrap_or(""))
+}
+
+/// Asserts an answer (`status`, `v`) is `expected`: a status and the first violation's rule.
+#[track_caller]
+fn assert_rule(status: StatusCode, v: &Value, expected: (StatusCode, &str)) {
+    assert_eq!(rule_of(status, v), expected, "{v}");
+}
+
+/// The string `field` of each element of the array `v`.
+fn field_of_each<'v>(v: &'v Value, field: &str) -> Vec<&'v str> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x[field].as_str().unwrap())
+        .collect()
+}
+
 fn spec(pem: &str, filters: Value) -> Value {
     json!({ "mtlsAuth": { "acceptedClientCa": pem, "certificateFilters": filters } })
 }

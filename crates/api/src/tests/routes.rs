@@ -16,25 +16,11 @@ async fn every_documented_route_exists_and_needs_a_key() {
             assert_eq!(v["code"], "unauthenticated");
         }
     }
-    let (status, _) = call(
-        &w.app,
-        "GET",
-        "/api/v1/namespaces",
-        Some("ghk_not-a-real-key"),
-        None,
-    )
-    .await;
+    let (status, _) = w.get("/api/v1/namespaces", "ghk_not-a-real-key").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, _) = call(
-        &w.app,
-        "GET",
-        "/api/v1/namespaces",
-        Some("something-else"),
-        None,
-    )
-    .await;
+    let (status, _) = w.get("/api/v1/namespaces", "something-else").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, v) = call(&w.app, "GET", "/api/v1/nope", Some(&w.owner), None).await;
+    let (status, v) = w.get("/api/v1/nope", &w.owner).await;
     assert_eq!(
         (status, v["code"].as_str()),
         (StatusCode::NOT_FOUND, Some("not_found"))
@@ -69,76 +55,45 @@ async fn every_documented_route_exists_and_needs_a_key() {
 #[tokio::test]
 async fn every_error_is_json() {
     let w = world().await;
-    let (status, v) = call(
-        &w.app,
-        "DELETE",
-        "/api/v1/namespaces/a?resourceVersion=abc",
-        Some(&w.owner),
-        None,
-    )
-    .await;
-    assert_eq!(
-        (status, v["violations"][0]["rule"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("request.schema")),
-        "{v}"
-    );
-    let (status, v) = call(&w.app, "GET", "/api/v1/audit?limit=x", Some(&w.owner), None).await;
+    let (status, v) = w
+        .delete("/api/v1/namespaces/a?resourceVersion=abc", &w.owner)
+        .await;
+    assert_rule(status, &v, (StatusCode::BAD_REQUEST, "request.schema"));
+    let (status, v) = w.get("/api/v1/audit?limit=x", &w.owner).await;
     assert_eq!(
         (status, v["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_argument")),
         "{v}"
     );
-    let (status, v) = call(
-        &w.app,
-        "PATCH",
-        "/api/v1/namespaces/a",
-        Some(&w.owner),
-        Some(json!({})),
-    )
-    .await;
+    let (status, v) = w
+        .patch_json("/api/v1/namespaces/a", &w.owner, json!({}))
+        .await;
     assert_eq!(
         (status, v["code"].as_str()),
         (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed")),
         "{v}"
     );
     // Authorisation comes before body checks: no 400 for a caller who may not write.
-    let (status, _) = call(
-        &w.app,
-        "POST",
-        "/api/v1/namespaces/b/accepted-client-ca",
-        Some(&w.admin_a),
-        Some(json!({"caCertificate": "garbage"})),
-    )
-    .await;
+    let (status, _) = w
+        .post_json(
+            "/api/v1/namespaces/b/accepted-client-ca",
+            &w.admin_a,
+            json!({"caCertificate": "garbage"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     // Non-admins cannot probe which users exist.
-    let (s1, _) = call(
-        &w.app,
-        "GET",
-        "/api/v1/users/owner@acme.io",
-        Some(&w.reader),
-        None,
-    )
-    .await;
-    let (s2, _) = call(
-        &w.app,
-        "GET",
-        "/api/v1/users/nobody@acme.io",
-        Some(&w.reader),
-        None,
-    )
-    .await;
+    let (s1, _) = w.get("/api/v1/users/owner@acme.io", &w.reader).await;
+    let (s2, _) = w.get("/api/v1/users/nobody@acme.io", &w.reader).await;
     assert_eq!((s1, s2), (StatusCode::FORBIDDEN, StatusCode::FORBIDDEN));
     // Read-only users see namespace events only.
-    call(
-        &w.app,
-        "POST",
+    w.post_json(
         "/api/v1/users",
-        Some(&w.owner),
-        Some(json!({"email": "x@acme.io", "role": "read-only"})),
+        &w.owner,
+        json!({"email": "x@acme.io", "role": "read-only"}),
     )
     .await;
-    let (_, log) = call(&w.app, "GET", "/api/v1/audit", Some(&w.reader), None).await;
+    let (_, log) = w.get("/api/v1/audit", &w.reader).await;
     assert!(
         log["events"]
             .as_array()

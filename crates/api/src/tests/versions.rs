@@ -6,41 +6,20 @@ use super::*;
 async fn versions_request_ids_and_rollover() {
     let w = world().await;
     let a = |v: &Value| v["resourceVersion"].as_str().unwrap().to_owned();
-    let (_, ns) = call(
-        &w.app,
-        "GET",
-        "/api/v1/namespaces/a",
-        Some(&w.admin_a),
-        None,
-    )
-    .await;
+    let (_, ns) = w.get("/api/v1/namespaces/a", &w.admin_a).await;
     assert_eq!(a(&ns), "1");
     // Rollover: add the new CA with a distinct subject…
     let v2 = ca("Acme A Root v2");
     // …a dry run first: validated and answered with the would-be namespace, nothing stored,
     // and no audit event.
-    let audit = |w: &World| {
-        let store = w.store.clone();
-        async move {
-            store
-                .list_audit(gatehouse_store::AuditQuery {
-                    limit: 1000,
-                    ..Default::default()
-                })
-                .await
-                .unwrap()
-                .len()
-        }
-    };
-    let events = audit(&w).await;
-    let (status, would) = call(
-        &w.app,
-        "POST",
-        "/api/v1/namespaces/a/accepted-client-ca",
-        Some(&w.admin_a),
-        Some(json!({"caCertificate": v2.pem, "resourceVersion": "1", "dryRun": true})),
-    )
-    .await;
+    let events = w.audit_count().await;
+    let (status, would) = w
+        .post_json(
+            CAS_A,
+            &w.admin_a,
+            json!({"caCertificate": v2.pem, "resourceVersion": "1", "dryRun": true}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{would}");
     assert_eq!(
         (
@@ -49,54 +28,31 @@ async fn versions_request_ids_and_rollover() {
         ),
         ("1".to_owned(), 2)
     );
-    let (status, v) = call(
-        &w.app,
-        "POST",
-        "/api/v1/namespaces/a/certificate-filters",
-        Some(&w.admin_a),
-        Some(json!({"filters": [{"commonName": "code.*.com"}], "dryRun": true})),
-    )
-    .await;
+    let (status, v) = w
+        .post_json(
+            FILTERS_A,
+            &w.admin_a,
+            json!({"filters": [{"commonName": "code.*.com"}], "dryRun": true}),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
-    let (status, v) = call(
-        &w.app,
-        "DELETE",
-        "/api/v1/namespaces/a?dryRun=true&resourceVersion=7",
-        Some(&w.owner),
-        None,
-    )
-    .await;
+    let (status, v) = w
+        .delete(
+            "/api/v1/namespaces/a?dryRun=true&resourceVersion=7",
+            &w.owner,
+        )
+        .await;
     assert_eq!(status, StatusCode::CONFLICT, "{v}");
-    let (_, still) = call(
-        &w.app,
-        "GET",
-        "/api/v1/namespaces/a",
-        Some(&w.admin_a),
-        None,
-    )
-    .await;
+    let (_, still) = w.get("/api/v1/namespaces/a", &w.admin_a).await;
     assert_eq!(a(&still), "1");
-    assert_eq!(audit(&w).await, events);
-    let (status, ns) = call(
-        &w.app,
-        "POST",
-        "/api/v1/namespaces/a/accepted-client-ca",
-        Some(&w.admin_a),
-        Some(json!({"caCertificate": v2.pem, "resourceVersion": "1", "requestId": "rot-1"})),
-    )
-    .await;
+    assert_eq!(w.audit_count().await, events);
+    let rotate = json!({"caCertificate": v2.pem, "resourceVersion": "1", "requestId": "rot-1"});
+    let (status, ns) = w.post_json(CAS_A, &w.admin_a, rotate.clone()).await;
     assert_eq!(status, StatusCode::OK, "{ns}");
     assert_eq!(a(&ns), "2");
     assert_eq!(ns["acceptedClientCas"].as_array().unwrap().len(), 2);
     // …a retry with the same request id is answered from the record, not applied twice.
-    let (status, again) = call(
-        &w.app,
-        "POST",
-        "/api/v1/namespaces/a/accepted-client-ca",
-        Some(&w.admin_a),
-        Some(json!({"caCertificate": v2.pem, "resourceVersion": "1", "requestId": "rot-1"})),
-    )
-    .await;
+    let (status, again) = w.post_json(CAS_A, &w.admin_a, rotate).await;
     assert_eq!(
         (status, a(&again)),
         (StatusCode::OK, "2".to_owned()),
@@ -104,14 +60,9 @@ async fn versions_request_ids_and_rollover() {
     );
     // A CA whose subject equals one already there is refused (rollover rule).
     let same_name = ca("Acme A Root");
-    let (status, v) = call(
-        &w.app,
-        "POST",
-        "/api/v1/namespaces/a/accepted-client-ca",
-        Some(&w.admin_a),
-        Some(json!({"caCertificate": same_name.pem})),
-    )
-    .await;
+    let (status, v) = w
+        .post_json(CAS_A, &w.admin_a, json!({"caCertificate": same_name.pem}))
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(v["violations"][0]["rule"], "bundle.unique-subject", "{v}");
     // Remove the old one by tcld's SHA-1 fingerprint.
@@ -120,14 +71,9 @@ async fn versions_request_ids_and_rollover() {
         .unwrap()
         .to_owned();
     assert_eq!(sha1.len(), 40);
-    let (status, ns) = call(
-        &w.app,
-        "POST",
-        "/api/v1/namespaces/a/accepted-client-ca/remove",
-        Some(&w.admin_a),
-        Some(json!({"fingerprint": sha1})),
-    )
-    .await;
+    let (status, ns) = w
+        .post_json(REMOVE_CA_A, &w.admin_a, json!({"fingerprint": sha1}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{ns}");
     assert_eq!(ns["acceptedClientCas"].as_array().unwrap().len(), 1);
     assert!(ns["acceptedClientCas"][0]["subject"]
@@ -139,27 +85,14 @@ async fn versions_request_ids_and_rollover() {
         .as_str()
         .unwrap()
         .to_owned();
-    let (status, v) = call(
-        &w.app,
-        "POST",
-        "/api/v1/namespaces/a/accepted-client-ca/remove",
-        Some(&w.admin_a),
-        Some(json!({"fingerprint": sha256})),
-    )
-    .await;
-    assert_eq!(
-        (status, v["violations"][0]["rule"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("bundle.empty"))
-    );
+    let (status, v) = w
+        .post_json(REMOVE_CA_A, &w.admin_a, json!({"fingerprint": sha256}))
+        .await;
+    assert_rule(status, &v, (StatusCode::BAD_REQUEST, "bundle.empty"));
     // The audit log has who, what and the fingerprints before/after.
-    let (_, log) = call(
-        &w.app,
-        "GET",
-        "/api/v1/audit?namespace=a&limit=10",
-        Some(&w.admin_a),
-        None,
-    )
-    .await;
+    let (_, log) = w
+        .get("/api/v1/audit?namespace=a&limit=10", &w.admin_a)
+        .await;
     let events = log["events"].as_array().unwrap();
     assert_eq!(events[0]["action"], "namespace.accepted-client-ca.remove");
     assert!(events[0]["actor"]
@@ -186,14 +119,9 @@ async fn versions_request_ids_and_rollover() {
 async fn expired_cas_do_not_block_removal_but_cannot_be_added() {
     let w = world().await;
     let (short_pem, _, _) = rcgen_ca("Short Root", |p| p.not_after = NOW + Duration::days(2));
-    let (status, v) = call(
-        &w.app,
-        "POST",
-        "/api/v1/namespaces/a/accepted-client-ca",
-        Some(&w.owner),
-        Some(json!({"caCertificate": short_pem})),
-    )
-    .await;
+    let (status, v) = w
+        .post_json(CAS_A, &w.owner, json!({"caCertificate": short_pem}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{v}");
     // Ten days later the short CA has expired; the store is unchanged, the clock moved.
     let later = AppState::new(
@@ -204,7 +132,7 @@ async fn expired_cas_do_not_block_removal_but_cannot_be_added() {
     let (status, v) = call(
         &app,
         "POST",
-        "/api/v1/namespaces/a/accepted-client-ca",
+        CAS_A,
         Some(&w.owner),
         Some(json!({"caCertificate": v3.pem})),
     )
@@ -226,7 +154,7 @@ async fn expired_cas_do_not_block_removal_but_cannot_be_added() {
     let (status, v) = call(
         &app,
         "POST",
-        "/api/v1/namespaces/a/accepted-client-ca/remove",
+        REMOVE_CA_A,
         Some(&w.owner),
         Some(json!({"fingerprint": expired_fp})),
     )
@@ -241,19 +169,10 @@ async fn expired_cas_do_not_block_removal_but_cannot_be_added() {
         p.not_before = NOW - Duration::days(30);
         p.not_after = NOW - Duration::days(1);
     });
-    let (status, v) = call(
-        &w.app,
-        "POST",
-        "/api/v1/namespaces/a/accepted-client-ca",
-        Some(&w.owner),
-        Some(json!({"caCertificate": dead})),
-    )
-    .await;
-    assert_eq!(
-        (status, v["violations"][0]["rule"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("cert.expired")),
-        "{v}"
-    );
+    let (status, v) = w
+        .post_json(CAS_A, &w.owner, json!({"caCertificate": dead}))
+        .await;
+    assert_rule(status, &v, (StatusCode::BAD_REQUEST, "cert.expired"));
 }
 
 #[tokio::test]
@@ -269,57 +188,24 @@ async fn well_known_cas_need_filters_that_cannot_be_cleared() {
         p.distinguished_name
             .push(rcgen::DnType::CommonName, "ISRG Root X1");
     });
-    let (status, v) = call(
-        &w.app,
-        "POST",
-        "/api/v1/namespaces/a/accepted-client-ca",
-        Some(&w.owner),
-        Some(json!({"caCertificate": isrg})),
-    )
-    .await;
-    assert_eq!(
-        (status, v["violations"][0]["rule"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("ca.well-known")),
-        "{v}"
-    );
-    let (status, _) = call(
-        &w.app,
-        "PUT",
-        "/api/v1/namespaces/a/certificate-filters",
-        Some(&w.owner),
-        Some(json!({"filters": [{"commonName": "worker.acme.io"}]})),
-    )
-    .await;
+    let (status, v) = w
+        .post_json(CAS_A, &w.owner, json!({"caCertificate": isrg}))
+        .await;
+    assert_rule(status, &v, (StatusCode::BAD_REQUEST, "ca.well-known"));
+    let (status, _) = w
+        .put_json(
+            FILTERS_A,
+            &w.owner,
+            json!({"filters": [{"commonName": "worker.acme.io"}]}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, v) = call(
-        &w.app,
-        "POST",
-        "/api/v1/namespaces/a/accepted-client-ca",
-        Some(&w.owner),
-        Some(json!({"caCertificate": isrg})),
-    )
-    .await;
+    let (status, v) = w
+        .post_json(CAS_A, &w.owner, json!({"caCertificate": isrg}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{v}");
-    let (status, v) = call(
-        &w.app,
-        "DELETE",
-        "/api/v1/namespaces/a/certificate-filters",
-        Some(&w.owner),
-        None,
-    )
-    .await;
-    assert_eq!(
-        (status, v["violations"][0]["rule"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("ca.well-known")),
-        "{v}"
-    );
-    let (_, f) = call(
-        &w.app,
-        "GET",
-        "/api/v1/namespaces/a/certificate-filters",
-        Some(&w.reader),
-        None,
-    )
-    .await;
+    let (status, v) = w.delete(FILTERS_A, &w.owner).await;
+    assert_rule(status, &v, (StatusCode::BAD_REQUEST, "ca.well-known"));
+    let (_, f) = w.get(FILTERS_A, &w.reader).await;
     assert_eq!(f["filters"], json!([{"commonName": "worker.acme.io"}]));
 }

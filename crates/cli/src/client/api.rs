@@ -4,7 +4,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Args;
+use clap::{Args, Subcommand};
 use serde_json::Value;
 
 use crate::fail::Failure;
@@ -30,6 +30,26 @@ pub(crate) struct ServerArgs {
         default_value = "./gatehouse-data"
     )]
     data_dir: PathBuf,
+}
+
+// A client command and the server it talks to (`namespace`, `user`, `apikey`, `rotate`).
+#[derive(Debug, Args)]
+pub(crate) struct ClientCommand<C: Subcommand> {
+    #[command(flatten)]
+    server: ServerArgs,
+    #[command(subcommand)]
+    command: C,
+}
+
+impl<C: Subcommand> ClientCommand<C> {
+    /// Runs the command with `run`, against the server (`auto_confirm`: --auto-confirm).
+    pub(crate) fn run(
+        self,
+        auto_confirm: bool,
+        run: impl FnOnce(&Client, C) -> Result<ExitCode, Failure>,
+    ) -> Result<ExitCode, Failure> {
+        run(&Client::new(&self.server, auto_confirm)?, self.command)
+    }
 }
 
 pub(crate) struct Client {

@@ -6,7 +6,7 @@ mod namespace;
 mod reports;
 mod users;
 
-pub(crate) use api::{Client, ServerArgs};
+pub(crate) use api::{Client, ClientCommand, ServerArgs};
 pub(crate) use namespace::{namespace, NamespaceCommand};
 pub(crate) use reports::{expirations_list, tickets_list};
 pub(crate) use users::{apikey, user, ApiKeyCommand, UserCommand};

@@ -8,7 +8,7 @@ use base64::Engine;
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
-use super::api::{ns_path, print, Client, ServerArgs};
+use super::api::{ns_path, print, Client};
 use crate::fail::Failure;
 
 #[derive(Debug, Subcommand)]
@@ -34,24 +34,13 @@ pub(crate) enum NamespaceCommand {
         alias = "g",
         after_help = "Examples:\n  gatehouse namespace get -n payments"
     )]
-    Get {
-        #[command(flatten)]
-        ns: NamespaceFlag,
-    },
+    Get(NamespaceFlag),
     /// Gateway traffic per accepted CA and per client certificate (is the old CA still used?)
     #[command(after_help = "Examples:\n  gatehouse namespace usage -n payments")]
-    Usage {
-        #[command(flatten)]
-        ns: NamespaceFlag,
-    },
+    Usage(NamespaceFlag),
     /// Delete a namespace (asks first)
     #[command(after_help = "Examples:\n  gatehouse namespace delete -n payments --auto-confirm")]
-    Delete {
-        #[command(flatten)]
-        ns: NamespaceFlag,
-        #[command(flatten)]
-        write: WriteFlags,
-    },
+    Delete(NsWrite),
     /// The namespace's accepted client CA certificates (tcld: `n ca`)
     #[command(
         name = "accepted-client-ca",
@@ -92,6 +81,18 @@ pub(crate) struct WriteFlags {
 }
 
 impl WriteFlags {
+    /// Sends `body` to `path` with the resource version and request id.
+    fn send(
+        &self,
+        c: &Client,
+        method: reqwest::Method,
+        path: &str,
+        mut body: Value,
+    ) -> Result<Value, Failure> {
+        self.add_to(&mut body);
+        c.call(method, path, Some(body))
+    }
+
     fn add_to(&self, body: &mut Value) {
         if let Some(v) = &self.resource_version {
             body["resourceVersion"] = json!(v);
@@ -114,6 +115,52 @@ impl WriteFlags {
         } else {
             format!("?{}", q.join("&"))
         }
+    }
+}
+
+// A namespace and the write flags, for a delete.
+#[derive(Debug, Args)]
+pub(crate) struct NsWrite {
+    #[command(flatten)]
+    ns: NamespaceFlag,
+    #[command(flatten)]
+    write: WriteFlags,
+}
+
+impl NsWrite {
+    /// Deletes the namespace's `rest` (the namespace itself for "").
+    fn delete(&self, c: &Client, rest: &str) -> Result<Value, Failure> {
+        let path = format!(
+            "{}{}",
+            ns_path(&self.ns.namespace, rest),
+            self.write.query()
+        );
+        c.call(reqwest::Method::DELETE, &path, None)
+    }
+}
+
+// A namespace, what to send it (`T`: CA certificates or certificate filters) and the write flags.
+#[derive(Debug, Args)]
+pub(crate) struct NsInput<T: Args> {
+    #[command(flatten)]
+    ns: NamespaceFlag,
+    #[command(flatten)]
+    input: T,
+    #[command(flatten)]
+    write: WriteFlags,
+}
+
+impl<T: Args> NsInput<T> {
+    /// Sends `body` to the namespace's `rest`, with the write flags.
+    fn send(
+        &self,
+        c: &Client,
+        method: reqwest::Method,
+        rest: &str,
+        body: Value,
+    ) -> Result<Value, Failure> {
+        self.write
+            .send(c, method, &ns_path(&self.ns.namespace, rest), body)
     }
 }
 
@@ -218,6 +265,14 @@ impl CfInput {
         }
         .filters()
     }
+
+    fn required(&self) -> Result<Value, Failure> {
+        self.filters()?.ok_or_else(|| {
+            Failure::Input(
+                "exactly one of --certificate-filter-file and --certificate-filter-input".into(),
+            )
+        })
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -227,23 +282,13 @@ pub(crate) enum CaCommand {
         alias = "l",
         after_help = "Examples:\n  gatehouse namespace accepted-client-ca list -n payments\n  gatehouse n ca l -n payments"
     )]
-    List {
-        #[command(flatten)]
-        ns: NamespaceFlag,
-    },
+    List(NamespaceFlag),
     /// Add CA certificates (the first step of a rollover)
     #[command(
         alias = "a",
         after_help = "Examples:\n  gatehouse n ca add -n payments -f new-ca.pem\n  gatehouse n ca a -n payments -c \"$(base64 -w0 new-ca.pem)\""
     )]
-    Add {
-        #[command(flatten)]
-        ns: NamespaceFlag,
-        #[command(flatten)]
-        ca: CaInput,
-        #[command(flatten)]
-        write: WriteFlags,
-    },
+    Add(NsInput<CaInput>),
     /// Remove CA certificates by PEM or fingerprint (the last step of a rollover; asks first)
     #[command(
         alias = "r",
@@ -265,14 +310,7 @@ pub(crate) enum CaCommand {
         alias = "s",
         after_help = "Examples:\n  cat old-ca.pem new-ca.pem > both.pem\n  gatehouse namespace accepted-client-ca set -n payments --ca-certificate-file both.pem"
     )]
-    Set {
-        #[command(flatten)]
-        ns: NamespaceFlag,
-        #[command(flatten)]
-        ca: CaInput,
-        #[command(flatten)]
-        write: WriteFlags,
-    },
+    Set(NsInput<CaInput>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -282,14 +320,7 @@ pub(crate) enum FilterCommand {
         alias = "imp",
         after_help = "Examples:\n  gatehouse n cf import -n payments --certificate-filter-file filters.json"
     )]
-    Import {
-        #[command(flatten)]
-        ns: NamespaceFlag,
-        #[command(flatten)]
-        input: CfInput,
-        #[command(flatten)]
-        write: WriteFlags,
-    },
+    Import(NsInput<CfInput>),
     /// Print the filters as tcld JSON, or write them to a file
     #[command(
         alias = "exp",
@@ -307,34 +338,17 @@ pub(crate) enum FilterCommand {
         alias = "a",
         after_help = "Examples:\n  gatehouse n cf add -n payments --input '{\"filters\":[{\"commonName\":\"temporal-booking.sdvdw\"}]}'"
     )]
-    Add {
-        #[command(flatten)]
-        ns: NamespaceFlag,
-        #[command(flatten)]
-        input: CfInput,
-        #[command(flatten)]
-        write: WriteFlags,
-    },
+    Add(NsInput<CfInput>),
     /// Remove every filter (asks first; refused while a well-known CA needs them)
     #[command(
         alias = "c",
         after_help = "Examples:\n  gatehouse n cf clear -n payments --auto-confirm"
     )]
-    Clear {
-        #[command(flatten)]
-        ns: NamespaceFlag,
-        #[command(flatten)]
-        write: WriteFlags,
-    },
+    Clear(NsWrite),
 }
 
-pub(crate) fn namespace(
-    server: &ServerArgs,
-    auto_confirm: bool,
-    command: NamespaceCommand,
-) -> Result<ExitCode, Failure> {
+pub(crate) fn namespace(c: &Client, command: NamespaceCommand) -> Result<ExitCode, Failure> {
     use reqwest::Method as M;
-    let c = Client::new(server, auto_confirm)?;
     match command {
         NamespaceCommand::Create { ns, ca, filters } => {
             let body = json!({
@@ -347,27 +361,23 @@ pub(crate) fn namespace(
             print(&c.call(M::POST, "/api/v1/namespaces", Some(body))?)
         }
         NamespaceCommand::List => print(&c.get("/api/v1/namespaces")?),
-        NamespaceCommand::Get { ns } => print(&c.get(&ns_path(&ns.namespace, ""))?),
-        NamespaceCommand::Usage { ns } => print(&c.get(&ns_path(&ns.namespace, "/usage"))?),
-        NamespaceCommand::Delete { ns, write } => {
-            c.confirm(&format!("Delete namespace {:?}", ns.namespace))?;
-            c.call(
-                M::DELETE,
-                &format!("{}{}", ns_path(&ns.namespace, ""), write.query()),
-                None,
-            )?;
-            eprintln!("deleted namespace {}", ns.namespace);
+        NamespaceCommand::Get(ns) => print(&c.get(&ns_path(&ns.namespace, ""))?),
+        NamespaceCommand::Usage(ns) => print(&c.get(&ns_path(&ns.namespace, "/usage"))?),
+        NamespaceCommand::Delete(a) => {
+            c.confirm(&format!("Delete namespace {:?}", a.ns.namespace))?;
+            a.delete(c, "")?;
+            eprintln!("deleted namespace {}", a.ns.namespace);
             Ok(ExitCode::SUCCESS)
         }
-        NamespaceCommand::AcceptedClientCa { command } => ca_command(&c, command),
-        NamespaceCommand::CertificateFilters { command } => filter_command(&c, command),
+        NamespaceCommand::AcceptedClientCa { command } => ca_command(c, command),
+        NamespaceCommand::CertificateFilters { command } => filter_command(c, command),
     }
 }
 
 fn ca_command(c: &Client, command: CaCommand) -> Result<ExitCode, Failure> {
     use reqwest::Method as M;
     match command {
-        CaCommand::List { ns } => {
+        CaCommand::List(ns) => {
             let v = c.get(&ns_path(&ns.namespace, "/accepted-client-ca"))?;
             let usage = c.get(&ns_path(&ns.namespace, "/usage"))?;
             // tcld's fields, plus when the gateway last saw traffic on each CA.
@@ -384,15 +394,9 @@ fn ca_command(c: &Client, command: CaCommand) -> Result<ExitCode, Failure> {
             }
             print(&cas)
         }
-        CaCommand::Add { ns, ca, write } => {
-            let mut body = json!({ "caCertificate": ca.required()? });
-            write.add_to(&mut body);
-            let v = c.call(
-                M::POST,
-                &ns_path(&ns.namespace, "/accepted-client-ca"),
-                Some(body),
-            )?;
-            print(&v["acceptedClientCas"])
+        CaCommand::Add(a) => {
+            let body = json!({ "caCertificate": a.input.required()? });
+            print(&a.send(c, M::POST, "/accepted-client-ca", body)?["acceptedClientCas"])
         }
         CaCommand::Remove {
             ns,
@@ -412,55 +416,36 @@ fn ca_command(c: &Client, command: CaCommand) -> Result<ExitCode, Failure> {
                     "give the CA to remove: -f FILE, -c BASE64 or --fp FINGERPRINT".into(),
                 ));
             }
-            write.add_to(&mut body);
             c.confirm(&format!("Remove CA certificate(s) from namespace {:?}; clients of those CAs will be refused", ns.namespace))?;
-            let v = c.call(
-                M::POST,
-                &ns_path(&ns.namespace, "/accepted-client-ca/remove"),
-                Some(body),
-            )?;
-            print(&v["acceptedClientCas"])
+            let path = ns_path(&ns.namespace, "/accepted-client-ca/remove");
+            print(&write.send(c, M::POST, &path, body)?["acceptedClientCas"])
         }
-        CaCommand::Set { ns, ca, write } => {
-            let mut body = json!({ "caCertificate": ca.required()? });
-            write.add_to(&mut body);
+        CaCommand::Set(a) => {
+            let body = json!({ "caCertificate": a.input.required()? });
             c.confirm(&format!(
                 "Replace the whole CA bundle of namespace {:?}",
-                ns.namespace
+                a.ns.namespace
             ))?;
-            let v = c.call(
-                M::PUT,
-                &ns_path(&ns.namespace, "/accepted-client-ca"),
-                Some(body),
-            )?;
-            print(&v["acceptedClientCas"])
+            print(&a.send(c, M::PUT, "/accepted-client-ca", body)?["acceptedClientCas"])
         }
     }
 }
 
+/// A namespace's filters as tcld prints them.
+fn print_filters(namespace: &Value) -> Result<ExitCode, Failure> {
+    print(&json!({ "filters": namespace["spec"]["mtlsAuth"]["certificateFilters"] }))
+}
+
 fn filter_command(c: &Client, command: FilterCommand) -> Result<ExitCode, Failure> {
     use reqwest::Method as M;
-    let required = |input: &CfInput| {
-        input.filters()?.ok_or_else(|| {
-            Failure::Input(
-                "exactly one of --certificate-filter-file and --certificate-filter-input".into(),
-            )
-        })
-    };
     match command {
-        FilterCommand::Import { ns, input, write } => {
-            let mut body = json!({ "filters": required(&input)? });
-            write.add_to(&mut body);
+        FilterCommand::Import(a) => {
+            let body = json!({ "filters": a.input.required()? });
             c.confirm(&format!(
                 "Replace the certificate filters of namespace {:?}",
-                ns.namespace
+                a.ns.namespace
             ))?;
-            let v = c.call(
-                M::PUT,
-                &ns_path(&ns.namespace, "/certificate-filters"),
-                Some(body),
-            )?;
-            print(&json!({ "filters": v["spec"]["mtlsAuth"]["certificateFilters"] }))
+            print_filters(&a.send(c, M::PUT, "/certificate-filters", body)?)
         }
         FilterCommand::Export { ns, file } => {
             let v = c.get(&ns_path(&ns.namespace, "/certificate-filters"))?;
@@ -483,25 +468,13 @@ fn filter_command(c: &Client, command: FilterCommand) -> Result<ExitCode, Failur
                 }
             }
         }
-        FilterCommand::Add { ns, input, write } => {
-            let mut body = json!({ "filters": required(&input)? });
-            write.add_to(&mut body);
-            let v = c.call(
-                M::POST,
-                &ns_path(&ns.namespace, "/certificate-filters"),
-                Some(body),
-            )?;
-            print(&json!({ "filters": v["spec"]["mtlsAuth"]["certificateFilters"] }))
+        FilterCommand::Add(a) => {
+            let body = json!({ "filters": a.input.required()? });
+            print_filters(&a.send(c, M::POST, "/certificate-filters", body)?)
         }
-        FilterCommand::Clear { ns, write } => {
-            c.confirm(&format!("Clear every certificate filter of namespace {:?}: any client of its CAs will be admitted", ns.namespace))?;
-            let path = format!(
-                "{}{}",
-                ns_path(&ns.namespace, "/certificate-filters"),
-                write.query()
-            );
-            let v = c.call(M::DELETE, &path, None)?;
-            print(&json!({ "filters": v["spec"]["mtlsAuth"]["certificateFilters"] }))
+        FilterCommand::Clear(a) => {
+            c.confirm(&format!("Clear every certificate filter of namespace {:?}: any client of its CAs will be admitted", a.ns.namespace))?;
+            print_filters(&a.delete(c, "/certificate-filters")?)
         }
     }
 }

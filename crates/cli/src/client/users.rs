@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use serde_json::json;
 
-use super::api::{print, Client, ServerArgs};
+use super::api::{print, Client};
 use crate::fail::Failure;
 
 // --- users and API keys -----------------------------------------------------------------------
@@ -60,13 +60,8 @@ pub(crate) enum UserCommand {
     },
 }
 
-pub(crate) fn user(
-    server: &ServerArgs,
-    auto_confirm: bool,
-    command: UserCommand,
-) -> Result<ExitCode, Failure> {
+pub(crate) fn user(c: &Client, command: UserCommand) -> Result<ExitCode, Failure> {
     use reqwest::Method as M;
-    let c = Client::new(server, auto_confirm)?;
     let id_of = |id: &str| -> Result<String, Failure> {
         Ok(c.get(&format!("/api/v1/users/{id}"))?["id"]
             .as_str()
@@ -145,13 +140,8 @@ pub(crate) enum ApiKeyCommand {
     },
 }
 
-pub(crate) fn apikey(
-    server: &ServerArgs,
-    auto_confirm: bool,
-    command: ApiKeyCommand,
-) -> Result<ExitCode, Failure> {
+pub(crate) fn apikey(c: &Client, command: ApiKeyCommand) -> Result<ExitCode, Failure> {
     use reqwest::Method as M;
-    let c = Client::new(server, auto_confirm)?;
     match command {
         ApiKeyCommand::List { user } => {
             let path = match user {

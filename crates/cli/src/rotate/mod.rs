@@ -28,7 +28,7 @@ use time::{Duration, OffsetDateTime};
 mod record;
 
 use self::record::{load, CaRef, Period, Rotation, Stage};
-use crate::client::{Client, ServerArgs};
+use crate::client::Client;
 use crate::fail::Failure;
 
 #[derive(Debug, Subcommand)]
@@ -128,6 +128,14 @@ fn state_path(t: &RotateStateArgs) -> PathBuf {
     t.state_file
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("gatehouse-rotation-{}.json", t.namespace)))
+}
+
+/// The rotation recorded for these flags, and where it is recorded.
+fn recorded(t: &RotateStateArgs) -> Result<(PathBuf, Rotation), Failure> {
+    let path = state_path(t);
+    let r = load(&path)?
+        .ok_or_else(|| Failure::Input(format!("no rotation recorded in {}", path.display())))?;
+    Ok((path, r))
 }
 
 /// The first 16 hex digits of a fingerprint (all of it if shorter).
@@ -393,12 +401,7 @@ fn advance(c: &Client, path: &Path, r: &mut Rotation, no_wait: bool) -> Result<E
     Ok(ExitCode::SUCCESS)
 }
 
-pub(crate) fn run(
-    server: &ServerArgs,
-    auto_confirm: bool,
-    command: RotateCommand,
-) -> Result<ExitCode, Failure> {
-    let c = Client::new(server, auto_confirm)?;
+pub(crate) fn run(c: &Client, command: RotateCommand) -> Result<ExitCode, Failure> {
     match command {
         RotateCommand::Ca(a) => {
             let path = state_path(&a.target);
@@ -429,7 +432,7 @@ pub(crate) fn run(
                 added_at: None,
                 steps: Vec::new(),
             };
-            let current = bundle(&c, &r.namespace)?;
+            let current = bundle(c, &r.namespace)?;
             if a.dry_run {
                 let new = if r.ca_cert.exists() {
                     let info = read_ca_files(&r.ca_cert, &r.ca_key)?;
@@ -471,13 +474,10 @@ pub(crate) fn run(
                 current.len()
             );
             r.record(&path, Stage::Planned, detail)?;
-            advance(&c, &path, &mut r, a.wait.no_wait)
+            advance(c, &path, &mut r, a.wait.no_wait)
         }
         RotateCommand::Resume(a) => {
-            let path = state_path(&a.target);
-            let mut r = load(&path)?.ok_or_else(|| {
-                Failure::Input(format!("no rotation recorded in {}", path.display()))
-            })?;
+            let (path, mut r) = recorded(&a.target)?;
             if r.state.finished() {
                 println!(
                     "The rotation of {} is {}; nothing to resume.",
@@ -498,20 +498,17 @@ pub(crate) fn run(
                 "Resuming the rotation of {} at step {}",
                 r.namespace, r.state
             );
-            advance(&c, &path, &mut r, a.wait.no_wait)
+            advance(c, &path, &mut r, a.wait.no_wait)
         }
         RotateCommand::Status(t) => {
-            let path = state_path(&t);
-            let r = load(&path)?.ok_or_else(|| {
-                Failure::Input(format!("no rotation recorded in {}", path.display()))
-            })?;
+            let (_, r) = recorded(&t)?;
             println!("Rotation of namespace {}: {}", r.namespace, r.state);
             for s in &r.steps {
                 println!("  {} {}: {}", rfc3339(s.at), s.step, s.detail);
             }
             if r.state == Stage::Added {
                 let quiet = r.quiet_period.duration();
-                let (ready, lines) = old_ca_traffic(&c, &r, quiet, OffsetDateTime::now_utc())?;
+                let (ready, lines) = old_ca_traffic(c, &r, quiet, OffsetDateTime::now_utc())?;
                 println!("Old CAs now:");
                 for l in lines {
                     println!("  {l}");
@@ -526,10 +523,7 @@ pub(crate) fn run(
             Ok(ExitCode::SUCCESS)
         }
         RotateCommand::Abort(a) => {
-            let path = state_path(&a.target);
-            let mut r = load(&path)?.ok_or_else(|| {
-                Failure::Input(format!("no rotation recorded in {}", path.display()))
-            })?;
+            let (path, mut r) = recorded(&a.target)?;
             if r.state.finished() {
                 return Err(Failure::Input(format!(
                     "the rotation of {} is already {}",
@@ -539,7 +533,7 @@ pub(crate) fn run(
             let mut detail = format!("stopped at step {}", r.state);
             if a.remove_new_ca {
                 if let Some(new_ca) = r.new_ca.clone() {
-                    let in_bundle = bundle(&c, &r.namespace)?;
+                    let in_bundle = bundle(c, &r.namespace)?;
                     let old_left = r
                         .old_cas
                         .iter()

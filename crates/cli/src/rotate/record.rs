@@ -43,22 +43,19 @@ impl Stage {
             Self::Done | Self::Aborted => None,
         }
     }
+}
 
-    fn as_str(self) -> &'static str {
-        match self {
+/// The stage's name in the file (serde's kebab-case) and in messages.
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
             Self::Planned => "planned",
             Self::NewCa => "new-ca",
             Self::Added => "added",
             Self::Removed => "removed",
             Self::Done => "done",
             Self::Aborted => "aborted",
-        }
-    }
-}
-
-impl fmt::Display for Stage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        })
     }
 }
 

@@ -24,21 +24,13 @@ pub struct NewCsr {
 impl CsrParams {
     /// Generates a key and a CSR signed with it.
     pub fn generate(&self) -> Result<NewCsr, IssueError> {
-        let mut names = Vec::new();
-        if let Some(o) = self
-            .organization
-            .as_deref()
-            .filter(|s| !s.trim().is_empty())
-        {
-            names.push((DnType::OrganizationName, o));
-        }
-        if let Some(ou) = self
-            .organizational_unit
-            .as_deref()
-            .filter(|s| !s.trim().is_empty())
-        {
-            names.push((DnType::OrganizationalUnitName, ou));
-        }
+        let mut names = present(vec![
+            (DnType::OrganizationName, self.organization.as_deref()),
+            (
+                DnType::OrganizationalUnitName,
+                self.organizational_unit.as_deref(),
+            ),
+        ]);
         names.push((
             DnType::CommonName,
             non_blank("--common-name", &self.common_name)?,

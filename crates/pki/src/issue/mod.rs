@@ -150,19 +150,21 @@ pub(super) fn placeholder_name() -> DistinguishedName {
     dn
 }
 
+/// The OID and the short label of a name attribute Gatehouse writes.
+fn attribute(ty: &DnType) -> (&'static str, &'static str) {
+    match ty {
+        DnType::CommonName => ("2.5.4.3", "CN"),
+        DnType::OrganizationName => ("2.5.4.10", "O"),
+        DnType::OrganizationalUnitName => ("2.5.4.11", "OU"),
+        _ => ("?", "?"),
+    }
+}
+
 /// The case-insensitive comparison key of a name Gatehouse is about to write.
 pub(super) fn name_key(entries: &[(DnType, &str)]) -> String {
     let attrs: Vec<(String, String)> = entries
         .iter()
-        .map(|(ty, v)| {
-            let oid = match ty {
-                DnType::CommonName => "2.5.4.3",
-                DnType::OrganizationName => "2.5.4.10",
-                DnType::OrganizationalUnitName => "2.5.4.11",
-                _ => "?",
-            };
-            (oid.to_owned(), (*v).to_owned())
-        })
+        .map(|(ty, v)| (attribute(ty).0.to_owned(), (*v).to_owned()))
         .collect();
     crate::cert::dn_key(&attrs)
 }
@@ -170,15 +172,7 @@ pub(super) fn name_key(entries: &[(DnType, &str)]) -> String {
 pub(super) fn name_text(entries: &[(DnType, &str)]) -> String {
     entries
         .iter()
-        .map(|(ty, v)| {
-            let label = match ty {
-                DnType::CommonName => "CN",
-                DnType::OrganizationName => "O",
-                DnType::OrganizationalUnitName => "OU",
-                _ => "?",
-            };
-            format!("{label}={v}")
-        })
+        .map(|(ty, v)| format!("{}={v}", attribute(ty).1))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -223,6 +217,15 @@ fn non_blank<'a>(flag: &str, value: &'a str) -> Result<&'a str, IssueError> {
     } else {
         Ok(value)
     }
+}
+
+/// The optional name attributes that are given and not blank, in order (an empty one is left
+/// out: tcld writes an empty OU=).
+fn present<'a>(entries: Vec<(DnType, Option<&'a str>)>) -> Vec<(DnType, &'a str)> {
+    entries
+        .into_iter()
+        .filter_map(|(ty, value)| Some((ty, value.filter(|s| !s.trim().is_empty())?)))
+        .collect()
 }
 
 fn dn(entries: &[(DnType, &str)]) -> Result<DistinguishedName, IssueError> {

@@ -23,29 +23,42 @@ impl LeafParams {
             non_blank("--organization", &self.organization)?,
         )];
         // Optional attributes are left out when empty (tcld writes an empty OU=).
-        if let Some(ou) = self
-            .organizational_unit
-            .as_deref()
-            .filter(|s| !s.trim().is_empty())
-        {
-            names.push((DnType::OrganizationalUnitName, ou));
-        }
-        if let Some(cn) = self.common_name.as_deref().filter(|s| !s.trim().is_empty()) {
-            names.push((DnType::CommonName, cn));
-        }
+        names.extend(present(vec![
+            (
+                DnType::OrganizationalUnitName,
+                self.organizational_unit.as_deref(),
+            ),
+            (DnType::CommonName, self.common_name.as_deref()),
+        ]));
         ca.check_distinct(&name_key(&names), &name_text(&names))?;
-        let key = PrivateKey::generate(ca.leaf_key_algorithm())?;
-        let mut params = base_params(
-            ca.not_before(self.now),
-            not_after,
-            key.pair().public_key_raw(),
-        )?;
-        params.distinguished_name = dn(&names)?;
-        params.subject_alt_names = sans(&self.subject_alt_names)?;
-        client_profile(&mut params);
-        let der = ca.sign(&params, key.pair(), None)?;
-        Issued::from_der(&der, Some(key))
+        let validity = (ca.not_before(self.now), not_after);
+        with_new_key(
+            ca,
+            validity,
+            &names,
+            &self.subject_alt_names,
+            Profile::Client,
+        )
     }
+}
+
+/// Generates a key (same family as the CA's) and a certificate for it signed by `ca`, valid
+/// from `validity.0` to `validity.1`, for `names` and `alt`, with `profile`'s extensions.
+fn with_new_key(
+    ca: &CertificateAuthority,
+    validity: (OffsetDateTime, OffsetDateTime),
+    names: &[(DnType, &str)],
+    alt: &[SubjectAltName],
+    profile: Profile,
+) -> Result<Issued, IssueError> {
+    let algorithm = ca.leaf_key_algorithm();
+    let key = PrivateKey::generate(algorithm)?;
+    let mut params = base_params(validity.0, validity.1, key.pair().public_key_raw())?;
+    params.distinguished_name = dn(names)?;
+    params.subject_alt_names = sans(alt)?;
+    apply_profile(&mut params, profile, algorithm == KeyAlgorithm::Rsa4096);
+    let der = ca.sign(&params, key.pair(), None)?;
+    Issued::from_der(&der, Some(key))
 }
 
 impl Profile {
@@ -128,14 +141,10 @@ impl ServerParams {
                 .or_else(|| self.ip_addresses.first().map(IpAddr::to_string))
                 .unwrap_or_default(),
         };
-        let mut names = Vec::new();
-        if let Some(o) = self
-            .organization
-            .as_deref()
-            .filter(|s| !s.trim().is_empty())
-        {
-            names.push((DnType::OrganizationName, o));
-        }
+        let mut names = present(vec![(
+            DnType::OrganizationName,
+            self.organization.as_deref(),
+        )]);
         names.push((DnType::CommonName, cn.as_str()));
         ca.check_distinct(&name_key(&names), &name_text(&names))?;
         let mut alt: Vec<SubjectAltName> = self
@@ -145,22 +154,12 @@ impl ServerParams {
             .map(SubjectAltName::Dns)
             .collect();
         alt.extend(self.ip_addresses.iter().copied().map(SubjectAltName::Ip));
-        let algorithm = ca.leaf_key_algorithm();
-        let key = PrivateKey::generate(algorithm)?;
-        let mut params = base_params(
-            ca.not_before(self.now),
-            not_after,
-            key.pair().public_key_raw(),
-        )?;
-        params.distinguished_name = dn(&names)?;
-        params.subject_alt_names = sans(&alt)?;
         let profile = if self.internode {
             Profile::Internode
         } else {
             Profile::Server
         };
-        apply_profile(&mut params, profile, algorithm == KeyAlgorithm::Rsa4096);
-        let der = ca.sign(&params, key.pair(), None)?;
-        Issued::from_der(&der, Some(key))
+        let validity = (ca.not_before(self.now), not_after);
+        with_new_key(ca, validity, &names, &alt, profile)
     }
 }

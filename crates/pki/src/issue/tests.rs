@@ -303,9 +303,7 @@ fn tampered_csr_is_refused() {
     // Flip a byte inside the CN "worker".
     let pos = bytes.windows(6).position(|w| w == b"worker").unwrap();
     bytes[pos] = b'W';
-    let b64 = base64_encode(&bytes);
-    let pem =
-        format!("-----BEGIN CERTIFICATE REQUEST-----\n{b64}\n-----END CERTIFICATE REQUEST-----\n");
+    let pem = pem::encode(&pem::Pem::new("CERTIFICATE REQUEST", bytes));
     let err = CsrRequest::from_pem(pem.as_bytes()).unwrap_err();
     assert!(
         err.to_string().contains("signature does not verify"),
@@ -365,27 +363,6 @@ fn random_text_inputs_never_panic() {
         let _ = CsrRequest::from_pem(&s);
         let _ = crate::pem::parse_certificates(&s, "fuzz");
     }
-}
-
-fn base64_encode(bytes: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// A stand-in for a PKCS#11 token: the key lives in a signer the CA only calls.

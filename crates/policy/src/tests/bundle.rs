@@ -29,10 +29,7 @@ fn bundle_rules() {
         )),
         [Rule::BundleMalformed]
     );
-    let pem = format!(
-        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
-        b64(&r.info.der)
-    );
+    let pem = gatehouse_pki::certificate_pem(&r.info.der);
     assert_eq!(
         CaBundle::from_submitted_pem(&pem)
             .unwrap()
@@ -96,14 +93,7 @@ fn ca_rules() {
         [Rule::CaChainsInBundle]
     );
     // ca.well-known: a CA carrying a Mozilla root's subject
-    let mut p = ca_params("ISRG Root X1");
-    p.distinguished_name = rcgen::DistinguishedName::new();
-    p.distinguished_name.push(DnType::CountryName, "US");
-    p.distinguished_name
-        .push(DnType::OrganizationName, "Internet Security Research Group");
-    p.distinguished_name
-        .push(DnType::CommonName, "ISRG Root X1");
-    let public = self_signed(p);
+    let public = isrg_lookalike();
     let f = bundle(&[&public.info]).lint(false, NOW);
     assert_eq!(errors(&f), [Rule::CaWellKnown]);
     assert!(f[0].message.contains("ISRG Root X1"));

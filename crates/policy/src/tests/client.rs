@@ -177,14 +177,7 @@ fn chain_rules() {
     let e = verify(&[&l.info, &sub.info], &bundle(&[&cr.info]), &none).unwrap_err();
     assert_eq!(e.reason.rule, Rule::ChainInvalid, "{:?}", e.reason);
     // ca.well-known on the path without filters
-    let mut p = ca_params("ISRG Root X1");
-    p.distinguished_name = rcgen::DistinguishedName::new();
-    p.distinguished_name.push(DnType::CountryName, "US");
-    p.distinguished_name
-        .push(DnType::OrganizationName, "Internet Security Research Group");
-    p.distinguished_name
-        .push(DnType::CommonName, "ISRG Root X1");
-    let public = self_signed(p);
+    let public = isrg_lookalike();
     let pl = signed(leaf_params("anyone"), &public);
     let pb = bundle(&[&public.info]);
     assert_eq!(refused(&[&pl.info], &pb, &none), Rule::CaWellKnown);

@@ -87,30 +87,21 @@ fn root(cn: &str) -> Made {
     self_signed(ca_params(cn))
 }
 
+/// A private CA carrying the subject of a Mozilla root (ISRG Root X1): `ca.well-known`.
+fn isrg_lookalike() -> Made {
+    let mut p = ca_params("ISRG Root X1");
+    p.distinguished_name = rcgen::DistinguishedName::new();
+    p.distinguished_name.push(DnType::CountryName, "US");
+    p.distinguished_name
+        .push(DnType::OrganizationName, "Internet Security Research Group");
+    p.distinguished_name
+        .push(DnType::CommonName, "ISRG Root X1");
+    self_signed(p)
+}
+
 fn bundle(certs: &[&CertificateInfo]) -> CaBundle {
     let size = certs.iter().map(|c| c.der.len() * 4 / 3 + 60).sum();
     CaBundle::from_certificates(certs.iter().map(|c| (*c).clone()).collect(), size)
-}
-
-fn b64(bytes: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            out.push(if i <= chunk.len() {
-                T[((n >> (18 - 6 * i)) & 63) as usize] as char
-            } else {
-                '='
-            });
-        }
-    }
-    out
 }
 
 fn rules(findings: &[Finding]) -> Vec<Rule> {
