@@ -221,7 +221,7 @@ fn non_blank<'a>(flag: &str, value: &'a str) -> Result<&'a str, IssueError> {
 
 /// The optional name attributes that are given and not blank, in order (an empty one is left
 /// out: tcld writes an empty OU=).
-fn present<'a>(entries: Vec<(DnType, Option<&'a str>)>) -> Vec<(DnType, &'a str)> {
+fn present(entries: Vec<(DnType, Option<&str>)>) -> Vec<(DnType, &str)> {
     entries
         .into_iter()
         .filter_map(|(ty, value)| Some((ty, value.filter(|s| !s.trim().is_empty())?)))
