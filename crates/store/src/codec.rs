@@ -6,7 +6,6 @@ use sqlx::{Row, Transaction};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::connect::SqlStore;
 use crate::error::{Context, StoreError};
 use crate::model::{
     ApiKey, AuditEvent, Namespace, NamespaceSpec, NewNotification, Notification, ObservedLeaf,
@@ -82,28 +81,6 @@ pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyA
 /// A type the store reads back from a row (of the columns its `*_COLUMNS` constant names).
 pub(crate) trait Decoded: Sized {
     fn from_row(row: &AnyRow) -> Result<Self, StoreError>;
-}
-
-impl SqlStore {
-    /// Runs `query` and decodes every row it returns; `what` says what the store was doing.
-    pub(crate) async fn read_all<T: Decoded>(
-        &self,
-        query: AnyQuery<'_>,
-        what: &'static str,
-    ) -> Result<Vec<T>, StoreError> {
-        let rows = query.fetch_all(&self.pool).await.context(what)?;
-        rows.iter().map(T::from_row).collect()
-    }
-
-    /// Runs `query` and decodes the row it returns, if any.
-    pub(crate) async fn read_optional<T: Decoded>(
-        &self,
-        query: AnyQuery<'_>,
-        what: &'static str,
-    ) -> Result<Option<T>, StoreError> {
-        let row = query.fetch_optional(&self.pool).await.context(what)?;
-        row.as_ref().map(T::from_row).transpose()
-    }
 }
 
 /// Runs `query` in the transaction `tx` and decodes the one row it returns.

@@ -18,7 +18,7 @@ use sqlx::{AnyPool, Executor, Transaction};
 use time::OffsetDateTime;
 
 use crate::backend::Backend;
-use crate::codec::ts;
+use crate::codec::{ts, AnyQuery, Decoded};
 use crate::error::{Context, StoreError};
 
 /// The advisory lock every PostgreSQL control-plane write holds until it commits.
@@ -444,6 +444,29 @@ impl Lease {
             self.conn = None;
         }
         alive
+    }
+}
+
+// Reads, for every aggregate module: a query and the type its rows decode into.
+impl SqlStore {
+    /// Runs `query` and decodes every row it returns; `what` says what the store was doing.
+    pub(crate) async fn read_all<T: Decoded>(
+        &self,
+        query: AnyQuery<'_>,
+        what: &'static str,
+    ) -> Result<Vec<T>, StoreError> {
+        let rows = query.fetch_all(&self.pool).await.context(what)?;
+        rows.iter().map(T::from_row).collect()
+    }
+
+    /// Runs `query` and decodes the row it returns, if any.
+    pub(crate) async fn read_optional<T: Decoded>(
+        &self,
+        query: AnyQuery<'_>,
+        what: &'static str,
+    ) -> Result<Option<T>, StoreError> {
+        let row = query.fetch_optional(&self.pool).await.context(what)?;
+        row.as_ref().map(T::from_row).transpose()
     }
 }
 
