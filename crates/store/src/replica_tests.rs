@@ -202,7 +202,7 @@ async fn a_namespace_write_wakes_every_listener() {
         assert_eq!(fed, [true, true]);
         // The first wake is the listener's own look after connecting.
         for w in &wakes {
-            tokio::time::timeout(Duration::from_secs(5), w.notified())
+            tokio::time::timeout(Duration::from_secs(30), w.notified())
                 .await
                 .expect("listener connected");
         }
@@ -218,7 +218,8 @@ async fn a_namespace_write_wakes_every_listener() {
                     .is_err()
             );
         }
-        // …a namespace write wakes both, at once.
+        // …a namespace write wakes both. How soon is a printed figure (bench/ measures the
+        // gateways' "update enforced"); the deadline only catches a wake that never comes.
         let started = std::time::Instant::now();
         writer
             .create_namespace(
@@ -230,9 +231,9 @@ async fn a_namespace_write_wakes_every_listener() {
             .await
             .unwrap();
         for w in &wakes {
-            tokio::time::timeout(Duration::from_secs(1), w.notified())
+            tokio::time::timeout(Duration::from_secs(30), w.notified())
                 .await
-                .expect("woken within 1 s");
+                .expect("woken by the namespace write");
         }
         eprintln!("woken after {:?}", started.elapsed());
     }
@@ -259,7 +260,7 @@ async fn one_replica_leads_the_notifier() {
         // The leader goes away (its connection closes): the next try takes over.
         drop(first);
         let mut took_over = None;
-        for _ in 0..50 {
+        for _ in 0..300 {
             if let Some(l) = b.try_lead().await.unwrap() {
                 took_over = Some(l);
                 break;
