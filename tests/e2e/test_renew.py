@@ -131,7 +131,14 @@ def test_renew_daemon_renews_before_expiry_and_runs_hooks(tmp_path):
                                 "n=0\n"
                                 "def h(*_):\n global n; n+=1; open(sys.argv[1],'w').write(str(n))\n"
                                 "signal.signal(signal.SIGHUP,h)\n"
+                                "open(sys.argv[1],'w').write('0')\n"
                                 "while True: time.sleep(0.1)", tmp_path / "hups"])
+    # The first renewal is due at once: signal the sleeper only once its handler is in place
+    # (SIGHUP's default action would end it, and on a busy machine Python starts slowly).
+    deadline = time.monotonic() + 30
+    while not (tmp_path / "hups").exists():
+        assert sleeper.poll() is None and time.monotonic() < deadline, "the SIGHUP counter did not start"
+        time.sleep(0.05)
     log = tmp_path / "daemon.log"
     daemon = subprocess.Popen([GATEHOUSE, "renew", "--daemon", "--cert", cert, "--key", key, "--ca-cert", ca[0], "--ca-key", ca[1],
                                "--renew-before", "90s", "--signal", f"{sleeper.pid}:SIGHUP",
