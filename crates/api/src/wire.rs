@@ -356,7 +356,7 @@ pub struct ExpiryQuery {
 }
 
 /// The answer to `GET /api/v1/expirations`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ExpiryReport {
     pub at: String,
     pub certificates: Vec<ExpiryEntry>,

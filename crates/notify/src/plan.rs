@@ -226,7 +226,7 @@ pub fn plan(
 }
 
 /// One line of the expiry report.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct ExpiryEntry {
     pub namespace: String,

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use serde_json::Value;
+use gatehouse_api::wire::ErrorBody;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use crate::fail::Failure;
 
@@ -87,51 +89,52 @@ impl Client {
         })
     }
 
-    pub(crate) fn call(
+    /// One request: `body` (a `gatehouse_api::wire` type) as JSON, the answer decoded as `R`
+    /// (a wire type, or `Value` to print the server's JSON as it is). A refusal becomes
+    /// [`Failure::Refused`] with each violation's rule, certificate and fix.
+    pub(crate) fn send<B: Serialize + ?Sized, R: DeserializeOwned>(
         &self,
         method: reqwest::Method,
         path: &str,
-        body: Option<Value>,
-    ) -> Result<Value, Failure> {
+        body: Option<&B>,
+    ) -> Result<R, Failure> {
         let url = format!("{}{path}", self.base);
         let mut req = self.http.request(method, &url).bearer_auth(&self.token);
         if let Some(b) = body {
-            req = req.json(&b);
+            req = req.json(b);
         }
         let resp = req
             .send()
             .map_err(|e| Failure::Internal(format!("cannot reach {}: {e}", self.base)))?;
         let status = resp.status();
         let text = resp.text().unwrap_or_default();
-        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         if status.is_success() {
-            return Ok(value);
+            return serde_json::from_str(&text).map_err(|e| {
+                Failure::Internal(format!("{url}: an answer this CLI cannot read: {e}"))
+            });
         }
-        let mut msg = format!(
-            "{} ({}): {}",
-            value["code"].as_str().unwrap_or("error"),
-            status.as_u16(),
-            value["message"].as_str().unwrap_or(&text)
-        );
-        for v in value["violations"].as_array().into_iter().flatten() {
-            msg.push_str(&format!(
-                "\n  [{}] {}{}",
-                v["rule"].as_str().unwrap_or("?"),
-                v["message"].as_str().unwrap_or(""),
-                v["fingerprint"]
-                    .as_str()
-                    .map(|f| format!(" (sha256 {f})"))
-                    .unwrap_or_default()
-            ));
-            if let Some(h) = v["hint"].as_str() {
-                msg.push_str(&format!("\n    fix: {h}"));
-            }
-        }
-        Err(Failure::Refused(msg))
+        Err(Failure::Refused(refusal(status, &text)))
     }
 
-    pub(crate) fn get(&self, path: &str) -> Result<Value, Failure> {
-        self.call(reqwest::Method::GET, path, None)
+    /// `GET path`.
+    pub(crate) fn get<R: DeserializeOwned>(&self, path: &str) -> Result<R, Failure> {
+        self.send::<(), R>(reqwest::Method::GET, path, None)
+    }
+
+    /// `DELETE path` with `query` (e.g. `wire::WriteQuery`: the resource version and request id).
+    pub(crate) fn delete<Q: Serialize, R: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &Q,
+    ) -> Result<R, Failure> {
+        let query = serde_urlencoded::to_string(query)
+            .map_err(|e| Failure::Internal(format!("query for {path}: {e}")))?;
+        let path = if query.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{path}?{query}")
+        };
+        self.send::<(), R>(reqwest::Method::DELETE, &path, None)
     }
 
     /// tcld-style confirmation: skipped with --auto-confirm; never waits on a non-terminal.
@@ -160,10 +163,35 @@ impl Client {
     }
 }
 
-pub(super) fn print(v: &Value) -> Result<ExitCode, Failure> {
+/// The API's error body (`ErrorBody`) as the CLI prints it.
+fn refusal(status: reqwest::StatusCode, text: &str) -> String {
+    let Ok(body) = serde_json::from_str::<ErrorBody>(text) else {
+        return format!("error ({}): {text}", status.as_u16());
+    };
+    let mut msg = format!("{} ({}): {}", body.code, status.as_u16(), body.message);
+    for v in &body.violations {
+        msg.push_str(&format!(
+            "\n  [{}] {}{}",
+            v.rule,
+            v.message,
+            v.fingerprint
+                .as_deref()
+                .map(|f| format!(" (sha256 {f})"))
+                .unwrap_or_default()
+        ));
+        if let Some(h) = &v.hint {
+            msg.push_str(&format!("\n    fix: {h}"));
+        }
+    }
+    msg
+}
+
+/// Prints `v` as the API's JSON (keys sorted, two-space indent).
+pub(super) fn print<T: Serialize + ?Sized>(v: &T) -> Result<ExitCode, Failure> {
+    let v = serde_json::to_value(v).map_err(|e| Failure::Internal(e.to_string()))?;
     println!(
         "{}",
-        serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
+        serde_json::to_string_pretty(&v).unwrap_or_else(|_| v.to_string())
     );
     Ok(ExitCode::SUCCESS)
 }

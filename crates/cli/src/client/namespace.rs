@@ -6,6 +6,13 @@ use std::process::ExitCode;
 
 use base64::Engine;
 use clap::{Args, Subcommand};
+use gatehouse_api::wire::{
+    CaBody, CaList, CaView, CreateNamespace, FilterList, FiltersBody, MtlsAuth, NamespaceList,
+    NamespaceView, SpecBody, UsageView, WriteQuery,
+};
+use gatehouse_policy::CertificateFilter;
+use gatehouse_store::ResourceVersion;
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::api::{ns_path, print, Client};
@@ -81,40 +88,50 @@ pub(crate) struct WriteFlags {
 }
 
 impl WriteFlags {
-    /// Sends `body` to `path` with the resource version and request id.
-    fn send(
+    /// The resource version (a number, as the API takes it) and the request id as a write's
+    /// query string.
+    fn query(&self) -> Result<WriteQuery, Failure> {
+        let resource_version = self
+            .resource_version
+            .as_deref()
+            .map(|v| {
+                v.trim().parse::<ResourceVersion>().map_err(|_| {
+                    Failure::Input(format!("--resource-version {v:?} is not a number"))
+                })
+            })
+            .transpose()?;
+        Ok(WriteQuery {
+            resource_version,
+            request_id: self.request_id.clone(),
+            dry_run: false,
+        })
+    }
+
+    /// A bundle write: PEM to add, set or remove, or a fingerprint to remove.
+    fn ca_body(
         &self,
-        c: &Client,
-        method: reqwest::Method,
-        path: &str,
-        mut body: Value,
-    ) -> Result<Value, Failure> {
-        self.add_to(&mut body);
-        c.call(method, path, Some(body))
+        ca_certificate: Option<String>,
+        fingerprint: Option<String>,
+    ) -> Result<CaBody, Failure> {
+        let q = self.query()?;
+        Ok(CaBody {
+            ca_certificate,
+            fingerprint,
+            resource_version: q.resource_version,
+            request_id: q.request_id,
+            dry_run: false,
+        })
     }
 
-    fn add_to(&self, body: &mut Value) {
-        if let Some(v) = &self.resource_version {
-            body["resourceVersion"] = json!(v);
-        }
-        if let Some(r) = &self.request_id {
-            body["requestId"] = json!(r);
-        }
-    }
-
-    fn query(&self) -> String {
-        let mut q = Vec::new();
-        if let Some(v) = &self.resource_version {
-            q.push(format!("resourceVersion={v}"));
-        }
-        if let Some(r) = &self.request_id {
-            q.push(format!("requestId={r}"));
-        }
-        if q.is_empty() {
-            String::new()
-        } else {
-            format!("?{}", q.join("&"))
-        }
+    /// A filters write.
+    fn filters_body(&self, filters: Vec<CertificateFilter>) -> Result<FiltersBody, Failure> {
+        let q = self.query()?;
+        Ok(FiltersBody {
+            filters,
+            resource_version: q.resource_version,
+            request_id: q.request_id,
+            dry_run: false,
+        })
     }
 }
 
@@ -129,13 +146,8 @@ pub(crate) struct NsWrite {
 
 impl NsWrite {
     /// Deletes the namespace's `rest` (the namespace itself for "").
-    fn delete(&self, c: &Client, rest: &str) -> Result<Value, Failure> {
-        let path = format!(
-            "{}{}",
-            ns_path(&self.ns.namespace, rest),
-            self.write.query()
-        );
-        c.call(reqwest::Method::DELETE, &path, None)
+    fn delete<R: serde::de::DeserializeOwned>(&self, c: &Client, rest: &str) -> Result<R, Failure> {
+        c.delete(&ns_path(&self.ns.namespace, rest), &self.write.query()?)
     }
 }
 
@@ -151,16 +163,15 @@ pub(crate) struct NsInput<T: Args> {
 }
 
 impl<T: Args> NsInput<T> {
-    /// Sends `body` to the namespace's `rest`, with the write flags.
-    fn send(
+    /// Sends `body` (made with the write flags) to the namespace's `rest`.
+    fn send<B: Serialize>(
         &self,
         c: &Client,
         method: reqwest::Method,
         rest: &str,
-        body: Value,
-    ) -> Result<Value, Failure> {
-        self.write
-            .send(c, method, &ns_path(&self.ns.namespace, rest), body)
+        body: &B,
+    ) -> Result<NamespaceView, Failure> {
+        c.send(method, &ns_path(&self.ns.namespace, rest), Some(body))
     }
 }
 
@@ -221,7 +232,7 @@ pub(crate) struct FilterInput {
 }
 
 impl FilterInput {
-    fn filters(&self) -> Result<Option<Value>, Failure> {
+    fn filters(&self) -> Result<Option<Vec<CertificateFilter>>, Failure> {
         let text = match (
             &self.certificate_filter_file,
             &self.certificate_filter_input,
@@ -238,7 +249,7 @@ impl FilterInput {
         };
         // Parsed and validated locally too, so a typo fails before any request is made.
         let filters = gatehouse_policy::CertificateFilters::from_json(&text)?;
-        Ok(Some(json!(filters.filters())))
+        Ok(Some(filters.filters().to_vec()))
     }
 }
 
@@ -258,7 +269,7 @@ pub(crate) struct CfInput {
 }
 
 impl CfInput {
-    fn filters(&self) -> Result<Option<Value>, Failure> {
+    fn filters(&self) -> Result<Option<Vec<CertificateFilter>>, Failure> {
         FilterInput {
             certificate_filter_file: self.certificate_filter_file.clone(),
             certificate_filter_input: self.certificate_filter_input.clone(),
@@ -266,7 +277,7 @@ impl CfInput {
         .filters()
     }
 
-    fn required(&self) -> Result<Value, Failure> {
+    fn required(&self) -> Result<Vec<CertificateFilter>, Failure> {
         self.filters()?.ok_or_else(|| {
             Failure::Input(
                 "exactly one of --certificate-filter-file and --certificate-filter-input".into(),
@@ -351,21 +362,26 @@ pub(crate) fn namespace(c: &Client, command: NamespaceCommand) -> Result<ExitCod
     use reqwest::Method as M;
     match command {
         NamespaceCommand::Create { ns, ca, filters } => {
-            let body = json!({
-                "name": ns.namespace,
-                "spec": { "mtlsAuth": {
-                    "acceptedClientCa": ca.required()?,
-                    "certificateFilters": filters.filters()?.unwrap_or_else(|| json!([])),
-                } }
-            });
-            print(&c.call(M::POST, "/api/v1/namespaces", Some(body))?)
+            let body = CreateNamespace {
+                name: ns.namespace,
+                spec: SpecBody {
+                    mtls_auth: MtlsAuth {
+                        accepted_client_ca: ca.required()?,
+                        certificate_filters: filters.filters()?.unwrap_or_default(),
+                    },
+                },
+                request_id: None,
+            };
+            print(&c.send::<_, NamespaceView>(M::POST, "/api/v1/namespaces", Some(&body))?)
         }
-        NamespaceCommand::List => print(&c.get("/api/v1/namespaces")?),
-        NamespaceCommand::Get(ns) => print(&c.get(&ns_path(&ns.namespace, ""))?),
-        NamespaceCommand::Usage(ns) => print(&c.get(&ns_path(&ns.namespace, "/usage"))?),
+        NamespaceCommand::List => print(&c.get::<NamespaceList>("/api/v1/namespaces")?),
+        NamespaceCommand::Get(ns) => print(&c.get::<NamespaceView>(&ns_path(&ns.namespace, ""))?),
+        NamespaceCommand::Usage(ns) => {
+            print(&c.get::<UsageView>(&ns_path(&ns.namespace, "/usage"))?)
+        }
         NamespaceCommand::Delete(a) => {
             c.confirm(&format!("Delete namespace {:?}", a.ns.namespace))?;
-            a.delete(c, "")?;
+            a.delete::<Value>(c, "")?;
             eprintln!("deleted namespace {}", a.ns.namespace);
             Ok(ExitCode::SUCCESS)
         }
@@ -378,25 +394,29 @@ fn ca_command(c: &Client, command: CaCommand) -> Result<ExitCode, Failure> {
     use reqwest::Method as M;
     match command {
         CaCommand::List(ns) => {
-            let v = c.get(&ns_path(&ns.namespace, "/accepted-client-ca"))?;
-            let usage = c.get(&ns_path(&ns.namespace, "/usage"))?;
+            let list: CaList = c.get(&ns_path(&ns.namespace, "/accepted-client-ca"))?;
+            let usage: UsageView = c.get(&ns_path(&ns.namespace, "/usage"))?;
             // tcld's fields, plus when the gateway last saw traffic on each CA.
-            let mut cas = v["acceptedClientCas"].clone();
-            if let Some(list) = cas.as_array_mut() {
-                for ca in list {
-                    let seen = usage["cas"]
-                        .as_array()
-                        .and_then(|u| u.iter().find(|u| u["sha256"] == ca["sha256"]));
-                    ca["lastUsed"] =
-                        seen.map_or(serde_json::Value::Null, |u| u["lastSeen"].clone());
-                    ca["openConnections"] = seen.map_or(json!(0), |u| u["openConnections"].clone());
-                }
-            }
+            let cas: Vec<_> = list
+                .accepted_client_cas
+                .into_iter()
+                .map(|ca| {
+                    let seen = usage.cas.iter().find(|u| u.sha256 == ca.sha256);
+                    CaInUse {
+                        last_used: seen.and_then(|u| u.last_seen.clone()),
+                        open_connections: seen.map_or(0, |u| u.open_connections),
+                        ca,
+                    }
+                })
+                .collect();
             print(&cas)
         }
         CaCommand::Add(a) => {
-            let body = json!({ "caCertificate": a.input.required()? });
-            print(&a.send(c, M::POST, "/accepted-client-ca", body)?["acceptedClientCas"])
+            let body = a.write.ca_body(Some(a.input.required()?), None)?;
+            print(
+                &a.send(c, M::POST, "/accepted-client-ca", &body)?
+                    .accepted_client_cas,
+            )
         }
         CaCommand::Remove {
             ns,
@@ -404,52 +424,62 @@ fn ca_command(c: &Client, command: CaCommand) -> Result<ExitCode, Failure> {
             fingerprint,
             write,
         } => {
-            let mut body = json!({});
-            if let Some(pem) = ca.pem()? {
-                body["caCertificate"] = json!(pem);
-            }
-            if let Some(fp) = &fingerprint {
-                body["fingerprint"] = json!(fp);
-            }
-            if body.as_object().is_some_and(serde_json::Map::is_empty) {
+            let pem = ca.pem()?;
+            if pem.is_none() && fingerprint.is_none() {
                 return Err(Failure::Input(
                     "give the CA to remove: -f FILE, -c BASE64 or --fp FINGERPRINT".into(),
                 ));
             }
+            let body = write.ca_body(pem, fingerprint)?;
             c.confirm(&format!("Remove CA certificate(s) from namespace {:?}; clients of those CAs will be refused", ns.namespace))?;
             let path = ns_path(&ns.namespace, "/accepted-client-ca/remove");
-            print(&write.send(c, M::POST, &path, body)?["acceptedClientCas"])
+            let ns: NamespaceView = c.send(M::POST, &path, Some(&body))?;
+            print(&ns.accepted_client_cas)
         }
         CaCommand::Set(a) => {
-            let body = json!({ "caCertificate": a.input.required()? });
+            let body = a.write.ca_body(Some(a.input.required()?), None)?;
             c.confirm(&format!(
                 "Replace the whole CA bundle of namespace {:?}",
                 a.ns.namespace
             ))?;
-            print(&a.send(c, M::PUT, "/accepted-client-ca", body)?["acceptedClientCas"])
+            print(
+                &a.send(c, M::PUT, "/accepted-client-ca", &body)?
+                    .accepted_client_cas,
+            )
         }
     }
 }
 
+/// One accepted CA as `accepted-client-ca list` prints it: tcld's fields, `sha256`, and the
+/// gateways' last sight of it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CaInUse {
+    #[serde(flatten)]
+    ca: CaView,
+    last_used: Option<String>,
+    open_connections: i64,
+}
+
 /// A namespace's filters as tcld prints them.
-fn print_filters(namespace: &Value) -> Result<ExitCode, Failure> {
-    print(&json!({ "filters": namespace["spec"]["mtlsAuth"]["certificateFilters"] }))
+fn print_filters(namespace: &NamespaceView) -> Result<ExitCode, Failure> {
+    print(&json!({ "filters": namespace.spec.mtls_auth.certificate_filters }))
 }
 
 fn filter_command(c: &Client, command: FilterCommand) -> Result<ExitCode, Failure> {
     use reqwest::Method as M;
     match command {
         FilterCommand::Import(a) => {
-            let body = json!({ "filters": a.input.required()? });
+            let body = a.write.filters_body(a.input.required()?)?;
             c.confirm(&format!(
                 "Replace the certificate filters of namespace {:?}",
                 a.ns.namespace
             ))?;
-            print_filters(&a.send(c, M::PUT, "/certificate-filters", body)?)
+            print_filters(&a.send(c, M::PUT, "/certificate-filters", &body)?)
         }
         FilterCommand::Export { ns, file } => {
-            let v = c.get(&ns_path(&ns.namespace, "/certificate-filters"))?;
-            let doc = json!({ "filters": v["filters"] });
+            let list: FilterList = c.get(&ns_path(&ns.namespace, "/certificate-filters"))?;
+            let doc = json!({ "filters": list.filters });
             match file {
                 None => print(&doc),
                 Some(path) => {
@@ -469,8 +499,8 @@ fn filter_command(c: &Client, command: FilterCommand) -> Result<ExitCode, Failur
             }
         }
         FilterCommand::Add(a) => {
-            let body = json!({ "filters": a.input.required()? });
-            print_filters(&a.send(c, M::POST, "/certificate-filters", body)?)
+            let body = a.write.filters_body(a.input.required()?)?;
+            print_filters(&a.send(c, M::POST, "/certificate-filters", &body)?)
         }
         FilterCommand::Clear(a) => {
             c.confirm(&format!("Clear every certificate filter of namespace {:?}: any client of its CAs will be admitted", a.ns.namespace))?;

@@ -2,6 +2,8 @@
 
 use std::process::ExitCode;
 
+use gatehouse_api::wire::{ExpiryReport, TicketList};
+
 use super::api::{print, Client, ServerArgs};
 use crate::fail::Failure;
 
@@ -17,31 +19,26 @@ pub(crate) fn expirations_list(
         Some(w) => format!("/api/v1/expirations?within={w}"),
         None => "/api/v1/expirations".into(),
     };
-    let v = c.get(&path)?;
+    let report: ExpiryReport = c.get(&path)?;
     if output == crate::flags::OutputFormat::Json {
-        return print(&v);
+        return print(&report);
     }
     println!(
         "{:<20} {:<5} {:>5}  {:<20}  {:<20}  SUBJECT / SHA-256",
         "NAMESPACE", "KIND", "DAYS", "NOT AFTER", "LAST USED"
     );
-    for e in v["certificates"].as_array().into_iter().flatten() {
-        let days = e["daysLeft"].as_i64().unwrap_or_default();
+    for e in &report.certificates {
         println!(
             "{:<20} {:<5} {:>5}  {:<20}  {:<20}  {}{}\n{:>77}{}",
-            e["namespace"].as_str().unwrap_or(""),
-            e["kind"].as_str().unwrap_or(""),
-            days,
-            e["notAfter"].as_str().unwrap_or(""),
-            e["lastUsed"].as_str().unwrap_or("-"),
-            e["subject"].as_str().unwrap_or(""),
-            if e["expired"].as_bool().unwrap_or(false) {
-                "  [EXPIRED]"
-            } else {
-                ""
-            },
+            e.namespace,
+            e.kind,
+            e.days_left,
+            e.not_after,
+            e.last_used.as_deref().unwrap_or("-"),
+            e.subject,
+            if e.expired { "  [EXPIRED]" } else { "" },
             "",
-            e["sha256"].as_str().unwrap_or(""),
+            e.sha256,
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -49,5 +46,5 @@ pub(crate) fn expirations_list(
 
 pub(crate) fn tickets_list(server: &ServerArgs) -> Result<ExitCode, Failure> {
     let c = Client::new(server, true)?;
-    print(&c.get("/api/v1/tickets")?)
+    print(&c.get::<TicketList>("/api/v1/tickets")?)
 }

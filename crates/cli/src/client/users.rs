@@ -3,7 +3,9 @@
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use serde_json::json;
+use gatehouse_api::wire::{ApiKeyList, CreatedApiKey, KeyBody, UserBody, UserList};
+use gatehouse_store::{Role, User};
+use serde_json::Value;
 
 use super::api::{print, Client};
 use crate::fail::Failure;
@@ -62,44 +64,54 @@ pub(crate) enum UserCommand {
 
 pub(crate) fn user(c: &Client, command: UserCommand) -> Result<ExitCode, Failure> {
     use reqwest::Method as M;
-    let id_of = |id: &str| -> Result<String, Failure> {
-        Ok(c.get(&format!("/api/v1/users/{id}"))?["id"]
-            .as_str()
-            .unwrap_or(id)
-            .to_owned())
-    };
     match command {
-        UserCommand::List => print(&c.get("/api/v1/users")?),
+        UserCommand::List => print(&c.get::<UserList>("/api/v1/users")?),
         UserCommand::Create {
             email,
             role,
             namespaces,
-        } => print(&c.call(
-            M::POST,
-            "/api/v1/users",
-            Some(json!({ "email": email, "role": role, "namespaces": namespaces })),
-        )?),
-        UserCommand::Get { id } => print(&c.get(&format!("/api/v1/users/{id}"))?),
+        } => {
+            let body = UserBody {
+                email: Some(email),
+                role: role_arg(&role)?,
+                namespaces,
+            };
+            print(&c.send::<_, User>(M::POST, "/api/v1/users", Some(&body))?)
+        }
+        UserCommand::Get { id } => print(&user_by(c, &id)?),
         UserCommand::Update {
             id,
             role,
             namespaces,
         } => {
-            let id = id_of(&id)?;
-            print(&c.call(
-                M::PUT,
-                &format!("/api/v1/users/{id}"),
-                Some(json!({ "role": role, "namespaces": namespaces })),
-            )?)
+            let body = UserBody {
+                email: None,
+                role: role_arg(&role)?,
+                namespaces,
+            };
+            let id = user_by(c, &id)?.id;
+            let path = format!("/api/v1/users/{id}");
+            print(&c.send::<_, User>(M::PUT, &path, Some(&body))?)
         }
         UserCommand::Delete { id } => {
             c.confirm(&format!("Delete user {id:?} and their API keys"))?;
-            let id = id_of(&id)?;
-            c.call(M::DELETE, &format!("/api/v1/users/{id}"), None)?;
+            let id = user_by(c, &id)?.id;
+            c.send::<(), Value>(M::DELETE, &format!("/api/v1/users/{id}"), None)?;
             eprintln!("deleted user {id}");
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// A user by id or email.
+fn user_by(c: &Client, id_or_email: &str) -> Result<User, Failure> {
+    c.get(&format!("/api/v1/users/{id_or_email}"))
+}
+
+/// `--role` as the API names roles.
+fn role_arg(role: &str) -> Result<Role, Failure> {
+    role.parse()
+        .map_err(|e: String| Failure::Input(format!("--role: {e}")))
 }
 
 #[derive(Debug, Subcommand)]
@@ -145,34 +157,26 @@ pub(crate) fn apikey(c: &Client, command: ApiKeyCommand) -> Result<ExitCode, Fai
     match command {
         ApiKeyCommand::List { user } => {
             let path = match user {
-                Some(u) => {
-                    let id = c.get(&format!("/api/v1/users/{u}"))?["id"]
-                        .as_str()
-                        .unwrap_or(&u)
-                        .to_owned();
-                    format!("/api/v1/apikeys?userId={id}")
-                }
+                Some(u) => format!("/api/v1/apikeys?userId={}", user_by(c, &u)?.id),
                 None => "/api/v1/apikeys".into(),
             };
-            print(&c.get(&path)?)
+            print(&c.get::<ApiKeyList>(&path)?)
         }
         ApiKeyCommand::Create {
             name,
             user,
             duration,
         } => {
-            let mut body = json!({ "name": name });
-            if let Some(u) = user {
-                body["userId"] = json!(u);
-            }
-            if let Some(d) = duration {
-                body["duration"] = json!(d);
-            }
-            print(&c.call(M::POST, "/api/v1/apikeys", Some(body))?)
+            let body = KeyBody {
+                name,
+                user_id: user,
+                duration,
+            };
+            print(&c.send::<_, CreatedApiKey>(M::POST, "/api/v1/apikeys", Some(&body))?)
         }
         ApiKeyCommand::Revoke { id } => {
             c.confirm(&format!("Revoke API key {id}"))?;
-            c.call(M::DELETE, &format!("/api/v1/apikeys/{id}"), None)?;
+            c.send::<(), Value>(M::DELETE, &format!("/api/v1/apikeys/{id}"), None)?;
             eprintln!("revoked API key {id}");
             Ok(ExitCode::SUCCESS)
         }

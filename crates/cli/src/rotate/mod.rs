@@ -17,11 +17,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
+use gatehouse_api::wire::{CaBody, CaList, NamespaceView, UsageView};
 use gatehouse_pki::{
     parse_certificates, read_input_file, rfc3339, write_files, CaParams, CertificateAuthority,
     CertificateInfo, FileKind, KeyAlgorithm, OutputFile, PrivateKey, ValidityPeriod,
 };
-use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
@@ -152,16 +152,20 @@ fn ns_path(ns: &str, rest: &str) -> String {
 }
 
 fn bundle(c: &Client, ns: &str) -> Result<Vec<CaRef>, Failure> {
-    let v = c.get(&ns_path(ns, "/accepted-client-ca"))?;
-    Ok(v["acceptedClientCas"]
-        .as_array()
+    let list: CaList = c.get(&ns_path(ns, "/accepted-client-ca"))?;
+    Ok(list
+        .accepted_client_cas
         .into_iter()
-        .flatten()
         .map(|ca| CaRef {
-            sha256: ca["sha256"].as_str().unwrap_or_default().to_owned(),
-            subject: ca["subject"].as_str().unwrap_or_default().to_owned(),
+            sha256: ca.sha256,
+            subject: ca.subject,
         })
         .collect())
+}
+
+/// A bundle write to namespace `ns`'s `rest` (`/accepted-client-ca` or its `/remove`).
+fn post_ca(c: &Client, ns: &str, rest: &str, body: CaBody) -> Result<NamespaceView, Failure> {
+    c.send(reqwest::Method::POST, &ns_path(ns, rest), Some(&body))
 }
 
 fn read_ca_files(cert: &Path, key: &Path) -> Result<CertificateInfo, Failure> {
@@ -185,7 +189,7 @@ fn old_ca_traffic(
     quiet: Duration,
     now: OffsetDateTime,
 ) -> Result<(bool, Vec<String>), Failure> {
-    let usage = c.get(&ns_path(&r.namespace, "/usage"))?;
+    let usage: UsageView = c.get(&ns_path(&r.namespace, "/usage"))?;
     let in_bundle = bundle(c, &r.namespace)?;
     let added = r.added_at.unwrap_or(now);
     let mut all_quiet = true;
@@ -195,15 +199,11 @@ fn old_ca_traffic(
             lines.push(format!("{}: already removed from the bundle", old.subject));
             continue;
         }
-        let u = usage["cas"]
-            .as_array()
-            .and_then(|cas| cas.iter().find(|u| u["sha256"] == old.sha256.as_str()))
-            .cloned()
-            .unwrap_or(Value::Null);
-        let last = u["lastHandshake"]
-            .as_str()
+        let u = usage.cas.iter().find(|u| u.sha256 == old.sha256);
+        let last = u
+            .and_then(|u| u.last_handshake.as_deref())
             .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok());
-        let open = u["openConnections"].as_i64().unwrap_or(0);
+        let open = u.map_or(0, |u| u.open_connections);
         let quiet_since = last.map_or(added, |l| l.max(added));
         let quiet_for = now - quiet_since;
         let ok = open == 0 && quiet_for >= quiet;
@@ -270,11 +270,12 @@ fn advance(c: &Client, path: &Path, r: &mut Rotation, no_wait: bool) -> Result<E
         // type…) by the same rules as the add itself, before anything is recorded.
         if !current.iter().any(|b| b.sha256 == sha256) {
             let pem = String::from_utf8_lossy(&read_input_file(&r.ca_cert)?).into_owned();
-            c.call(
-                reqwest::Method::POST,
-                &ns_path(&r.namespace, "/accepted-client-ca"),
-                Some(json!({ "caCertificate": pem, "dryRun": true })),
-            )?;
+            let body = CaBody {
+                ca_certificate: Some(pem),
+                dry_run: true,
+                ..CaBody::default()
+            };
+            post_ca(c, &r.namespace, "/accepted-client-ca", body)?;
         }
         r.new_ca = Some(CaRef {
             sha256: sha256.clone(),
@@ -303,11 +304,12 @@ fn advance(c: &Client, path: &Path, r: &mut Rotation, no_wait: bool) -> Result<E
             .any(|b| b.sha256 == new_ca.sha256)
         {
             let pem = String::from_utf8_lossy(&read_input_file(&r.ca_cert)?).into_owned();
-            c.call(
-                reqwest::Method::POST,
-                &ns_path(&r.namespace, "/accepted-client-ca"),
-                Some(json!({ "caCertificate": pem, "requestId": format!("rotate-{}-{}-add", r.run_id, short(&new_ca.sha256)) })),
-            )?;
+            let body = CaBody {
+                ca_certificate: Some(pem),
+                request_id: Some(format!("rotate-{}-{}-add", r.run_id, short(&new_ca.sha256))),
+                ..CaBody::default()
+            };
+            post_ca(c, &r.namespace, "/accepted-client-ca", body)?;
             if !bundle(c, &r.namespace)?
                 .iter()
                 .any(|b| b.sha256 == new_ca.sha256)
@@ -369,11 +371,12 @@ fn advance(c: &Client, path: &Path, r: &mut Rotation, no_wait: bool) -> Result<E
             if !in_bundle.iter().any(|b| b.sha256 == old.sha256) {
                 continue;
             }
-            c.call(
-                reqwest::Method::POST,
-                &ns_path(&r.namespace, "/accepted-client-ca/remove"),
-                Some(json!({ "fingerprint": old.sha256, "requestId": format!("rotate-{}-{}-remove", r.run_id, short(&old.sha256)) })),
-            )?;
+            let body = CaBody {
+                fingerprint: Some(old.sha256.clone()),
+                request_id: Some(format!("rotate-{}-{}-remove", r.run_id, short(&old.sha256))),
+                ..CaBody::default()
+            };
+            post_ca(c, &r.namespace, "/accepted-client-ca/remove", body)?;
         }
         let left = bundle(c, &r.namespace)?;
         if let Some(still) = r
@@ -548,11 +551,11 @@ pub(crate) fn run(c: &Client, command: RotateCommand) -> Result<ExitCode, Failur
                             "Remove the new CA {} from namespace {:?}; clients already moved to it will be refused",
                             new_ca.subject, r.namespace
                         ))?;
-                        c.call(
-                            reqwest::Method::POST,
-                            &ns_path(&r.namespace, "/accepted-client-ca/remove"),
-                            Some(json!({ "fingerprint": new_ca.sha256 })),
-                        )?;
+                        let body = CaBody {
+                            fingerprint: Some(new_ca.sha256.clone()),
+                            ..CaBody::default()
+                        };
+                        post_ca(c, &r.namespace, "/accepted-client-ca/remove", body)?;
                         detail.push_str("; removed the new CA from the bundle");
                     }
                 }
