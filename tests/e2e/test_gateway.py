@@ -625,9 +625,14 @@ def test_gen_leaf_writes_a_temporal_profile_and_a_kubernetes_secret(gateway, tmp
             "--tls-server-name", f"a.{DOMAIN}", "--tls-ca-path", gateway.ca, "--temporal-config-file", config]
     p = subprocess.run(args, capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
-    # The real CLI connects through the gateway with nothing but the profile.
-    t = subprocess.run([TEMPORAL, "workflow", "list", "--profile", "gw", "--command-timeout", "20s"],
-                       capture_output=True, text=True, env=dict(os.environ, TEMPORAL_CONFIG_FILE=str(config)))
+    # The real CLI connects through the gateway with nothing but the profile, run exactly as
+    # the hint prints it (it names the file through TEMPORAL_CONFIG_FILE: --temporal-config-file
+    # is not where the CLI looks by default).
+    hint = re.search(r'Wrote Temporal profile "gw" to [^:]+: (.+)$', p.stderr, re.M).group(1)
+    assert hint == f"TEMPORAL_CONFIG_FILE={config} temporal --profile gw workflow list", hint
+    env = {k: v for k, v in os.environ.items() if k != "TEMPORAL_CONFIG_FILE"}
+    env["PATH"] = f"{Path(TEMPORAL).parent}:{env['PATH']}"
+    t = subprocess.run(["bash", "-c", hint + " --command-timeout 20s"], capture_output=True, text=True, env=env)
     assert t.returncode == 0, t.stderr
     assert 'address = "elsewhere:7233"' in config.read_text()
     # The Secret holds exactly the pair, as kubectl would write it, and is private.

@@ -76,6 +76,16 @@ def test_every_shell_block_of_the_readme_runs(tmp_path):
         # As the gateway flushes usage (every 2 s): waited for, not assumed of the tour's sleeps.
         wait_until(lambda: old_ca_used_and_idle(usage()), lambda: str(usage()), every=0.2)
         assert 'namespace=demo rule="chain.untrusted"' in (tmp_path / "dev.err").read_text()
+        # The blocks ran in one directory without reusing each other's files: no CA ended up in
+        # two namespaces' bundles (as demo's ca-2.pem once did in payments', through rotate ca).
+        req = urllib.request.Request(f"http://127.0.0.1:{api}/api/v1/namespaces",
+                                     headers={"Authorization": f"Bearer {token}"})
+        owners = {}
+        for ns in json.loads(urllib.request.urlopen(req, timeout=10).read())["namespaces"]:
+            for ca in ns["acceptedClientCas"]:
+                owners.setdefault(ca["sha256"], []).append(ns["name"])
+        shared = {fp: names for fp, names in owners.items() if len(names) > 1}
+        assert not shared and {"demo", "payments"} <= {n for names in owners.values() for n in names}, owners
     finally:
         dev.send_signal(signal.SIGINT)
         assert dev.wait(timeout=60) == 0, (tmp_path / "dev.err").read_text()[-3000:]

@@ -440,3 +440,36 @@ def test_rotate_refuses_a_new_ca_the_bundle_would_not_take_and_changes_nothing(t
         assert status == 200 and len(v["acceptedClientCas"]) == 1
     finally:
         s.stop()
+
+
+def test_rotate_says_when_it_reuses_a_ca_file_and_refuses_what_contradicts_it(tmp_path):
+    """The README once ran `rotate ca -n payments --org temporal -d 90d --ca-cert ca-2.pem` in a
+    directory where ca-2.pem was another namespace's CA (O=demo): rotate used it silently."""
+    from test_control_plane import Server
+    s = Server(tmp_path).start()
+    try:
+        s.cli("gen", "ca", "--org", "acme", "--common-name", "Acme Root", "-d", "90d",
+              "--ca-cert", "pay.pem", "--ca-key", "pay.key", check=0)
+        s.cli("gen", "ca", "--org", "demo", "--common-name", "Demo Root", "-d", "90d",
+              "--ca-cert", "demo.pem", "--ca-key", "demo.key", check=0)
+        s.cli("namespace", "create", "--namespace", "pay", "--ca-certificate-file", "pay.pem", check=0)
+        s.cli("namespace", "create", "--namespace", "demo", "--ca-certificate-file", "demo.pem", check=0)
+        rotate = ["rotate", "ca", "-n", "pay", "--ca-cert", "demo.pem", "--ca-key", "demo.key", "--no-wait"]
+        # An --org or -d the existing file contradicts is refused, naming the file's CA.
+        p = s.cli(*rotate, "--org", "temporal", check=2)
+        assert "--org \"temporal\" contradicts demo.pem" in p.stderr and "O=demo" in p.stderr, p.stderr
+        p = s.cli(*rotate, "--org", "demo", "-d", "30d", check=2)
+        assert "-d 30d contradicts demo.pem" in p.stderr and "(90 days)" in p.stderr, p.stderr
+        # A CA another namespace accepts needs a confirmation; the dry run warns.
+        p = s.cli(*rotate, "--org", "demo", "--dry-run", check=0)
+        assert "using the existing CA in demo.pem" in p.stderr and "already accepted by namespace(s) demo" in p.stderr, p.stderr
+        p = s.cli(*rotate, "--org", "demo", "-d", "90d", check=2)
+        assert "already accepted by namespace(s) demo" in p.stderr and "--auto-confirm" in p.stderr, p.stderr
+        status, v = s.api("GET", "/api/v1/namespaces/pay/accepted-client-ca")
+        assert status == 200 and len(v["acceptedClientCas"]) == 1, "nothing changed"
+        # Confirmed, it goes ahead.
+        p = s.cli(*rotate, "--org", "demo", "--auto-confirm", check=0)
+        status, v = s.api("GET", "/api/v1/namespaces/pay/accepted-client-ca")
+        assert len(v["acceptedClientCas"]) == 2, v
+    finally:
+        s.stop()

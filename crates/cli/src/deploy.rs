@@ -284,9 +284,61 @@ pub(crate) fn deploy_outputs(
             true,
         )?;
         eprintln!(
-            "Wrote Temporal profile {profile:?} to {}: temporal --profile {profile} workflow list",
-            file.display()
+            "Wrote Temporal profile {profile:?} to {}: {}",
+            file.display(),
+            profile_command(profile, d.temporal_config_file.as_deref())
         );
     }
     Ok(())
+}
+
+/// The `temporal` command that uses `profile`, as it works when pasted: the CLI reads profiles
+/// from `$TEMPORAL_CONFIG_FILE` (else its default file), so a profile written to another file
+/// needs that variable.
+fn profile_command(profile: &str, written_to: Option<&Path>) -> String {
+    let command = format!("temporal --profile {} workflow list", shell_word(profile));
+    match written_to {
+        Some(file)
+            if std::env::var_os("TEMPORAL_CONFIG_FILE").as_deref() != Some(file.as_os_str()) =>
+        {
+            format!(
+                "TEMPORAL_CONFIG_FILE={} {command}",
+                shell_word(&file.display().to_string())
+            )
+        }
+        _ => command,
+    }
+}
+
+/// `s` as one shell word (single-quoted unless it is plainly safe).
+fn shell_word(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:@%+=,".contains(c));
+    if plain {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_profile_hint_names_the_file_it_was_written_to() {
+        assert_eq!(
+            profile_command("billing", None),
+            "temporal --profile billing workflow list"
+        );
+        if std::env::var_os("TEMPORAL_CONFIG_FILE").is_none() {
+            assert_eq!(
+                profile_command("billing", Some(Path::new("./temporal.toml"))),
+                "TEMPORAL_CONFIG_FILE=./temporal.toml temporal --profile billing workflow list"
+            );
+        }
+        assert_eq!(shell_word("my file's.toml"), r"'my file'\''s.toml'");
+        assert_eq!(shell_word(""), "''");
+    }
 }

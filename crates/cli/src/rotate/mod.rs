@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use gatehouse_api::wire::{CaBody, CaList, NamespaceView, UsageView};
+use gatehouse_api::wire::{CaBody, CaList, NamespaceList, NamespaceView, UsageView};
 use gatehouse_pki::{
     parse_certificates, read_input_file, rfc3339, write_files, CaParams, CertificateAuthority,
     CertificateInfo, FileKind, KeyAlgorithm, OutputFile, PrivateKey, ValidityPeriod,
@@ -84,9 +84,9 @@ pub(crate) struct RotateCaArgs {
     /// Organization (O=) of a new CA
     #[arg(long = "organization", visible_alias = "org")]
     pub(crate) organization: String,
-    /// Validity of a new CA: more than 7 days, at most 1y
-    #[arg(long = "validity-period", short = 'd', default_value = "1y")]
-    pub(crate) validity_period: String,
+    /// Validity of a new CA: more than 7 days, at most 1y [default: 1y]
+    #[arg(long = "validity-period", short = 'd')]
+    pub(crate) validity_period: Option<String>,
     /// RSA-4096 instead of ECDSA P-384 for a new CA
     #[arg(long)]
     pub(crate) rsa: bool,
@@ -166,6 +166,63 @@ fn bundle(c: &Client, ns: &str) -> Result<Vec<CaRef>, Failure> {
 /// A bundle write to namespace `ns`'s `rest` (`/accepted-client-ca` or its `/remove`).
 fn post_ca(c: &Client, ns: &str, rest: &str, body: CaBody) -> Result<NamespaceView, Failure> {
     c.send(reqwest::Method::POST, &ns_path(ns, rest), Some(&body))
+}
+
+/// `rotate ca` with a CA file that already exists: say so, refuse an `--org` or `-d` the file
+/// contradicts (they apply only to a CA generated here), and ask before a CA that another
+/// namespace already accepts goes into this one (its clients would be admitted here too).
+fn reuse(c: &Client, a: &RotateCaArgs) -> Result<(), Failure> {
+    let info = read_ca_files(&a.ca_cert, &a.ca_key)?;
+    let file = a.ca_cert.display();
+    if !info.organizations.contains(&a.organization) {
+        return Err(Failure::Input(format!(
+            "--org {:?} contradicts {file}, which already exists: its CA is {}. Use that CA's organization, or name a new file with --ca-cert/--ca-key to generate a CA here",
+            a.organization,
+            info.display_subject()
+        )));
+    }
+    if let Some(d) = &a.validity_period {
+        let wanted = ValidityPeriod::parse(d)
+            .map_err(|e| Failure::Input(format!("--validity-period: {e}")))?
+            .to_duration();
+        let has = info.not_after - info.not_before;
+        if (has - wanted).abs() > Duration::days(1) {
+            return Err(Failure::Input(format!(
+                "-d {d} contradicts {file}, which already exists: its CA is valid from {} to {} ({} days). Drop -d to use it as it is, or name a new file to generate a CA here",
+                rfc3339(info.not_before),
+                rfc3339(info.not_after),
+                has.whole_days()
+            )));
+        }
+    }
+    eprintln!(
+        "using the existing CA in {file}: {} (sha256 {}, valid until {})",
+        info.display_subject(),
+        info.fingerprint,
+        rfc3339(info.not_after)
+    );
+    let sha256 = info.fingerprint.to_string();
+    let namespace = &a.target.namespace;
+    let list: NamespaceList = c.get("/api/v1/namespaces")?;
+    let elsewhere: Vec<_> = list
+        .namespaces
+        .iter()
+        .filter(|n| n.name != *namespace)
+        .filter(|n| n.accepted_client_cas.iter().any(|ca| ca.sha256 == sha256))
+        .map(|n| n.name.as_str())
+        .collect();
+    if !elsewhere.is_empty() {
+        let what = format!(
+            "the CA in {file} is already accepted by namespace(s) {}: adding it to {namespace} would admit their clients to {namespace} too (give each namespace its own CA)",
+            elsewhere.join(", ")
+        );
+        if a.dry_run {
+            eprintln!("warning: {what}");
+        } else {
+            c.confirm(&what)?;
+        }
+    }
+    Ok(())
 }
 
 fn read_ca_files(cert: &Path, key: &Path) -> Result<CertificateInfo, Failure> {
@@ -416,6 +473,9 @@ pub(crate) fn run(c: &Client, command: RotateCommand) -> Result<ExitCode, Failur
                     )));
                 }
             }
+            if a.ca_cert.exists() {
+                reuse(c, &a)?;
+            }
             let mut r = Rotation {
                 namespace: a.target.namespace.clone(),
                 run_id: random_id()?,
@@ -423,7 +483,7 @@ pub(crate) fn run(c: &Client, command: RotateCommand) -> Result<ExitCode, Failur
                 ca_cert: a.ca_cert,
                 ca_key: a.ca_key,
                 organization: a.organization,
-                validity_period: a.validity_period,
+                validity_period: a.validity_period.unwrap_or_else(|| "1y".into()),
                 rsa: a.rsa,
                 quiet_period: Period::parse(
                     "--quiet-period",
