@@ -172,7 +172,8 @@ impl ValidityPeriod {
 }
 
 impl fmt::Display for ValidityPeriod {
-    /// Prints like Go's `time.Duration` does, with days added for readability: `365d0h0m0s`.
+    /// In the units it was most likely given in, zero units left out: `365d`, `30d10h`, `90s`,
+    /// `1.5s` (what `-d` takes back; Go's `365d0h0m0s` form buried the figure).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let nanos = self.0.unsigned_abs();
         let sign = if self.0 < 0 { "-" } else { "" };
@@ -185,20 +186,18 @@ impl fmt::Display for ValidityPeriod {
             secs % 60,
         );
         write!(f, "{sign}")?;
-        if d > 0 {
-            write!(f, "{d}d")?;
-        }
-        if d > 0 || h > 0 {
-            write!(f, "{h}h")?;
-        }
-        if d > 0 || h > 0 || m > 0 {
-            write!(f, "{m}m")?;
+        for (n, unit) in [(d, "d"), (h, "h"), (m, "m")] {
+            if n > 0 {
+                write!(f, "{n}{unit}")?;
+            }
         }
         if rem_nanos > 0 {
             let frac = format!("{rem_nanos:09}");
             write!(f, "{s}.{}s", frac.trim_end_matches('0'))
-        } else {
+        } else if s > 0 || secs == 0 {
             write!(f, "{s}s")
+        } else {
+            Ok(())
         }
     }
 }
@@ -315,9 +314,13 @@ mod tests {
                 "{s} -> {v}"
             );
         }
-        assert_eq!(
-            ValidityPeriod::parse("1y").unwrap().to_string(),
-            "365d0h0m0s"
-        );
+        for (given, shown) in [
+            ("1y", "365d"),
+            ("90m", "1h30m"),
+            ("36h", "1d12h"),
+            ("0s", "0s"),
+        ] {
+            assert_eq!(ValidityPeriod::parse(given).unwrap().to_string(), shown);
+        }
     }
 }

@@ -310,8 +310,47 @@ fn matches_fingerprint(c: &CertificateInfo, wanted: &str) -> bool {
     hex == c.fingerprint.to_string() || hex == sha1_fingerprint(&c.der)
 }
 
-fn not_found(name: &str) -> ControlError {
-    ControlError::not_found(format!("namespace {name:?} not found"))
+/// Namespace `name` is not there; `readable` are the names the caller may read.
+fn not_found(name: &str, readable: &[&str]) -> ControlError {
+    let mut near: Vec<(usize, &str)> = readable
+        .iter()
+        .map(|n| (edit_distance(name, n), *n))
+        .filter(|(d, n)| {
+            *d <= (name.len().max(n.len()) / 3).max(2) || n.contains(name) || name.contains(n)
+        })
+        .collect();
+    near.sort();
+    let hint = match near.as_slice() {
+        [] if readable.is_empty() => "; there is no namespace you may read".to_owned(),
+        [] => String::new(),
+        near => format!(
+            "; did you mean {}?",
+            near.iter()
+                .take(3)
+                .map(|(_, n)| format!("{n:?}"))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        ),
+    };
+    ControlError::not_found(format!("namespace {name:?} not found{hint}"))
+}
+
+/// Levenshtein distance, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let here = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(here + 1);
+            prev = here;
+        }
+    }
+    row[b.len()]
 }
 
 impl Control {
@@ -323,10 +362,18 @@ impl Control {
 
     pub async fn namespace(&self, caller: &Caller, name: &str) -> Result<Namespace, ControlError> {
         caller.require_read(name)?;
-        self.store
-            .get_namespace(name)
-            .await?
-            .ok_or_else(|| not_found(name))
+        self.existing(caller, name).await
+    }
+
+    /// Namespace `name`, or a not-found error that names the nearest namespaces `caller` may
+    /// read (a typo in `-n` is the usual cause).
+    async fn existing(&self, caller: &Caller, name: &str) -> Result<Namespace, ControlError> {
+        if let Some(ns) = self.store.get_namespace(name).await? {
+            return Ok(ns);
+        }
+        let readable = self.list_namespaces(caller).await?;
+        let names: Vec<&str> = readable.iter().map(|n| n.name.as_str()).collect();
+        Err(not_found(name, &names))
     }
 
     /// Creates a namespace at resource version 1 (owners and global admins).
@@ -393,11 +440,7 @@ impl Control {
                 return Ok(());
             }
         }
-        let ns = self
-            .store
-            .get_namespace(name)
-            .await?
-            .ok_or_else(|| not_found(name))?;
+        let ns = self.existing(caller, name).await?;
         let expected = opts.resource_version.unwrap_or(ns.resource_version);
         if opts.dry_run {
             if expected != ns.resource_version {
@@ -441,11 +484,7 @@ impl Control {
             }
         }
         for _ in 0..5 {
-            let ns = self
-                .store
-                .get_namespace(name)
-                .await?
-                .ok_or_else(|| not_found(name))?;
+            let ns = self.existing(caller, name).await?;
             if let Some(v) = opts.resource_version {
                 if v != ns.resource_version {
                     return Err(StoreError::Conflict {

@@ -103,3 +103,16 @@ async fn every_error_is_json() {
         "{log}"
     );
 }
+
+#[tokio::test]
+async fn a_mistyped_namespace_is_answered_with_the_nearest_names_the_caller_may_read() {
+    let w = world().await;
+    let (status, v) = w.get("/api/v1/namespaces/bb", &w.owner).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{v}");
+    let message = v["message"].as_str().unwrap();
+    assert!(message.contains(r#"did you mean "b" or "a"?"#), "{message}");
+    // A namespace admin is refused before anything about other namespaces is said.
+    let (status, v) = w.get("/api/v1/namespaces/bb", &w.admin_a).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
+    assert!(!v.to_string().contains("did you mean"), "{v}");
+}

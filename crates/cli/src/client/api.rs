@@ -71,7 +71,7 @@ impl Client {
                     .map(|s| s.trim().to_owned())
                     .map_err(|e| {
                         Failure::Input(format!(
-                            "no --api-key (or GATEHOUSE_API_KEY) and {} is not readable: {e}",
+                            "no --api-key (or GATEHOUSE_API_KEY) and {} is not readable: {e}. The admin key is in the data dir of the `gatehouse serve` (or `dev`) you talk to: pass --data-dir DIR or set GATEHOUSE_DATA_DIR",
                             path.display()
                         ))
                     })?

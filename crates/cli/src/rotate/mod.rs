@@ -265,13 +265,21 @@ fn old_ca_traffic(
         let quiet_for = now - quiet_since;
         let ok = open == 0 && quiet_for >= quiet;
         all_quiet &= ok;
+        // The quiet period counts from the later of the last handshake and the new CA's
+        // addition: a client could not have moved before there was a CA to move to.
+        let since = if last.is_some_and(|l| l > added) {
+            "the last handshake"
+        } else {
+            "the new CA's addition"
+        };
         lines.push(format!(
-            "{}: last handshake {}, {} open connection(s); quiet for {}s of {}s{}",
+            "{}: last handshake {}, {} open connection(s); quiet for {}s of {}s (counted from {since} at {}){}",
             old.subject,
             last.map(rfc3339).unwrap_or_else(|| "never".into()),
             open,
             quiet_for.whole_seconds().max(0),
             quiet.whole_seconds(),
+            rfc3339(quiet_since),
             if ok { " — ready to remove" } else { "" }
         ));
     }
