@@ -80,6 +80,16 @@ def test_dev_prints_four_commands_that_work_and_leaves_nothing_behind(tmp_path):
     assert "demo" in outputs[3], outputs[3]
     # The demo key files are private.
     assert oct(os.stat(Path(data_dir) / "demo" / "client.key").st_mode & 0o777) == "0o600"
+    # A namespace created in Gatehouse is registered on the dev Temporal server before the
+    # answer, so the next Temporal command finds it (dev only: serve never touches the cluster).
+    gen = commands[2].split(" gatehouse ")[0]  # GATEHOUSE_SERVER=… GATEHOUSE_DATA_DIR=…
+    ca = Path(data_dir) / "demo" / "ca.pem"
+    p = subprocess.run(["bash", "-c", f"{gen} gatehouse namespace create -n payments -f {ca}"],
+                       capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert p.returncode == 0, p.stderr
+    p = subprocess.run(["temporal", "operator", "namespace", "describe", "--address", f"127.0.0.1:{temporal_port}",
+                        "--namespace", "payments"], capture_output=True, text=True, env=env, timeout=60)
+    assert p.returncode == 0 and "payments" in p.stdout, (p.stdout, p.stderr)
 
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 0, (tmp_path / "dev.err").read_text()

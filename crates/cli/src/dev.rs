@@ -2,12 +2,15 @@
 //! dev server as the upstream (when `temporal` is on PATH), the API and the gateway, a demo
 //! namespace with its CA and a client certificate, and the commands to try it.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use clap::Args;
+use gatehouse_api::control::AfterWrite;
 use gatehouse_pki::{
     write_files, CaParams, CertificateAuthority, FileKind, KeyAlgorithm, LeafParams, OutputFile,
     PrivateKey, ValidityPeriod,
@@ -16,7 +19,7 @@ use gatehouse_server::{
     DataDir, GatewayServerConfig, Running, Server, ServerConfig, ServerIdentity, StoreLocation,
     WatchConfig,
 };
-use gatehouse_store::{Change, NamespaceSpec};
+use gatehouse_store::{Change, NamespaceSpec, SqlStore};
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
@@ -339,16 +342,81 @@ async fn dev(
         }
         (None, None) => return Err(Failure::Input("no upstream".into())),
     };
-    let result = run_serving(args, data_dir, &upstream, child.is_some(), shutdown).await;
+    // Namespaces are registered on the Temporal dev server only when this process started it.
+    let own_temporal = temporal.filter(|_| child.is_some());
+    let result = run_serving(args, data_dir, &upstream, own_temporal, shutdown).await;
     if let Some(c) = &mut child {
         stop_child(c).await;
     }
     result
 }
 
+/// A namespace hook for a Temporal dev server this process started: every Gatehouse namespace
+/// is registered there too (`temporal operator namespace create`), before the write is answered,
+/// so the commands the README and the hints print work at once. Only `dev` does this: `serve`
+/// never touches a cluster's namespaces.
+/// `store` is set once the server has opened it.
+fn register_on_dev_server(
+    temporal: PathBuf,
+    upstream: String,
+    store: Arc<OnceLock<Arc<SqlStore>>>,
+) -> AfterWrite {
+    let known = Arc::new(tokio::sync::Mutex::new(HashSet::new()));
+    Arc::new(move || {
+        let (temporal, upstream, store, known) = (
+            temporal.clone(),
+            upstream.clone(),
+            store.clone(),
+            known.clone(),
+        );
+        Box::pin(async move {
+            let Some(store) = store.get() else { return };
+            let Ok(namespaces) = store.list_namespaces().await else {
+                return;
+            };
+            let mut known = known.lock().await;
+            for ns in namespaces {
+                if known.contains(&ns.name) {
+                    continue;
+                }
+                let run = tokio::process::Command::new(&temporal)
+                    .args(["operator", "namespace", "create", "--address", &upstream])
+                    .args(["--namespace", &ns.name])
+                    .stdin(std::process::Stdio::null())
+                    .output();
+                match tokio::time::timeout(Duration::from_secs(20), run).await {
+                    Ok(Ok(out))
+                        if out.status.success()
+                            || String::from_utf8_lossy(&out.stderr).contains("already") =>
+                    {
+                        tracing::info!(namespace = %ns.name, "registered on the Temporal dev server");
+                        known.insert(ns.name);
+                    }
+                    Ok(Ok(out)) => tracing::warn!(
+                        namespace = %ns.name,
+                        error = %String::from_utf8_lossy(&out.stderr).trim(),
+                        "could not register the namespace on the Temporal dev server"
+                    ),
+                    Ok(Err(e)) => {
+                        tracing::warn!(namespace = %ns.name, error = %e, "could not run temporal")
+                    }
+                    Err(_) => {
+                        tracing::warn!(namespace = %ns.name, "temporal operator namespace create took over 20 s")
+                    }
+                }
+            }
+        })
+    })
+}
+
 /// The server `gatehouse dev` runs: loopback, the throw-away data dir's SQLite, a gateway for
 /// `<namespace>.localhost` in front of `upstream`, no notices sent.
-fn dev_config(args: &DevArgs, data_dir: &Path, upstream: &str) -> ServerConfig {
+fn dev_config(
+    args: &DevArgs,
+    data_dir: &Path,
+    upstream: &str,
+    registrar: Option<AfterWrite>,
+) -> ServerConfig {
     let data_dir = DataDir::new(data_dir);
     let gateway = crate::gateway::base_config(upstream, "localhost", &data_dir);
     ServerConfig {
@@ -370,6 +438,7 @@ fn dev_config(args: &DevArgs, data_dir: &Path, upstream: &str) -> ServerConfig {
             gateway,
             identity: ServerIdentity::GatewayCa,
         }),
+        namespace_hooks: registrar.into_iter().collect(),
     }
 }
 
@@ -377,11 +446,16 @@ async fn run_serving(
     args: &DevArgs,
     data_dir: &Path,
     upstream: &str,
-    own_upstream: bool,
+    own_temporal: Option<&Path>,
     shutdown: &CancellationToken,
 ) -> Result<ExitCode, Failure> {
-    let started = Server::start(dev_config(args, data_dir, upstream), shutdown.clone()).await?;
-    let result = demo(args, data_dir, upstream, own_upstream, &started).await;
+    let store = Arc::new(OnceLock::new());
+    let registrar = own_temporal
+        .map(|t| register_on_dev_server(t.to_path_buf(), upstream.to_owned(), store.clone()));
+    let config = dev_config(args, data_dir, upstream, registrar);
+    let started = Server::start(config, shutdown.clone()).await?;
+    let _ = store.set(started.store.clone());
+    let result = demo(args, data_dir, upstream, own_temporal.is_some(), &started).await;
     if result.is_err() {
         shutdown.cancel();
     } else {

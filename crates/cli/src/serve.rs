@@ -59,6 +59,7 @@ impl TryFrom<ServeArgs> for ServerConfig {
             admin_email: args.admin_email,
             watch,
             gateway,
+            namespace_hooks: Vec::new(),
         })
     }
 }

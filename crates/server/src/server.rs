@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use gatehouse_api::control::AfterWrite;
 use gatehouse_api::{router, AppState, Control, MetricsSource};
 use gatehouse_store::SqlStore;
 use tokio_util::sync::CancellationToken;
@@ -17,7 +18,6 @@ use crate::{StartError, StoreLocation};
 
 /// Everything `gatehouse serve` runs, as plain data: `TryFrom<ServeArgs>` in the CLI builds it
 /// from flags, `gatehouse dev` and tests build it directly.
-#[derive(Debug)]
 pub struct ServerConfig {
     pub store: StoreLocation,
     /// The REST API (`/api/v1`) and the web console (`/`).
@@ -27,6 +27,22 @@ pub struct ServerConfig {
     pub watch: WatchConfig,
     /// The mTLS gateway, when there is an upstream.
     pub gateway: Option<GatewayServerConfig>,
+    /// More hooks to run after every namespace write, after the gateway's (`gatehouse dev`
+    /// registers new namespaces on its Temporal dev server with one).
+    pub namespace_hooks: Vec<AfterWrite>,
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("store", &self.store)
+            .field("api_listen", &self.api_listen)
+            .field("admin_email", &self.admin_email)
+            .field("watch", &self.watch)
+            .field("gateway", &self.gateway)
+            .field("namespace_hooks", &self.namespace_hooks.len())
+            .finish()
+    }
 }
 
 /// The server's entry point.
@@ -91,6 +107,9 @@ impl Server {
                     let _ = tokio::time::timeout(Duration::from_secs(2), g.apply_changes()).await;
                 })
             }));
+        }
+        for hook in config.namespace_hooks {
+            control = control.on_namespace_change(hook);
         }
         let mut state = AppState::new(control).with_session_secret(&secret);
         state.metrics = metrics;
