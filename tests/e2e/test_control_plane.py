@@ -328,3 +328,21 @@ def test_wrong_api_keys_are_rate_limited_per_address(server):
     status, text = get("/metrics", server.token, source="127.0.0.2")
     assert status == 200, text
     assert "gatehouse_api_auth_failures_total 10" in text and "gatehouse_api_auth_rate_limited_total 3" in text
+
+
+def test_the_cli_deletes_and_revokes(server, tmp_path):
+    """Deletes answer 204 with no body: the CLI says what it did and exits 0."""
+    server.cli("gen", "ca", "--org", "acme", "-d", "90d", "--ca-cert", tmp_path / "gone.pem",
+               "--ca-key", tmp_path / "gone.key", check=0)
+    server.cli("namespace", "create", "-n", "gone", "-f", tmp_path / "gone.pem", check=0)
+    p = server.cli("namespace", "delete", "-n", "gone", "--auto-confirm", check=0)
+    assert "deleted namespace gone" in p.stderr, p.stderr
+    assert server.api("GET", "/api/v1/namespaces/gone")[0] == 404
+    server.cli("user", "create", "--email", "leaver@acme.io", "--role", "read-only", check=0)
+    key = json.loads(server.cli("apikey", "create", "--name", "k", "--user", "leaver@acme.io", check=0).stdout)
+    p = server.cli("apikey", "revoke", "--id", key["apiKey"]["id"], "--auto-confirm", check=0)
+    assert "revoked API key" in p.stderr, p.stderr
+    assert server.api("GET", "/api/v1/whoami", token=key["token"])[0] == 401
+    p = server.cli("user", "delete", "--id", "leaver@acme.io", "--auto-confirm", check=0)
+    assert "deleted user" in p.stderr, p.stderr
+    assert server.api("GET", "/api/v1/users/leaver@acme.io")[0] == 404

@@ -2,7 +2,7 @@
 //! dev server as the upstream (when `temporal` is on PATH), the API and the gateway, a demo
 //! namespace with its CA and a client certificate, and the commands to try it.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -354,56 +354,64 @@ async fn dev(
 /// A namespace hook for a Temporal dev server this process started: every Gatehouse namespace
 /// is registered there too (`temporal operator namespace create`), before the write is answered,
 /// so the commands the README and the hints print work at once. Only `dev` does this: `serve`
-/// never touches a cluster's namespaces.
-/// `store` is set once the server has opened it.
+/// never touches a cluster's namespaces. `store` is set once the server has opened it. A
+/// namespace that could not be registered is tried again on a write a minute later or more, so a
+/// dev server that went away slows writes by at most 5 s a minute.
 fn register_on_dev_server(
     temporal: PathBuf,
     upstream: String,
     store: Arc<OnceLock<Arc<SqlStore>>>,
 ) -> AfterWrite {
-    let known = Arc::new(tokio::sync::Mutex::new(HashSet::new()));
+    // Registered names, and when a failed one may be tried again.
+    let state = Arc::new(tokio::sync::Mutex::new((
+        HashSet::<String>::new(),
+        HashMap::<String, std::time::Instant>::new(),
+    )));
     Arc::new(move || {
-        let (temporal, upstream, store, known) = (
+        let (temporal, upstream, store, state) = (
             temporal.clone(),
             upstream.clone(),
             store.clone(),
-            known.clone(),
+            state.clone(),
         );
         Box::pin(async move {
             let Some(store) = store.get() else { return };
-            let Ok(namespaces) = store.list_namespaces().await else {
-                return;
+            let namespaces = match store.list_namespaces().await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not list namespaces to register on the Temporal dev server");
+                    return;
+                }
             };
-            let mut known = known.lock().await;
+            let mut state = state.lock().await;
+            let (known, retry_at) = &mut *state;
+            let now = std::time::Instant::now();
             for ns in namespaces {
-                if known.contains(&ns.name) {
+                if known.contains(&ns.name) || retry_at.get(&ns.name).is_some_and(|t| now < *t) {
                     continue;
                 }
                 let run = tokio::process::Command::new(&temporal)
                     .args(["operator", "namespace", "create", "--address", &upstream])
                     .args(["--namespace", &ns.name])
                     .stdin(std::process::Stdio::null())
+                    .kill_on_drop(true)
                     .output();
-                match tokio::time::timeout(Duration::from_secs(20), run).await {
+                let failure = match tokio::time::timeout(Duration::from_secs(5), run).await {
                     Ok(Ok(out))
                         if out.status.success()
                             || String::from_utf8_lossy(&out.stderr).contains("already") =>
                     {
                         tracing::info!(namespace = %ns.name, "registered on the Temporal dev server");
+                        retry_at.remove(&ns.name);
                         known.insert(ns.name);
+                        continue;
                     }
-                    Ok(Ok(out)) => tracing::warn!(
-                        namespace = %ns.name,
-                        error = %String::from_utf8_lossy(&out.stderr).trim(),
-                        "could not register the namespace on the Temporal dev server"
-                    ),
-                    Ok(Err(e)) => {
-                        tracing::warn!(namespace = %ns.name, error = %e, "could not run temporal")
-                    }
-                    Err(_) => {
-                        tracing::warn!(namespace = %ns.name, "temporal operator namespace create took over 20 s")
-                    }
-                }
+                    Ok(Ok(out)) => String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+                    Ok(Err(e)) => format!("could not run {}: {e}", temporal.display()),
+                    Err(_) => "no answer within 5 s".to_owned(),
+                };
+                tracing::warn!(namespace = %ns.name, error = %failure, "could not register the namespace on the Temporal dev server");
+                retry_at.insert(ns.name, now + Duration::from_secs(60));
             }
         })
     })
@@ -452,9 +460,13 @@ async fn run_serving(
     let store = Arc::new(OnceLock::new());
     let registrar = own_temporal
         .map(|t| register_on_dev_server(t.to_path_buf(), upstream.to_owned(), store.clone()));
-    let config = dev_config(args, data_dir, upstream, registrar);
+    let config = dev_config(args, data_dir, upstream, registrar.clone());
     let started = Server::start(config, shutdown.clone()).await?;
     let _ = store.set(started.store.clone());
+    // Namespaces a kept --data-dir already holds: the new dev server has none of them.
+    if let Some(register) = &registrar {
+        register().await;
+    }
     let result = demo(args, data_dir, upstream, own_temporal.is_some(), &started).await;
     if result.is_err() {
         shutdown.cancel();

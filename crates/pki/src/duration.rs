@@ -172,8 +172,8 @@ impl ValidityPeriod {
 }
 
 impl fmt::Display for ValidityPeriod {
-    /// In the units it was most likely given in, zero units left out: `365d`, `30d10h`, `90s`,
-    /// `1.5s` (what `-d` takes back; Go's `365d0h0m0s` form buried the figure).
+    /// Days, hours, minutes and seconds with the zero ones left out: `1y` shows as `365d`, `90m`
+    /// as `1h30m`, `1.5s` as `1.5s` (what `-d` takes back; Go's `365d0h0m0s` buried the figure).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let nanos = self.0.unsigned_abs();
         let sign = if self.0 < 0 { "-" } else { "" };

@@ -371,6 +371,10 @@ impl Control {
         if let Some(ns) = self.store.get_namespace(name).await? {
             return Ok(ns);
         }
+        // Suggestions only for a name that could exist (bounded work for any path).
+        if validate_name(name).is_err() {
+            return Err(not_found(name, &[]));
+        }
         let readable = self.list_namespaces(caller).await?;
         let names: Vec<&str> = readable.iter().map(|n| n.name.as_str()).collect();
         Err(not_found(name, &names))

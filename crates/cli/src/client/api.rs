@@ -109,7 +109,13 @@ impl Client {
         let status = resp.status();
         let text = resp.text().unwrap_or_default();
         if status.is_success() {
-            return serde_json::from_str(&text).map_err(|e| {
+            // A 204 (a delete) has no body: it reads as `null`.
+            let text = if text.trim().is_empty() {
+                "null"
+            } else {
+                &text
+            };
+            return serde_json::from_str(text).map_err(|e| {
                 Failure::Internal(format!("{url}: an answer this CLI cannot read: {e}"))
             });
         }
