@@ -91,9 +91,11 @@ impl WriteFlags {
     /// The resource version (a number, as the API takes it) and the request id as a write's
     /// query string.
     fn query(&self) -> Result<WriteQuery, Failure> {
+        // An empty -v pins nothing, as the API reads an empty resourceVersion.
         let resource_version = self
             .resource_version
             .as_deref()
+            .filter(|v| !v.trim().is_empty())
             .map(|v| {
                 v.trim().parse::<ResourceVersion>().map_err(|_| {
                     Failure::Input(format!("--resource-version {v:?} is not a number"))
