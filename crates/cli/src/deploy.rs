@@ -296,29 +296,20 @@ pub(crate) fn deploy_outputs(
 /// from `$TEMPORAL_CONFIG_FILE` (else its default file), so a profile written to another file
 /// needs that variable.
 fn profile_command(profile: &str, written_to: Option<&Path>) -> String {
-    let command = format!("temporal --profile {} workflow list", shell_word(profile));
+    let command = format!(
+        "temporal --profile {} workflow list",
+        crate::shell::quote(profile)
+    );
     match written_to {
         Some(file)
             if std::env::var_os("TEMPORAL_CONFIG_FILE").as_deref() != Some(file.as_os_str()) =>
         {
             format!(
                 "TEMPORAL_CONFIG_FILE={} {command}",
-                shell_word(&file.display().to_string())
+                crate::shell::quote(&file.display().to_string())
             )
         }
         _ => command,
-    }
-}
-
-/// `s` as one shell word (single-quoted unless it is plainly safe).
-fn shell_word(s: &str) -> String {
-    let plain = !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:@%+=,".contains(c));
-    if plain {
-        s.to_owned()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
     }
 }
 
@@ -338,7 +329,5 @@ mod tests {
                 "TEMPORAL_CONFIG_FILE=./temporal.toml temporal --profile billing workflow list"
             );
         }
-        assert_eq!(shell_word("my file's.toml"), r"'my file'\''s.toml'");
-        assert_eq!(shell_word(""), "''");
     }
 }

@@ -530,7 +530,7 @@ async fn demo(
     // The gateway serves the new namespace before the commands are printed.
     started.apply_changes().await;
     let key = dir.admin_key();
-    let sh = |p: &Path| shell_quote(&p.display().to_string());
+    let sh = |p: &Path| crate::shell::quote(&p.display().to_string());
     println!();
     println!(
         "Gatehouse dev is running (Ctrl-C stops everything{}).",
@@ -580,15 +580,4 @@ async fn demo(
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
     Ok(ExitCode::SUCCESS)
-}
-
-/// Quotes a path for a POSIX shell when it needs it.
-fn shell_quote(s: &str) -> String {
-    if s.chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/._-+:=@".contains(c))
-    {
-        s.to_owned()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
 }

@@ -16,6 +16,7 @@ mod renew;
 mod rotate;
 mod runtime;
 mod serve;
+mod shell;
 mod watch;
 
 use std::process::ExitCode;

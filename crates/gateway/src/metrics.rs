@@ -225,8 +225,12 @@ impl Metrics {
         if !visible("") {
             return;
         }
-        out.push_str("# HELP gatehouse_gateway_request_duration_seconds Time from a call's arrival to the end of its response.\n");
-        out.push_str("# TYPE gatehouse_gateway_request_duration_seconds histogram\n");
+        header(
+            out,
+            "gatehouse_gateway_request_duration_seconds",
+            "histogram",
+            "Time from a call's arrival to the end of its response.",
+        );
         for (i, le) in BUCKETS.iter().enumerate() {
             let _ = writeln!(
                 out,
@@ -295,12 +299,15 @@ impl Metrics {
     }
 }
 
+/// A metric's HELP and TYPE lines.
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
 /// A metric with one value and no labels: its HELP and TYPE lines, then the value.
 fn scalar(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
-    let _ = writeln!(
-        out,
-        "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-    );
+    header(out, name, kind, help);
+    let _ = writeln!(out, "{name} {value}");
 }
 
 /// A metric with labels: its HELP and TYPE lines, then one line a row, sorted: the labels
@@ -313,7 +320,7 @@ fn labelled<K: Ord, V: Ord + std::fmt::Display>(
     mut rows: Vec<(K, V)>,
     labels: impl Fn(&K) -> String,
 ) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    header(out, name, kind, help);
     rows.sort();
     for (key, value) in rows {
         let _ = writeln!(out, "{name}{{{}}} {value}", labels(&key));
